@@ -1,0 +1,43 @@
+# recsite: `make demo` serves the demo store, `make test` runs the whole suite.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-$(shell cat requirements.txt | sha1sum | cut -c1-12)
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: demo test bench lint services stop venv setup browser clean
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.requirements-* && touch $@
+
+venv: $(STAMP)
+
+# Debian's chromium for the browser tests (playwright never downloads a browser here).
+browser:
+	@test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+services: venv
+	$(PY) -m recsite.services_cli start
+
+setup: services
+	$(PY) manage.py migrate --noinput -v 0
+
+demo: setup
+	$(PY) -m recsite.rundemo
+
+test: venv browser services
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m bench
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+stop:
+	$(PY) -m recsite.services_cli stop
+
+clean: stop
+	rm -rf var/pgdata var/redis.* var/.pg-database-*

