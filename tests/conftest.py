@@ -32,19 +32,31 @@ def _ensure_movielens(wheel: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def _ml100k_session(django_db_setup, django_db_blocker, ml_wheel):  # noqa: ANN001, ANN202
+def _ml100k_session(django_db_setup, django_db_blocker, ml_wheel):
     with django_db_blocker.unblock():
         _ensure_movielens(ml_wheel)
 
 
 @pytest.fixture
-def ml100k(_ml100k_session, django_db_blocker, ml_wheel, request):  # noqa: ANN001, ANN201
+def ml100k(_ml100k_session, django_db_blocker, ml_wheel, request):
     """MovieLens-100K, committed in the test database (re-imported if a transactional test
     flushed it)."""
     with django_db_blocker.unblock():
         _ensure_movielens(ml_wheel)
     if "transactional_db" not in request.fixturenames:
         request.getfixturevalue("db")
+
+
+@pytest.fixture
+def ml100k_embedded(ml100k, django_db_blocker):
+    """MovieLens-100K with every item, review text and profile embedded (committed)."""
+    from recommender.embedding import SOURCES, embed_rows, pending_ids
+
+    with django_db_blocker.unblock():
+        for kind in SOURCES:
+            ids = pending_ids(kind=kind)
+            if ids:
+                embed_rows(kind=kind, ids=ids)
 
 
 class Worker:
@@ -56,11 +68,11 @@ class Worker:
 
     def start(self) -> None:
         handle = self.log.open("ab")
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # its own process group, so a kill takes the pool too
             [sys.executable, "-m", "celery", "-A", "recsite", "worker", "--loglevel", "INFO",
              "--concurrency", "1", "--pool", "prefork", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
              "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
-            cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT,
+            cwd=ROOT, env=self.env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
         )
         from recsite.celery import app
 
@@ -71,6 +83,11 @@ class Worker:
             if app.control.ping(destination=[f"test-{os.getpid()}@{os.uname().nodename}"], timeout=0.5):
                 return
         raise RuntimeError(f"worker did not answer pings; see {self.log}")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes at once, as a crash would."""
+        os.killpg(self.process.pid, 9)
+        self.process.wait()
 
     def stop(self, sig: int = 15) -> None:
         if self.process and self.process.poll() is None:
@@ -83,7 +100,7 @@ class Worker:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, tmp_path_factory):  # noqa: ANN001, ANN201
+def celery_worker(django_db_setup, tmp_path_factory):
     from django.db import connection
 
     from recsite.celery import app
@@ -93,6 +110,8 @@ def celery_worker(django_db_setup, tmp_path_factory):  # noqa: ANN001, ANN201
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "recsite.settings_test",
         "RECSITE_DB_NAME": connection.settings_dict["NAME"],
+        # redeliver a killed worker's unacknowledged task after 10 s instead of an hour
+        "CELERY_VISIBILITY_TIMEOUT": "10",
     }
     worker = Worker(env, tmp_path_factory.mktemp("celery") / "worker.log")
     worker.start()

@@ -62,7 +62,7 @@ def test_import_is_one_transaction(ml100k, ml_wheel, monkeypatch):
 def test_corrupt_wheel_imports_nothing(db, tmp_path):
     bad = tmp_path / "recbole-1.2.1-py3-none-any.whl"
     bad.write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(CommandError, match="not imported: .* not a readable wheel"):
+    with pytest.raises(CommandError, match=r"not imported: .* not a readable wheel"):
         call_command("import_movielens", "--wheel", str(bad), "--no-progress")
     assert Item.objects.count() == 0
 

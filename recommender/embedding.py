@@ -1,0 +1,152 @@
+"""Embedding catalog rows into pgvector: which rows, which text, and writing the vectors.
+
+Tasks, the ``embed`` command and the reconcile sweep all call :func:`embed_rows`, which is
+idempotent: a row whose text hash and model name match what is stored is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models, transaction
+
+from catalog.models import Item, ItemRelation, Profile, Review
+from recommender.documents import item_document
+from recommender.encoder import get_encoder, model_name, text_hash
+from recommender.models import Embedding, ItemEmbedding, ProfileEmbedding, ReviewEmbedding
+
+
+def _item_documents(ids: Iterable[int]) -> dict[int, str]:
+    ids = list(ids)
+    facts: dict[int, dict[str, list[str]]] = {}
+    for item_id, relation, name in ItemRelation.objects.filter(item_id__in=ids).exclude(entity__name="").values_list(
+        "item_id", "relation", "entity__name"
+    ):
+        facts.setdefault(item_id, {}).setdefault(relation, []).append(name)
+    return {
+        row["pk"]: item_document(
+            title=row["title"], year=row["year"], genres=row["genres"], description=row["description"],
+            tags=row["tags"], facts=facts.get(row["pk"]),
+        )
+        for row in Item.objects.filter(pk__in=ids).values("pk", "title", "year", "genres", "description", "tags")
+    }
+
+
+@dataclass(frozen=True)
+class Source:
+    """A kind of catalog row that gets a vector."""
+
+    kind: str
+    embedding: type[Embedding]
+    eligible: Callable[[], models.QuerySet]  # the rows that should have a vector
+    documents: Callable[[Iterable[int]], dict[int, str]]  # pk -> text, for eligible rows only
+
+    @property
+    def key(self) -> str:
+        """The embedding model's primary key field (``item``, ``review`` or ``profile``)."""
+        return self.embedding._meta.pk.name
+
+
+def _texts(queryset_fn: Callable[[], models.QuerySet], field: str) -> Callable[[Iterable[int]], dict[int, str]]:
+    return lambda ids: dict(queryset_fn().filter(pk__in=list(ids)).values_list("pk", field))
+
+
+def _eligible_reviews() -> models.QuerySet:
+    return Review.objects.filter(is_hidden=False).exclude(text="")
+
+
+def _eligible_profiles() -> models.QuerySet:
+    return Profile.objects.exclude(interests="")
+
+
+SOURCES: dict[str, Source] = {
+    "item": Source("item", ItemEmbedding, Item.objects.all, _item_documents),
+    "review": Source("review", ReviewEmbedding, _eligible_reviews, _texts(_eligible_reviews, "text")),
+    "profile": Source("profile", ProfileEmbedding, _eligible_profiles, _texts(_eligible_profiles, "interests")),
+}
+
+
+def source_get(kind: str) -> Source:
+    try:
+        return SOURCES[kind]
+    except KeyError:
+        raise ValueError(f"unknown embedding kind {kind!r}; expected one of {', '.join(SOURCES)}") from None
+
+
+def embed_rows(*, kind: str, ids: Iterable[int], force: bool = False) -> dict[str, int]:
+    """Embed the rows ``ids`` of ``kind`` whose text or model changed; drop vectors of rows that
+    no longer qualify (deleted, hidden, emptied). Returns counts."""
+    source = source_get(kind)
+    ids = set(ids)
+    documents = source.documents(ids)
+    removed, _ = source.embedding.objects.filter(pk__in=ids - documents.keys()).delete()
+    name = model_name()
+    stored = dict(
+        (pk, (model, digest))
+        for pk, model, digest in source.embedding.objects.filter(pk__in=documents).values_list(
+            "pk", "model_name", "text_hash"
+        )
+    )
+    hashes = {pk: text_hash(text) for pk, text in documents.items()}
+    todo = [pk for pk in sorted(documents) if force or stored.get(pk) != (name, hashes[pk])]
+    if todo:
+        encoder = get_encoder()
+        if encoder.dimension != settings.EMBEDDING_DIMENSIONS:
+            raise ImproperlyConfigured(
+                f"{name} makes {encoder.dimension}-d vectors but the columns hold "
+                f"{settings.EMBEDDING_DIMENSIONS}; set EMBEDDING_DIMENSIONS={encoder.dimension} on a new database"
+            )
+        vectors = encoder.encode([documents[pk] for pk in todo])
+        rows = [
+            source.embedding(**{f"{source.key}_id": pk}, vector=vector, model_name=name, text_hash=hashes[pk])
+            for pk, vector in zip(todo, vectors, strict=True)
+        ]
+        with transaction.atomic():
+            # rows deleted since we read them would violate the foreign key: keep the living
+            alive = set(source.eligible().filter(pk__in=todo).values_list("pk", flat=True))
+            source.embedding.objects.bulk_create(
+                [row for row in rows if row.pk in alive],
+                update_conflicts=True,
+                unique_fields=[source.key],
+                update_fields=["vector", "model_name", "text_hash", "embedded_at"],
+            )
+    return {"embedded": len(todo), "skipped": len(documents) - len(todo), "removed": removed}
+
+
+def pending_ids(*, kind: str, stale: bool = False, everything: bool = False) -> list[int]:
+    """Eligible rows without a vector, or with one from another model; with ``stale``, also
+    rows whose text changed since; with ``everything``, all eligible rows."""
+    source = source_get(kind)
+    eligible = source.eligible()
+    if everything:
+        return list(eligible.order_by("pk").values_list("pk", flat=True))
+    name = model_name()
+    current = source.embedding.objects.filter(model_name=name).values(source.key)
+    pending = set(eligible.exclude(pk__in=current).values_list("pk", flat=True))
+    if stale:
+        stored = dict(source.embedding.objects.filter(model_name=name).values_list(source.key, "text_hash"))
+        for chunk in batched(sorted(stored), 2000):
+            for pk, text in source.documents(chunk).items():
+                if stored[pk] != text_hash(text):
+                    pending.add(pk)
+    return sorted(pending)
+
+
+def batched(ids: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def enqueue(*, kind: str, ids: Iterable[int]) -> int:
+    """Queue embedding of ``ids`` in batches once the current transaction commits; returns
+    how many tasks. A broker outage is logged, not raised: the reconcile sweep catches up."""
+    from recommender.tasks import embed
+
+    ids = sorted(set(ids))
+    chunks = list(batched(ids, settings.EMBED_BATCH_SIZE))
+    for chunk in chunks:
+        transaction.on_commit(lambda chunk=chunk: embed.delay(kind, chunk), robust=True)
+    return len(chunks)

