@@ -27,6 +27,11 @@ def item_reviews(*, item: Item) -> QuerySet[Review]:
     )
 
 
+def item_rating_summary(*, item: Item) -> dict[str, object]:
+    stats = item.reviews.filter(is_hidden=False).aggregate(avg=Avg("rating"), count=Count("id"))
+    return {"avg": stats["avg"], "count": stats["count"]}
+
+
 def item_facts(*, item: Item) -> dict[str, list[str]]:
     """Knowledge-graph facts of an item, by relation: entity names (ids when unnamed)."""
     facts: dict[str, list[str]] = {}
@@ -45,3 +50,19 @@ def genre_list() -> list[str]:
             "SELECT DISTINCT unnest(genres) AS g FROM catalog_item WHERE is_active ORDER BY g"
         )
         return [row[0] for row in cursor.fetchall()]
+
+
+def user_reviews(*, user) -> QuerySet[Review]:
+    return Review.objects.filter(user=user).select_related("item").order_by("-created_at", "-id")
+
+
+def user_events(*, user):
+    from catalog.models import Event
+
+    return Event.objects.filter(user=user).exclude(kind="impression").select_related("item").order_by(
+        "-created_at", "-id"
+    )
+
+
+def popular_items(*, limit: int) -> list[Item]:
+    return list(item_list().order_by("-review_count", "id")[:limit])

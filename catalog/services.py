@@ -132,3 +132,26 @@ def profile_update(*, user: AbstractBaseUser, **fields: Any) -> Profile:
     profile.save()
     signals.send_on_commit(signals.profiles_changed, Profile, ids=[profile.pk])
     return profile
+
+
+@transaction.atomic
+def order_place(
+    *, items: list[Item], user: AbstractBaseUser | None = None, session_key: str = "",
+    context: dict[str, Any] | None = None,
+) -> list[Event]:
+    """A demo checkout: one ``purchase`` event per item, all or nothing."""
+    if not items:
+        raise ValidationError({"cart": "Your cart is empty."})
+    return [
+        event_record(item=item, kind=EventKind.PURCHASE, user=user, session_key=session_key,
+                     value=float(item.price), context=context)[0]
+        for item in items
+    ]
+
+
+@transaction.atomic
+def onboarding_complete(*, user: AbstractBaseUser, items: list[Item]) -> Profile:
+    """Record a new user's picks as strong positive signals (``more_like_this``)."""
+    for item in items:
+        event_record(item=item, kind=EventKind.MORE_LIKE_THIS, user=user, context={"source": "onboarding"})
+    return profile_update(user=user, onboarded=True)

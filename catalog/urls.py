@@ -3,6 +3,15 @@ from django.urls import path
 from catalog import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("items/<slug:slug>/", views.item_detail, name="item_detail"),
+    path("browse/", views.browse, name="browse"),
+    path("browse/<str:genre>/", views.browse, name="browse_genre"),
+    path("items/<slug:slug>/rate/", views.rate, name="item_rate"),
+    path("items/<slug:slug>/feedback/", views.feedback, name="item_feedback"),
+    path("cart/", views.cart_view, name="cart"),
+    path("cart/add/<slug:slug>/", views.cart_add, name="cart_add"),
+    path("cart/remove/<slug:slug>/", views.cart_remove, name="cart_remove"),
+    path("checkout/", views.checkout, name="checkout"),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/onboarding/", views.onboarding, name="onboarding"),
+    path("accounts/profile/", views.profile, name="profile"),
 ]

@@ -1,33 +1,200 @@
-"""Storefront pages: thin views over selectors and services."""
+"""Storefront pages of the catalog: browse, interactions, cart, account. Thin views over
+selectors and services; every POST works without JavaScript and redirects back."""
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.db import transaction
+from django.db.models import F
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
-from catalog import selectors
-from catalog.models import Item
+from catalog import cart, selectors, services
+from catalog.forms import OnboardingForm, ProfileForm, RatingForm, ReviewForm, SignupForm
+from catalog.models import EventKind, Item
 
 ITEMS_PER_PAGE = 24
+SORTS = {
+    "popular": ("-review_count", "title"),
+    "rating": (F("avg_rating").desc(nulls_last=True), "-review_count"),
+    "newest": (F("year").desc(nulls_last=True), "title"),
+    "title": ("title", "year"),
+}
+ONBOARDING_CHOICES = 24
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    genre = request.GET.get("genre") or None
-    paginator = Paginator(selectors.item_list(genre=genre).order_by("-review_count", "title"), ITEMS_PER_PAGE)
-    page = paginator.get_page(request.GET.get("page"))
-    return render(request, "catalog/home.html", {"page": page, "genre": genre, "genres": selectors.genre_list()})
+def session_key(request: HttpRequest) -> str:
+    """The visitor's session key, creating the session for a first-time visitor."""
+    if not request.session.session_key:
+        request.session.save()
+    return request.session.session_key
 
 
-def item_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def actor(request: HttpRequest) -> dict[str, object]:
+    return {"user": request.user if request.user.is_authenticated else None, "session_key": session_key(request)}
+
+
+def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
+    target = request.POST.get("next") or request.META.get("HTTP_REFERER") or fallback
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = fallback
+    return redirect(target)
+
+
+def _item_or_404(slug: str) -> Item:
     try:
-        item = selectors.item_get(slug=slug)
+        return selectors.item_get(slug=slug)
     except Item.DoesNotExist:
         raise Http404("No such item") from None
-    reviews = selectors.item_reviews(item=item)
+
+
+def browse(request: HttpRequest, genre: str | None = None) -> HttpResponse:
+    sort = request.GET.get("sort", "popular")
+    if sort not in SORTS:
+        sort = "popular"
+    items = selectors.item_list(genre=genre).order_by(*SORTS[sort], "id")
+    page = Paginator(items, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"page": page, "genre": genre, "genres": selectors.genre_list(), "sort": sort, "sorts": list(SORTS)}
+    return render(request, "catalog/browse.html", context)
+
+
+@require_POST
+def rate(request: HttpRequest, slug: str) -> HttpResponse:
+    item = _item_or_404(slug)
+    if not request.user.is_authenticated:
+        messages.info(request, "Log in to rate movies.")
+        return redirect(f"{reverse('login')}?next={item.get_absolute_url()}")
+    form = ReviewForm(request.POST) if "text" in request.POST else RatingForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return _back(request, item.get_absolute_url())
+    try:
+        services.review_save(user=request.user, item=item, rating=form.cleaned_data["rating"],
+                             text=form.cleaned_data.get("text"))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Thanks! You rated {item.display_title} {form.cleaned_data['rating']} stars.")
+    return _back(request, item.get_absolute_url())
+
+
+@require_POST
+def feedback(request: HttpRequest, slug: str) -> HttpResponse:
+    """'Not interested' and 'More like this' buttons on cards."""
+    item = _item_or_404(slug)
+    kind = request.POST.get("kind")
+    if kind not in {EventKind.NOT_INTERESTED, EventKind.MORE_LIKE_THIS}:
+        messages.error(request, "Unknown feedback.")
+        return _back(request, "/")
+    services.event_record(item=item, kind=kind, context=_context(request), **actor(request))
+    if kind == EventKind.NOT_INTERESTED:
+        note = f"Got it: we won't show {item.display_title} again."
+    else:
+        note = f"We'll show you more like {item.display_title}."
+    if request.headers.get("HX-Request"):  # htmx replaces the card in place
+        return HttpResponse(format_html('<p class="card done" role="status">{}</p>', note))
+    messages.success(request, note)
+    return _back(request, "/")
+
+
+def _context(request: HttpRequest) -> dict[str, object]:
+    """Where a click came from, as carried by the card's form or link."""
+    context = {}
+    for key in ("src", "pos", "rid", "algo", "variant"):
+        value = (request.POST.get(key) or request.GET.get(key) or "")[:64]
+        if value:
+            context[key] = int(value) if key == "pos" and value.isdigit() else value
+    return context
+
+
+def cart_view(request: HttpRequest) -> HttpResponse:
+    items = cart.cart_items(request.session)
+    return render(request, "catalog/cart.html", {"items": items, "total": cart.cart_total(items)})
+
+
+@require_POST
+def cart_add(request: HttpRequest, slug: str) -> HttpResponse:
+    item = _item_or_404(slug)
+    if cart.cart_add(request.session, item):
+        services.event_record(item=item, kind=EventKind.ADD_TO_CART, context=_context(request), **actor(request))
+        messages.success(request, f"{item.display_title} is in your cart.")
+    else:
+        messages.info(request, f"{item.display_title} is already in your cart (or the cart is full).")
+    return _back(request, reverse("cart"))
+
+
+@require_POST
+def cart_remove(request: HttpRequest, slug: str) -> HttpResponse:
+    cart.cart_remove(request.session, _item_or_404(slug))
+    return redirect("cart")
+
+
+@require_POST
+def checkout(request: HttpRequest) -> HttpResponse:
+    items = cart.cart_items(request.session)
+    try:
+        services.order_place(items=items, context={"src": "checkout"}, **actor(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("cart")
+    cart.cart_clear(request.session)
+    messages.success(request, f"Thank you! This was a demo checkout of {len(items)} movies; nothing was charged.")
+    return redirect("home")
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            user = form.save()
+            services.profile_update(user=user, interests=form.cleaned_data["interests"])
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome, {user.username}! Pick a few movies you like to start your feed.")
+        return redirect("onboarding")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+def onboarding(request: HttpRequest) -> HttpResponse:
+    popular = selectors.popular_items(limit=ONBOARDING_CHOICES)
+    choices = [(str(item.pk), item.display_title) for item in popular]
+    form = OnboardingForm(request.POST or None, choices=choices)
+    if request.method == "POST" and "skip" in request.POST:
+        services.profile_update(user=request.user, onboarded=True)
+        return redirect("home")
+    if request.method == "POST" and form.is_valid():
+        picked = Item.objects.filter(pk__in=[int(pk) for pk in form.cleaned_data["picks"]])
+        services.onboarding_complete(user=request.user, items=list(picked))
+        messages.success(request, f"Thanks! Your feed now starts from your {len(picked)} picks.")
+        return redirect("home")
+    return render(request, "catalog/onboarding.html", {"form": form, "items": popular})
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    instance = services.profile_get(user=request.user)
+    form = ProfileForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.profile_update(user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, "Your profile is saved.")
+            return redirect("profile")
     context = {
-        "item": item,
-        "reviews": Paginator(reviews, 20).get_page(request.GET.get("page")),
-        "facts": selectors.item_facts(item=item),
+        "form": form,
+        "reviews": selectors.user_reviews(user=request.user)[:50],
+        "events": selectors.user_events(user=request.user)[:50],
     }
-    return render(request, "catalog/item_detail.html", context)
+    return render(request, "catalog/profile.html", context)

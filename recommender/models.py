@@ -54,3 +54,28 @@ class ProfileEmbedding(Embedding):
 
     def __str__(self) -> str:
         return f"embedding of profile {self.profile_id}"
+
+
+class ModelVersion(models.Model):
+    """A trained recommender artifact. Serving uses the newest active version and picks up a
+    new one without a restart; staff activate or roll back versions in the admin."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    algorithm = models.CharField(max_length=50, default="hybrid")
+    artifact = models.CharField(max_length=500, help_text="Path of the pickled model, relative to the artifact dir.")
+    sha256 = models.CharField(max_length=64)
+    is_active = models.BooleanField(default=False)
+    params = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    n_users = models.PositiveIntegerField(default=0)
+    n_items = models.PositiveIntegerField(default=0)
+    n_interactions = models.PositiveIntegerField(default=0)
+    training_seconds = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["is_active", "-created_at"], name="modelversion_active")]
+
+    def __str__(self) -> str:
+        state = "active" if self.is_active else "inactive"
+        return f"{self.algorithm} v{self.pk} ({state}, {self.created_at:%Y-%m-%d %H:%M})"

@@ -66,3 +66,12 @@ def _warm_encoder(**kwargs: object) -> None:
             get_encoder().model  # noqa: B018 - loads the model
         except Exception:
             logger.exception("could not preload the embedding model")
+
+
+@shared_task(name="recommender.train", acks_late=True, autoretry_for=TRANSIENT, retry_backoff=30, max_retries=3)
+def train() -> dict[str, object]:
+    """Periodic training (Celery beat): a new version that serving picks up by itself."""
+    from recommender.training import model_train
+
+    version = model_train()
+    return {"version": version.pk, "seconds": version.training_seconds}

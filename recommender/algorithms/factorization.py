@@ -1,0 +1,151 @@
+"""Implicit-feedback matrix factorisation through the ``implicit`` package (CPU): ALS and BPR.
+
+Trained users use their learned factors; an ad-hoc history is folded in (ALS: implicit's
+``recalculate_user``; BPR: a ridge fit of the user vector to the history's item factors).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Self
+
+import numpy as np
+import scipy.sparse as sp
+
+from .base import Recommender
+from .data import Event, Interactions
+from .tuning import pick_best
+
+
+def _threads(num_threads: int | None) -> int:
+    return int(num_threads or os.environ.get("RECSITE_THREADS", 0) or os.cpu_count() or 1)
+
+
+class _ImplicitMF(Recommender):
+    model: Any
+
+    def _new_model(self, **params: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _user_items(self, data: Interactions) -> sp.csr_matrix:
+        return data.weighted("binary")
+
+    def _fit_model(self, data: Interactions, params: dict[str, Any]) -> None:
+        self.data = data
+        self.params_ = params
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.model = self._new_model(**params)
+            self.model.fit(self._user_items(data), show_progress=False)
+        self.user_factors = np.asarray(self.model.user_factors, dtype=np.float32)
+        self.item_factors = np.asarray(self.model.item_factors, dtype=np.float32)
+
+    def _fold_in(self, events: list[Event]) -> np.ndarray:
+        v = self.item_factors[[e[0] for e in events]]
+        reg = float(self.params_.get("regularization", 0.01)) * max(len(events), 1) + 1e-3
+        return np.linalg.solve(v.T @ v + reg * np.eye(v.shape[1]), v.T @ np.ones(len(events), dtype=np.float32))
+
+    def contributions(self, events: list[Event], item: int) -> dict[int, float]:
+        """Each history item's additive share of ``item``'s folded-in score (``v_i' A^-1 v_j``)."""
+        if not events:
+            return {}
+        idx = [e[0] for e in events]
+        v = self.item_factors[idx].astype(np.float64)
+        reg = float(self.params_.get("regularization", 0.01)) * max(len(events), 1) + 1e-3
+        solved = np.linalg.solve(v.T @ v + reg * np.eye(v.shape[1]), v.T)  # (d, n)
+        shares = self.item_factors[item].astype(np.float64) @ solved
+        return {int(j): float(c) for j, c in zip(idx, shares, strict=True)}
+
+    def _score_events(self, events: list[Event], user: int | None) -> np.ndarray:
+        if user is not None and not getattr(self, "_adhoc", False):
+            if len(self.data.seen(user)) == 0 and not events:
+                return np.full(self.n_items, np.nan)
+            vec = self.user_factors[user]
+        elif events:
+            vec = self._fold_in(events)
+        else:
+            return np.full(self.n_items, np.nan)
+        return (self.item_factors @ vec).astype(np.float64)
+
+    def score(self, user_or_history, items=None):
+        # an ad-hoc history is always folded in, even if it happens to be an int-like list
+        self._adhoc = not isinstance(user_or_history, (int, np.integer))
+        try:
+            return super().score(user_or_history, items)
+        finally:
+            self._adhoc = False
+
+    def _score_rows(self, matrix: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
+        scores = (self.user_factors[users] @ self.item_factors.T).astype(np.float64)
+        scores[np.diff(matrix.indptr) == 0] = np.nan
+        return scores
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("model", None)  # the factors are enough; implicit's object is not portable
+        return state
+
+
+class ALS(_ImplicitMF):
+    """Weighted implicit ALS (Hu et al.); factors/regularisation chosen by internal validation."""
+
+    name = "als"
+
+    def __init__(self, factors: int | None = None, regularization: float | None = None,
+                 alpha: float = 1.0, iterations: int = 15, seed: int = 0, num_threads: int | None = None) -> None:
+        self.factors, self.regularization, self.alpha = factors, regularization, alpha
+        self.iterations, self.seed, self.num_threads = iterations, seed, num_threads
+
+    def _new_model(self, **params: Any) -> Any:
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        return AlternatingLeastSquares(random_state=self.seed, num_threads=_threads(self.num_threads),
+                                       calculate_training_loss=False, **params)
+
+    def _fold_in(self, events: list[Event]) -> np.ndarray:
+        if getattr(self, "model", None) is None:
+            return super()._fold_in(events)
+        row = sp.csr_matrix((np.ones(len(events), dtype=np.float32), ([0] * len(events), [e[0] for e in events])),
+                            shape=(1, self.n_items))
+        return np.asarray(self.model.recalculate_user(0, row * self.alpha), dtype=np.float32).ravel()
+
+    def fit(self, data: Interactions, **side_info: Any) -> Self:
+        params = {"factors": self.factors, "regularization": self.regularization, "alpha": self.alpha,
+                  "iterations": self.iterations}
+        if self.factors is None or self.regularization is None:
+            scale = max(float(np.mean(data.user_counts())), 1.0) / 10.0
+            pairs = [(32, 1.0), (64, 1.0), (32, 4.0)]
+            grid = [{**params, "factors": self.factors or f, "regularization": (self.regularization or r * scale)}
+                    for f, r in pairs]
+            params, self.tuning_ = pick_best(lambda **p: ALS(seed=self.seed, num_threads=self.num_threads, **p),
+                                             grid, data, seed=self.seed)
+        self._fit_model(data, params)
+        return self
+
+
+class BPR(_ImplicitMF):
+    """Bayesian personalised ranking (Rendle et al.) via implicit's CPU solver."""
+
+    name = "bpr"
+
+    def __init__(self, factors: int = 32, learning_rate: float | None = 0.02, regularization: float = 0.05,
+                 iterations: int = 300, seed: int = 0, num_threads: int | None = None) -> None:
+        self.factors, self.learning_rate, self.regularization = factors, learning_rate, regularization
+        self.iterations, self.seed, self.num_threads = iterations, seed, num_threads
+
+    def _new_model(self, **params: Any) -> Any:
+        from implicit.cpu.bpr import BayesianPersonalizedRanking
+
+        return BayesianPersonalizedRanking(random_state=self.seed, num_threads=_threads(self.num_threads),
+                                           verify_negative_samples=True, **params)
+
+    def fit(self, data: Interactions, **side_info: Any) -> Self:
+        params = {"factors": self.factors, "learning_rate": self.learning_rate,
+                  "regularization": self.regularization, "iterations": self.iterations}
+        if self.learning_rate is None:
+            grid = [{**params, "learning_rate": lr} for lr in (0.01, 0.02, 0.05)]
+            params, self.tuning_ = pick_best(lambda **p: BPR(seed=self.seed, num_threads=self.num_threads, **p),
+                                             grid, data, seed=self.seed)
+        self._fit_model(data, params)
+        return self

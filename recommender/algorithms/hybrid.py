@@ -1,0 +1,447 @@
+"""Hybrid: candidates from several generators, re-ranked by a learned model.
+
+Stage 1: each generator's top ``candidates_per_generator`` unseen items are pooled.
+Stage 2: per (user, candidate) features - every component's score and rank, item popularity,
+trending, mean rating, the gap between the user's and the item's typical time, and the user's
+activity level (never demographics) - go into a ranker trained on a validation split: LightGBM
+lambdarank when installed, else logistic regression. Per-feature contributions (LightGBM
+``pred_contrib``, or weight x feature) are summed per signal for faithful explanations.
+
+Cold start: some validation users are shown to the ranker with a history cut to 1-3 events,
+so it learns how to weigh content / knowledge graph / session when activity is low. A user
+with no history at all gets the profile-interest vector's content score plus trending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Self
+
+import numpy as np
+
+from .base import Recommender, top_k, top_k_rows, zscore_rows
+from .content import Content
+from .data import Event, Interactions, Profile, UserRef, resolve_history
+from .factorization import ALS
+from .knowledge import KnowledgeGraph
+from .neighbors import EASE, ItemKNN
+from .popularity import Popularity, Trending
+from .session import Session
+from .tuning import holdout
+
+COLD_SHARE = 0.2  # share of validation users also shown with a truncated history
+MAX_COLD_EVENTS = 3
+CANDIDATES_PER_GENERATOR = 30
+MAX_TRAIN_USERS = 3000
+
+DEFAULT_COMPONENTS: dict[str, Callable[..., Recommender]] = {
+    "ease": EASE, "itemknn": ItemKNN, "als": ALS, "content": Content, "kg": KnowledgeGraph,
+    "session": Session, "pop": Popularity, "trending": Trending,
+}
+GENERATORS = ("ease", "itemknn", "als", "content", "kg", "session", "pop")
+# which features make up each explained signal
+ITEM_FEATURES = ("item_log_pop", "item_trending", "item_mean_rating", "time_gap", "item_new_after_user",
+                 "item_gone_before_user", "pop_at_user_time")
+USER_FEATURES = ("user_activity", "user_mean_rating")
+SIGNAL_OF_FEATURE = {
+    "item_log_pop": "pop", "item_trending": "trending", "item_mean_rating": "rating",
+    "time_gap": "timing", "item_new_after_user": "timing", "item_gone_before_user": "timing",
+    "pop_at_user_time": "timing", "user_activity": "activity", "user_mean_rating": "activity",
+}
+TIME_BINS = 64  # equal-frequency bins of all timestamps, so the grid follows the data's own pace
+
+
+def usable(name: str, side_info: dict[str, Any]) -> bool:
+    """Whether a component has the side information it needs (content: vectors, kg: facts)."""
+    if name == "content":
+        return side_info.get("item_vectors") is not None
+    if name == "kg":
+        return bool(side_info.get("kg"))
+    return True
+
+
+@dataclass
+class _Batch:
+    """Features of many (user, item) pairs; ``rows`` index the batch's users."""
+
+    rows: np.ndarray
+    items: np.ndarray
+    features: np.ndarray
+
+
+class Hybrid(Recommender):
+    name = "hybrid"
+
+    def __init__(self, components: Sequence[str] | None = None, ranker: str = "auto",
+                 candidates_per_generator: int = CANDIDATES_PER_GENERATOR, extra_folds: int = 0,
+                 seed: int = 0, num_threads: int | None = None) -> None:
+        self.component_names = list(components or DEFAULT_COMPONENTS)
+        self.ranker_kind, self.candidates_per_generator = ranker, candidates_per_generator
+        self.seed, self.num_threads, self.extra_folds = seed, num_threads, extra_folds
+
+    # ------------------------------------------------------------------ fitting
+    def _make(self, name: str) -> Recommender:
+        factory = DEFAULT_COMPONENTS[name]
+        kwargs: dict[str, Any] = {}
+        if name in {"ease", "itemknn", "als", "bpr", "kg", "session"}:
+            kwargs["seed"] = self.seed
+        if name in {"als", "bpr"}:
+            kwargs["num_threads"] = self.num_threads
+        return factory(**kwargs)
+
+
+    def fit(self, data: Interactions, validation: Interactions | None = None,
+            fitted: dict[str, Recommender] | None = None, **side_info: Any) -> Self:
+        """Fit components on ``data`` and the ranker on ``validation``.
+
+        Without ``validation`` a random 10% per user is held out of ``data`` for the ranker and
+        the components are refitted on all of ``data`` afterwards. ``fitted`` reuses components
+        already trained on ``data`` (the offline evaluation does, to count training once).
+        """
+        names = [n for n in self.component_names if usable(n, side_info)]
+        refit = validation is None
+        train = data
+        if refit:
+            train, validation = holdout(data, self.seed)
+            fitted = None
+        rng = np.random.default_rng(self.seed)
+        groups = []
+        for fold in range(self.extra_folds):
+            # more labels: a hold-out of the training data itself, with components fitted on the rest
+            inner_train, inner_held = holdout(train, self.seed + 1 + fold)
+            self._use({n: self._make(n).fit(inner_train, **side_info) for n in names}, inner_train)
+            groups += self._training_groups(inner_train, inner_held, rng)
+        self._use({n: (fitted or {}).get(n) or self._make(n).fit(train, **side_info) for n in names}, train)
+        groups += self._training_groups(train, validation, rng)
+        self._fit_ranker(groups, rng)
+        if refit:
+            self._use({n: self._make(n).fit(data, **side_info) for n in names}, data)
+        self.item_vectors = side_info.get("item_vectors")
+        return self
+
+    def _use(self, components: dict[str, Recommender], data: Interactions) -> None:
+        self.components, self.data = components, data
+        self._prepare_item_stats(data)
+
+    def _prepare_item_stats(self, data: Interactions) -> None:
+        counts = data.item_counts()
+        r = data.csr()
+        sums = np.bincount(r.indices, weights=r.data, minlength=data.n_items)
+        glob = float(r.data.mean()) if r.nnz else 0.0
+        prior = max(float(np.mean(counts[counts > 0])) if (counts > 0).any() else 1.0, 1.0)
+        self.item_mean_rating = (sums + prior * glob) / (counts + prior)
+        ts = data.timestamps.astype(np.float64)
+        self.time_span = max(float(ts.max() - ts.min()), 1.0) if len(ts) else 1.0
+        tsum = np.bincount(data.items, weights=ts, minlength=data.n_items)
+        self.item_mean_time = np.where(counts > 0, tsum / np.maximum(counts, 1), np.nan)
+        self.item_first_time = np.full(data.n_items, np.nan)
+        self.item_last_time = np.full(data.n_items, np.nan)
+        if len(ts):
+            np.fmin.at(self.item_first_time, data.items, ts)
+            np.fmax.at(self.item_last_time, data.items, ts)
+        # item popularity per time bin: how many ratings an item got while a user was active
+        edges = np.unique(np.quantile(ts, np.linspace(0, 1, TIME_BINS + 1))) if len(ts) else np.zeros(2)
+        self.time_edges = edges[1:-1]
+        bins = np.searchsorted(self.time_edges, ts, side="right")
+        self.item_bin_counts = np.zeros((data.n_items, len(self.time_edges) + 1))
+        np.add.at(self.item_bin_counts, (data.items, bins), 1.0)
+        self.feature_names = [f"{n}_{kind}" for n in self.components for kind in ("score", "rank")]
+        self.feature_names += [*ITEM_FEATURES, *USER_FEATURES]
+
+    # ----------------------------------------------------------------- features
+    def _component_scores(self, refs: list[UserRef]) -> dict[str, np.ndarray]:
+        trained = all(isinstance(r, (int, np.integer)) for r in refs)
+        out = {}
+        for name, comp in self.components.items():
+            if trained:
+                out[name] = comp.score_users(np.asarray(refs, dtype=np.int64))
+            else:
+                out[name] = np.vstack([comp.score(r) for r in refs]) if refs else np.zeros((0, self.n_items))
+        return out
+
+    def _features(self, refs: list[UserRef], histories: list[list[Event]],
+                  candidates: np.ndarray | None) -> tuple[_Batch, dict[str, np.ndarray]]:
+        """Features for each ref's candidate items (``candidates``: (n, n_items) mask or ``None`` = pool)."""
+        scores = self._component_scores(refs)
+        n = len(refs)
+        seen = np.zeros((n, self.n_items), dtype=bool)
+        for r, events in enumerate(histories):
+            seen[r, [e[0] for e in events]] = True
+        if candidates is None:
+            candidates = np.zeros((n, self.n_items), dtype=bool)
+            for name in GENERATORS:
+                if name in scores:
+                    masked = np.where(seen, -np.inf, scores[name])
+                    top = top_k_rows(masked, self.candidates_per_generator)
+                    ok = np.isfinite(np.take_along_axis(masked, top, axis=1))
+                    candidates[np.repeat(np.arange(n), top.shape[1])[ok.ravel()], top.ravel()[ok.ravel()]] = True
+            candidates &= ~seen
+        rows, items = np.nonzero(candidates)
+        cols = []
+        for name in self.components:
+            s = np.where(seen, np.nan, scores[name])
+            filled = np.where(np.isnan(s), -np.inf, s)
+            order = np.argsort(-filled, axis=1, kind="stable")
+            ranks = np.empty_like(order)
+            np.put_along_axis(ranks, order, np.arange(self.n_items)[None].repeat(n, 0), axis=1)
+            rank_feature = np.log2(2.0 + ranks).astype(np.float64)
+            rank_feature[np.isnan(s)] = np.nan
+            cols += [zscore_rows(s)[rows, items], rank_feature[rows, items]]
+        activity = np.array([np.log1p(len(h)) for h in histories])
+        mean_rating = np.array([np.mean([e[1] for e in h]) if h else np.nan for h in histories])
+        mean_time = np.array([np.mean([e[2] for e in h]) if h else np.nan for h in histories])
+        pop = np.log1p(self.components["pop"].item_scores) if "pop" in self.components else np.zeros(self.n_items)
+        trend = self.components["trending"].item_scores if "trending" in self.components else np.zeros(self.n_items)
+        first_time = np.array([min(e[2] for e in h) if h else np.nan for h in histories])
+        last_time = np.array([max(e[2] for e in h) if h else np.nan for h in histories])
+        time_gap = np.abs(mean_time[rows] - self.item_mean_time[items]) / self.time_span
+        new_after = (self.item_first_time[items] - last_time[rows]) / self.time_span
+        gone_before = (first_time[rows] - self.item_last_time[items]) / self.time_span
+        user_bins = np.zeros((n, self.item_bin_counts.shape[1]))
+        for r, h in enumerate(histories):
+            if h:
+                b = np.searchsorted(self.time_edges, [e[2] for e in h], side="right")
+                user_bins[r] = np.bincount(b, minlength=user_bins.shape[1]) / len(h)
+        pop_at_time = np.log1p(np.einsum("nb,nb->n", user_bins[rows], self.item_bin_counts[items]))
+        cols += [pop[items], trend[items], self.item_mean_rating[items], time_gap, new_after, gone_before,
+                 pop_at_time, activity[rows], mean_rating[rows]]
+        return _Batch(rows, items, np.column_stack(cols).astype(np.float32)), scores
+
+    # ------------------------------------------------------------------ ranker
+    def _training_groups(self, train: Interactions, validation: Interactions,
+                         rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(features, labels) per validation user, plus copies of some users with a cut history."""
+        val = validation.binary()
+        users = np.flatnonzero(np.diff(val.indptr) > 0)
+        users = users[users < train.n_users]
+        if len(users) > MAX_TRAIN_USERS:
+            users = rng.choice(users, MAX_TRAIN_USERS, replace=False)
+        refs: list[UserRef] = [int(u) for u in users]
+        parts = [(self._features(refs, [train.history(int(u)) for u in users], None)[0], users)]
+        cold = rng.choice(users, int(len(users) * COLD_SHARE), replace=False) if len(users) > 4 else users[:0]
+        cold_histories = []
+        for u in cold:
+            h = train.history(int(u))
+            keep = rng.choice(len(h), min(len(h), int(rng.integers(1, MAX_COLD_EVENTS + 1))), replace=False)
+            cold_histories.append([h[i] for i in sorted(keep)])
+        if len(cold):
+            parts.append((self._features(cold_histories, cold_histories, None)[0], cold))
+        out = []
+        for batch, batch_users in parts:
+            labels = np.asarray(val[batch_users][batch.rows, batch.items]).ravel() > 0
+            bounds = np.searchsorted(batch.rows, np.arange(len(batch_users) + 1))
+            for r in range(len(batch_users)):
+                sel = slice(bounds[r], bounds[r + 1])
+                if labels[sel].any():
+                    out.append((batch.features[sel], labels[sel].astype(np.float32)))
+        return out
+
+    def _fit_ranker(self, groups: list[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator) -> None:
+        order = rng.permutation(len(groups))  # mix users and folds before the early-stopping cut
+        x = np.vstack([groups[i][0] for i in order])
+        y = np.concatenate([groups[i][1] for i in order])
+        sizes = np.array([len(groups[i][1]) for i in order])
+        self.ranker = _make_ranker(self.ranker_kind, self.seed, self.num_threads)
+        self.ranker.fit(x, y, sizes)
+
+    # ------------------------------------------------------------------ scoring
+    def _fallback(self, ref: UserRef) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """No history: profile-interest content score (if any) + trending, as per-signal parts."""
+        parts = {}
+        trend = self.components.get("trending") or self.components.get("pop")
+        if trend is not None:
+            parts["trending"] = zscore_rows(trend.item_scores[None])[0]
+        if isinstance(ref, Profile) and ref.vectors and "content" in self.components:
+            parts["content"] = np.nan_to_num(zscore_rows(self.components["content"].score(ref)[None])[0])
+        total = np.sum(list(parts.values()), axis=0) if parts else np.full(self.n_items, np.nan)
+        return total, parts
+
+    def _score_batch(self, ref: UserRef, items: np.ndarray | None) -> tuple[_Batch, np.ndarray, np.ndarray]:
+        history = resolve_history(self.data, ref)
+        mask = None
+        if items is not None:
+            mask = np.zeros((1, self.n_items), dtype=bool)
+            mask[0, items] = True
+        batch, _ = self._features([ref], [history], mask)
+        contrib = self.ranker.contributions(batch.features)
+        return batch, contrib[:, :-1], contrib.sum(axis=1)
+
+    def score(self, user_or_history: UserRef, items: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        all_items = np.arange(self.n_items)
+        wanted = all_items if items is None else np.asarray(items, dtype=np.int64)
+        ok = (wanted >= 0) & (wanted < self.n_items)
+        out = np.full(len(wanted), np.nan)
+        if not resolve_history(self.data, user_or_history):
+            total, _ = self._fallback(user_or_history)
+            out[ok] = total[wanted[ok]]
+            return out
+        batch, _c, total = self._score_batch(user_or_history, wanted[ok])
+        full = np.full(self.n_items, np.nan)
+        full[batch.items] = total
+        out[ok] = full[wanted[ok]]
+        return out
+
+    def recommend(self, user_or_history: UserRef, k: int = 10,
+                  exclude: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` of the candidate pool (the two-stage result)."""
+        history = resolve_history(self.data, user_or_history)
+        if exclude is None:
+            exclude = [e[0] for e in history]
+        if not history:
+            return top_k(self._fallback(user_or_history)[0], k, exclude)
+        batch, _c, total = self._score_batch(user_or_history, None)
+        full = np.full(self.n_items, np.nan)
+        full[batch.items] = total
+        return top_k(full, k, exclude)
+
+    def recommend_users(self, users: np.ndarray, k: int, batch_size: int = 256,
+                        exclude: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (item indices, scores) of many trained users; rows padded with -1 / NaN."""
+        out = np.full((len(users), k), -1, dtype=np.int64)
+        out_scores = np.full((len(users), k), np.nan)
+        for start in range(0, len(users), batch_size):
+            chunk = [int(u) for u in users[start:start + batch_size]]
+            histories = [self.data.history(u) for u in chunk]
+            batch, _ = self._features(chunk, histories, None)
+            full = np.full((len(chunk), self.n_items), -np.inf)
+            full[batch.rows, batch.items] = self.ranker.predict(batch.features)
+            for r in range(len(chunk)):
+                if exclude is not None:
+                    full[r, exclude[start + r]] = -np.inf
+                idx, scores = top_k(full[r], k)
+                out[start + r, :len(idx)] = idx
+                out_scores[start + r, :len(idx)] = scores
+        return out, out_scores
+
+    # -------------------------------------------------------------- explaining
+    def signal_contributions(self, user_or_history: UserRef, item: int) -> dict[str, float]:
+        """Per-signal additive contributions to ``item``'s score (they sum to :meth:`score`)."""
+        if not resolve_history(self.data, user_or_history):
+            _total, parts = self._fallback(user_or_history)
+            return {name: float(v[item]) for name, v in parts.items()}
+        _batch, contrib, total = self._score_batch(user_or_history, np.array([item]))
+        signals: dict[str, float] = {"baseline": float(total[0] - contrib[0].sum())}
+        for name, value in zip(self.feature_names, contrib[0], strict=True):
+            signal = SIGNAL_OF_FEATURE.get(name, name.rsplit("_", 1)[0])
+            signals[signal] = signals.get(signal, 0.0) + float(value)
+        return signals
+
+
+    def explain(self, user_or_history: UserRef, item: int, *, titles: dict[int, str] | None = None,
+                genres: dict[int, list[str]] | None = None, entity_names: dict[str, str] | None = None,
+                anchors_per_signal: int = 3) -> dict[str, Any]:
+        """Structured explanation + sentence for ``item`` (see :func:`.explain.build_explanation`)."""
+        from .explain import build_explanation
+
+        events = resolve_history(self.data, user_or_history)
+        contributions = self.signal_contributions(user_or_history, item)
+        anchors = {}
+        for name, comp in self.components.items():
+            if events and hasattr(comp, "contributions"):
+                ranked = sorted(comp.contributions(events, item).items(), key=lambda kv: -kv[1])
+                anchors[name] = [(i, c) for i, c in ranked[:anchors_per_signal] if c > 0]
+        session = [e[0] for e in events[-anchors_per_signal:]][::-1]
+        if session:
+            anchors["session"] = [(i, 1.0) for i in session]
+        kg = self.components.get("kg")
+        links = kg.shared_entities(events, item) if kg is not None and events else []
+        overlap: list[str] = []
+        if genres is not None:
+            liked = {g for i, r, _t in events for g in genres.get(i, ())}
+            overlap = [g for g in genres.get(item, ()) if g in liked]
+        return build_explanation(item, contributions, titles=titles, anchors=anchors,
+                                 ratings={i: r for i, r, _t in events}, kg_links=links,
+                                 entity_names=entity_names, genre_overlap=overlap)
+
+
+# ------------------------------------------------------------------- rankers
+# Small, strongly regularised trees: a validation split holds few positives per user.
+LIGHTGBM_PARAMS: dict[str, Any] = dict(
+    objective="binary", learning_rate=0.05, num_leaves=7, min_child_samples=200, max_bin=63,
+    subsample=0.8, subsample_freq=1, colsample_bytree=0.8,
+)
+
+class _LightGBMRanker:
+    def __init__(self, seed: int, num_threads: int | None) -> None:
+        self.seed, self.num_threads = seed, num_threads
+
+    def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> None:
+        import lightgbm as lgb
+
+        # the last fifth of the query groups decides when to stop adding trees
+        n_val = max(1, len(groups) // 5)
+        cut = int(groups[:-n_val].sum())
+        params = dict(LIGHTGBM_PARAMS, random_state=self.seed, n_jobs=self.num_threads or 1,
+                      deterministic=True, force_row_wise=True, verbose=-1)
+        model = lgb.LGBMRanker(n_estimators=1000, **params)
+        model.fit(x[:cut], y[:cut], group=groups[:-n_val], eval_X=(x[cut:],), eval_y=(y[cut:],), eval_at=[10],
+                  eval_group=[groups[-n_val:]], callbacks=[lgb.early_stopping(50, verbose=False)])
+        self.booster = model.booster_
+        self.best_iteration = int(model.best_iteration_ or model.n_estimators)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster.predict(x, num_iteration=self.best_iteration)) if len(x) else np.zeros(0)
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """(n, n_features + 1): per-feature SHAP contributions and the bias last."""
+        if len(x) == 0:
+            return np.zeros((0, x.shape[1] + 1))
+        return np.asarray(self.booster.predict(x, num_iteration=self.best_iteration, pred_contrib=True))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"seed": self.seed, "num_threads": self.num_threads, "best_iteration": self.best_iteration,
+                "model": self.booster.model_to_string()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import lightgbm as lgb
+
+        self.seed, self.num_threads, self.best_iteration = state["seed"], state["num_threads"], state["best_iteration"]
+        self.booster = lgb.Booster(model_str=state["model"])
+
+
+class _LogisticRanker:
+    """Fallback: logistic regression on standardised features (NaN = the feature's mean)."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def _prepare(self, x: np.ndarray) -> np.ndarray:
+        return np.nan_to_num((x - self.mean) / self.scale, nan=0.0)
+
+    def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        self.mean = np.nanmean(x, axis=0)
+        self.mean = np.where(np.isnan(self.mean), 0.0, self.mean)
+        sd = np.nanstd(x, axis=0)
+        self.scale = np.where((sd > 0) & ~np.isnan(sd), sd, 1.0)
+        model = LogisticRegression(C=1.0, max_iter=500, random_state=self.seed)
+        model.fit(self._prepare(x), y)
+        self.coef, self.intercept = model.coef_[0], float(model.intercept_[0])
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self._prepare(x) @ self.coef + self.intercept
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        parts = self._prepare(x) * self.coef
+        return np.column_stack([parts, np.full(len(x), self.intercept)])
+
+
+def lightgbm_available() -> bool:
+    try:
+        import lightgbm  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _make_ranker(kind: str, seed: int, num_threads: int | None) -> _LightGBMRanker | _LogisticRanker:
+    if kind == "lightgbm" or (kind == "auto" and lightgbm_available()):
+        return _LightGBMRanker(seed, num_threads)
+    if kind in {"auto", "logistic"}:
+        return _LogisticRanker(seed)
+    raise ValueError(f"unknown ranker {kind!r}")
+
+
+__all__ = ["Hybrid", "lightgbm_available", "usable"]

@@ -1,0 +1,170 @@
+"""Item-based collaborative filtering: ItemKNN (shrunk cosine) and EASE (closed form).
+
+Both score ``history @ W`` with an item x item matrix ``W``, so an ad-hoc history is scored
+without retraining and each history item's share of a score (``W[j, i]``) is an explanation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+import numpy as np
+import scipy.sparse as sp
+
+from .base import Recommender
+from .data import Event, Interactions
+from .tuning import pick_best
+
+
+class ItemToItem(Recommender):
+    """Shared scoring for models whose score is ``history_vector @ weights``."""
+
+    weights: np.ndarray | sp.csr_matrix
+
+    def _history_row(self, events: list[Event]) -> np.ndarray:
+        row = np.zeros(self.n_items, dtype=np.float32)
+        for item, _w, _t in events:
+            row[item] = 1.0
+        return row
+
+    def _score_events(self, events: list[Event], user: int | None) -> np.ndarray:
+        if not events:
+            return np.full(self.n_items, np.nan)
+        return np.asarray(self._history_row(events) @ self.weights).ravel().astype(np.float64)
+
+    def _score_rows(self, matrix: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
+        x = matrix.copy()
+        x.data[:] = 1.0
+        scores = np.asarray((x @ self.weights).todense() if sp.issparse(self.weights) else x @ self.weights)
+        scores = scores.astype(np.float64)
+        scores[np.diff(matrix.indptr) == 0] = np.nan
+        return scores
+
+    def contributions(self, events: list[Event], item: int) -> dict[int, float]:
+        """Each history item's additive share of ``item``'s score."""
+        column = self.weights[:, item]
+        column = np.asarray(column.todense()).ravel() if sp.issparse(column) else np.asarray(column).ravel()
+        return {int(j): float(column[j]) for j, _w, _t in events if column[j] != 0}
+
+
+class ItemKNN(ItemToItem):
+    """Cosine similarity of item co-occurrence with shrinkage, pruned to ``k`` neighbours.
+
+    ``k``/``shrink`` of ``None`` are chosen by internal validation on the training data.
+    """
+
+    name = "itemknn"
+
+    def __init__(self, k: int | None = None, shrink: float | None = None, seed: int = 0) -> None:
+        self.k, self.shrink, self.seed = k, shrink, seed
+
+    def fit(self, data: Interactions, **side_info: Any) -> Self:
+        k, shrink = self.k, self.shrink
+        if k is None or shrink is None:
+            grid = [{"k": kk, "shrink": ss} for kk in ([k] if k else [20, 50, 100, 200])
+                    for ss in ([shrink] if shrink is not None else [0.0, 10.0, 50.0])]
+            best, self.tuning_ = pick_best(ItemKNN, grid, data, seed=self.seed)
+            k, shrink = best["k"], best["shrink"]
+        self.k_, self.shrink_ = int(k), float(shrink)
+        self.data = data
+        x = data.binary().tocsc().astype(np.float32)
+        co = (x.T @ x).toarray()
+        norms = np.sqrt(np.diag(co))
+        sim = co / (np.outer(norms, norms) + self.shrink_ + 1e-9)
+        np.fill_diagonal(sim, 0.0)
+        self.weights = _prune_columns(sim, self.k_)
+        return self
+
+
+def _prune_columns(sim: np.ndarray, k: int) -> sp.csr_matrix:
+    """Keep, for each target item (column), its ``k`` most similar source items."""
+    n = sim.shape[0]
+    k = min(k, n - 1) if n > 1 else 0
+    if k <= 0:
+        return sp.csr_matrix(sim.shape, dtype=np.float32)
+    rows = np.argpartition(-sim, k - 1, axis=0)[:k]  # (k, n) source items per column
+    cols = np.broadcast_to(np.arange(n), rows.shape)
+    vals = sim[rows, cols]
+    keep = vals > 0
+    return sp.csr_matrix((vals[keep], (rows[keep], cols[keep])), shape=sim.shape, dtype=np.float32)
+
+
+class EASE(ItemToItem):
+    """Embarrassingly shallow autoencoder (Steck 2019): ``B = I - P / diag(P)``, ``P = (X'X + lambda I)^-1``.
+
+    ``lam=None`` picks lambda by internal validation from multiples of the mean item count.
+    """
+
+    name = "ease"
+
+    def __init__(self, lam: float | None = None, seed: int = 0) -> None:
+        self.lam, self.seed = lam, seed
+
+    def fit(self, data: Interactions, **side_info: Any) -> Self:
+        lam = self.lam
+        if lam is None:
+            base = max(float(np.mean(data.item_counts())), 1.0)
+            grid = [{"lam": base * f} for f in (1.0, 2.0, 4.0, 8.0, 16.0)]
+            best, self.tuning_ = pick_best(EASE, grid, data, seed=self.seed)
+            lam = best["lam"]
+        self.lam_ = float(lam)
+        self.data = data
+        x = data.binary()
+        gram = (x.T @ x).toarray().astype(np.float64)
+        gram[np.diag_indices_from(gram)] += self.lam_
+        p = np.linalg.inv(gram)
+        b = -p / np.diag(p)
+        np.fill_diagonal(b, 0.0)
+        self.weights = b.astype(np.float32)
+        return self
+
+
+class UserKNN(Recommender):
+    """User-based CF: cosine between users' item sets, the ``k`` most similar users vote.
+
+    An ad-hoc history is compared with every training user, so live users need no retraining.
+    ``k=None`` is chosen by internal validation.
+    """
+
+    name = "userknn"
+
+    def __init__(self, k: int | None = None, seed: int = 0) -> None:
+        self.k, self.seed = k, seed
+
+    def fit(self, data: Interactions, **side_info: Any) -> Self:
+        k = self.k
+        if k is None:
+            best, self.tuning_ = pick_best(UserKNN, [{"k": kk} for kk in (25, 50, 100, 200)], data, seed=self.seed)
+            k = best["k"]
+        self.k_ = int(k)
+        self.data = data
+        x = data.binary()
+        norms = np.sqrt(np.asarray(x.sum(axis=1)).ravel())
+        self.user_rows = (sp.diags(1.0 / np.maximum(norms, 1e-12)) @ x).tocsr().astype(np.float32)
+        self.item_matrix = x.astype(np.float32).tocsr()
+        return self
+
+    def _scores_from_sims(self, sims: np.ndarray) -> np.ndarray:
+        k = min(self.k_, sims.shape[1])
+        if k < sims.shape[1]:
+            cut = np.partition(sims, -k, axis=1)[:, -k][:, None]
+            sims = np.where(sims >= cut, sims, 0.0)
+        return np.asarray(sims @ self.item_matrix, dtype=np.float64)
+
+    def _score_rows(self, matrix: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
+        sims = np.asarray((self.user_rows[users] @ self.user_rows.T).todense())
+        sims[np.arange(len(users)), users] = 0.0  # not one's own neighbour
+        scores = self._scores_from_sims(sims)
+        scores[np.diff(matrix.indptr) == 0] = np.nan
+        return scores
+
+    def _score_events(self, events: list[Event], user: int | None) -> np.ndarray:
+        if not events:
+            return np.full(self.n_items, np.nan)
+        if user is not None:
+            return self._score_rows(self.data.csr()[[user]], np.array([user]))[0]
+        row = np.zeros(self.n_items, dtype=np.float32)
+        row[[e[0] for e in events]] = 1.0
+        row /= np.linalg.norm(row)
+        sims = np.asarray(self.user_rows @ row)[None]
+        return self._scores_from_sims(sims)[0]

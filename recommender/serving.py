@@ -1,0 +1,429 @@
+"""Serving: feed_for_user and similar_items, the one place views and the API get
+recommendations from.
+
+Pipeline: the active trained model's candidates and learned scores (plus content candidates
+from pgvector, so items added after training are reachable) -> filters (already rated or
+bought, not interested, inactive, excluded ids, genre) -> fairness re-ranker -> MMR diversity
+-> explanations built from the actual per-signal score contributions.
+
+A new rating, "not interested" or "more like this" changes the next feed at once: the user's
+live history is read from the database on each request and scored by the model without
+retraining.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from catalog.models import Event, EventKind, Item, Profile, Review
+from recommender import explanations
+from recommender.algorithms.base import zscore_rows
+from recommender.algorithms.data import Profile as LiveProfile
+from recommender.algorithms.rerank import fairness_rerank, mmr_rerank
+from recommender.models import ItemEmbedding, ModelVersion, ProfileEmbedding, ReviewEmbedding
+from recommender.training import artifact_load
+
+logger = logging.getLogger(__name__)
+
+POOL = 200  # candidates scored before filtering and re-ranking
+HISTORY_LIMIT = 500
+SESSION_LIMIT = 20
+# implicit signals as ratings for a live history (explicit ratings are used as they are)
+LIVE_EVENT_RATINGS = {
+    EventKind.MORE_LIKE_THIS: 5.0, EventKind.PURCHASE: 4.5, EventKind.ADD_TO_CART: 4.0,
+    EventKind.CLICK: 3.5, EventKind.VIEW: 3.5,
+}
+REFINE_WEIGHT = 2.0  # a refine text outweighs one liked item in the taste vector
+
+
+@dataclass
+class FeedContext:
+    session_key: str = ""
+    exclude: set[int] = field(default_factory=set)
+    genre: str | None = None
+    diversity: float | None = None  # MMR lambda: 1 = relevance only
+    fairness: float | None = None  # fairness re-ranker strength: 0 = off
+    refine: str = ""
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    variant: str = ""
+    algorithm: str = "hybrid"
+
+
+@dataclass
+class Recommendation:
+    item: Item
+    score: float
+    source: str  # the signal that contributed most
+    sentence: str
+    evidence: dict[str, Any]
+    algorithm: str = "hybrid"
+
+    @property
+    def contributions(self) -> dict[str, float]:
+        return self.evidence.get("contributions", {})
+
+    @property
+    def top_contributions(self) -> list[tuple[str, float, int]]:
+        """The largest positive contributions as (label, value, percent of the shown total)."""
+        from recommender.explanations import SIGNAL_LABELS
+
+        positive = sorted(((v, s) for s, v in self.contributions.items() if s != "baseline" and v > 0), reverse=True)
+        top = positive[:4]
+        total = sum(v for v, _ in top) or 1.0
+        return [(SIGNAL_LABELS.get(s, s), v, round(100 * v / total)) for v, s in top]
+
+
+@dataclass
+class Row:
+    key: str
+    title: str
+    items: list[Recommendation]
+
+
+# ------------------------------------------------------------------ the model
+_cache: dict[str, Any] = {"version": None, "model": None, "checked": 0.0}
+_cache_lock = threading.Lock()
+
+
+def active_model() -> tuple[ModelVersion | None, Any]:
+    """The newest active model version, reloaded when staff or training activate another."""
+    now = time.monotonic()
+    if now - _cache["checked"] < settings.RECSYS_MODEL_CHECK_SECONDS and _cache["version"] is not None:
+        return _cache["version"], _cache["model"]
+    version = ModelVersion.objects.filter(is_active=True).order_by("-created_at", "-id").first()
+    with _cache_lock:
+        _cache["checked"] = now
+        if version is None:
+            _cache["version"], _cache["model"] = None, None
+        elif _cache["version"] is None or _cache["version"].pk != version.pk:
+            try:
+                model = artifact_load(version)
+            except (OSError, ValueError):
+                logger.exception("cannot load %s; serving without a trained model", version)
+                _cache["version"], _cache["model"] = None, None
+            else:
+                model.index_of_pk = {int(pk): i for i, pk in enumerate(model.item_pks)}
+                _cache["version"], _cache["model"] = version, model
+    return _cache["version"], _cache["model"]
+
+
+def model_cache_clear() -> None:
+    _cache.update(version=None, model=None, checked=0.0)
+
+
+# ------------------------------------------------------------- live user state
+@dataclass
+class LiveUser:
+    profile: LiveProfile
+    seen: set[int]  # item pks rated or bought: never recommended again
+    blocked: set[int]  # item pks marked "not interested"
+    anchors: dict[int, dict[str, Any]]  # model item index -> what the user did with it
+    review_vectors: list[tuple[np.ndarray, str, int]]  # (vector, text, item pk)
+    personalized: bool = True
+    has_history: bool = False
+
+
+def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any) -> LiveUser:
+    index = model.index_of_pk if model is not None else {}
+    events: list[tuple[int, float, int]] = []
+    anchors: dict[int, dict[str, Any]] = {}
+    seen: set[int] = set()
+    blocked: set[int] = set()
+    onboarding: list[int] = []
+    vectors: list[tuple[np.ndarray, float]] = []
+    review_vectors: list[tuple[np.ndarray, str, int]] = []
+    opted_out = bool(user and Profile.objects.filter(user=user, personalization_opt_out=True).exists())
+    if opted_out:
+        return LiveUser(LiveProfile(), seen, blocked, anchors, review_vectors, personalized=False)
+
+    def add(pk: int, rating: float, ts: int, what: dict[str, Any]) -> None:
+        idx = index.get(pk)
+        if idx is not None:
+            events.append((idx, rating, ts))
+            anchors.setdefault(idx, what)
+
+    if user is not None:
+        for pk, rating, created, title, year in (
+            Review.objects.filter(user=user, is_hidden=False).order_by("-created_at")
+            .values_list("item_id", "rating", "created_at", "item__title", "item__year")[:HISTORY_LIMIT]
+        ):
+            seen.add(pk)
+            add(pk, float(rating), int(created.timestamp()), {"pk": pk, "kind": "rated", "rating": float(rating),
+                                                              "title": _title(title, year)})
+    actor = Q(user=user) if user is not None else Q(session_key=context.session_key or "-")
+    if user is not None and context.session_key:
+        actor |= Q(user=None, session_key=context.session_key)
+    recent = (
+        Event.objects.filter(actor).exclude(kind__in=[EventKind.IMPRESSION, EventKind.RATE])
+        .order_by("-created_at").values_list("item_id", "kind", "created_at", "context", "item__title", "item__year")
+    )[:HISTORY_LIMIT]
+    for pk, kind, created, ctx, title, year in recent:
+        if kind == EventKind.NOT_INTERESTED:
+            blocked.add(pk)
+            continue
+        if kind == EventKind.PURCHASE:
+            seen.add(pk)
+        if kind == EventKind.MORE_LIKE_THIS and (ctx or {}).get("source") == "onboarding" and pk in index:
+            onboarding.append(index[pk])
+        add(pk, LIVE_EVENT_RATINGS.get(kind, 3.5), int(created.timestamp()),
+            {"pk": pk, "kind": kind, "title": _title(title, year)})
+    if user is not None:
+        interest = ProfileEmbedding.objects.filter(profile__user=user).values_list("vector", flat=True).first()
+        if interest is not None:
+            vectors.append((np.asarray(interest, dtype=np.float32), 1.0))
+        for vector, text, pk, rating in ReviewEmbedding.objects.filter(review__user=user).values_list(
+            "vector", "review__text", "review__item_id", "review__rating"
+        )[:50]:
+            review_vectors.append((np.asarray(vector, dtype=np.float32), text, pk))
+            vectors.append((np.asarray(vector, dtype=np.float32), max(float(rating) - 2.5, 0.25) / 2.5))
+    if context.refine:
+        from recommender.encoder import get_encoder
+
+        vectors.append((get_encoder().encode([context.refine])[0], REFINE_WEIGHT))
+    events.sort(key=lambda e: e[2])
+    return LiveUser(
+        LiveProfile(events=events, vectors=vectors, onboarding=onboarding), seen, blocked, anchors, review_vectors,
+        has_history=bool(events or onboarding or vectors),
+    )
+
+
+def _title(title: str, year: int | None) -> str:
+    return f"{title} ({year})" if year else title
+
+
+# ------------------------------------------------------------------ pipeline
+def _filtered(pks: list[int], *, state: LiveUser, context: FeedContext, exclude_extra: set[int] = frozenset()
+              ) -> dict[int, Item]:
+    banned = state.seen | state.blocked | set(context.exclude) | set(exclude_extra)
+    items = Item.objects.active().filter(pk__in=[pk for pk in pks if pk not in banned])
+    if context.genre:
+        items = items.with_genre(context.genre)
+    return items.in_bulk()
+
+
+def _rerank(candidates: list[int], scores: dict[int, float], items: dict[int, Item], *, k: int,
+            context: FeedContext, popularity: dict[int, float]) -> list[int]:
+    order = [pk for pk in candidates if pk in items]
+    strength = settings.RECSYS_FAIRNESS if context.fairness is None else context.fairness
+    if strength > 0:
+        order = fairness_rerank(order, [scores[pk] for pk in order], [popularity.get(pk, 0.0) for pk in order],
+                                strength=strength)
+    lam = settings.RECSYS_DIVERSITY if context.diversity is None else context.diversity
+    if lam < 1 and len(order) > k:
+        vectors = _vectors(order)
+        order = mmr_rerank(order, [scores[pk] for pk in order], vectors, k=k, lam=lam)
+    return order[:k]
+
+
+def _vectors(pks: list[int]) -> np.ndarray:
+    found = dict(ItemEmbedding.objects.filter(item_id__in=pks).values_list("item_id", "vector"))
+    out = np.zeros((len(pks), settings.EMBEDDING_DIMENSIONS), dtype=np.float32)
+    for row, pk in enumerate(pks):
+        if pk in found:
+            out[row] = found[pk]
+    return out
+
+
+def _popularity(pks: list[int]) -> dict[int, float]:
+    counts = Review.objects.filter(item_id__in=pks, is_hidden=False).values("item_id").annotate(n=Count("id"))
+    return {row["item_id"]: float(np.log1p(row["n"])) for row in counts}
+
+
+def feed_for_user(user: AbstractBaseUser | None, k: int = 10, context: FeedContext | None = None
+                  ) -> list[Recommendation]:
+    """Personalised recommendations for ``user`` (or an anonymous session), explained."""
+    context = context or FeedContext()
+    _version, model = active_model()
+    state = _user_state(user, context, model)
+    if model is None or not state.personalized:
+        reason = "personalization is off for your account" if not state.personalized else "no trained model yet"
+        return _popular(k=k, context=context, state=state, reason=reason)
+    idx, scores = model.recommend(state.profile, k=POOL, exclude=[e[0] for e in state.profile.events])
+    pks = [int(model.item_pks[i]) for i in idx]
+    score_of = {pk: float(s) for pk, s in zip(pks, scores, strict=True)}
+    # items newer than the model: content similarity to the user's taste, through pgvector
+    for pk, sim in _fresh_candidates(model, state):
+        score_of.setdefault(pk, sim)
+        pks.append(pk)
+    items = _filtered(pks, state=state, context=context)
+    order = _rerank(pks, score_of, items, k=k, context=context, popularity=_popularity(list(items)))
+    return explanations.explain(model, state, [(items[pk], score_of[pk]) for pk in order], context=context)
+
+
+def _fresh_candidates(model: Any, state: LiveUser, limit: int = 20) -> list[tuple[int, float]]:
+    if not state.has_history or "content" not in model.components:
+        return []
+    taste = model.components["content"].taste_vector(state.profile.events, state.profile.vectors)
+    if taste is None:
+        return []
+    from recommender.selectors import items_nearest
+
+    newer = Item.objects.filter(created_at__gt=_cache["version"].created_at) if _cache["version"] else None
+    if newer is None or not newer.exists():
+        return []
+    return [(item.pk, sim) for item, sim in items_nearest(taste.astype(np.float32), k=limit, queryset=newer)]
+
+
+def _popular(*, k: int, context: FeedContext, state: LiveUser, reason: str, since_days: int | None = None
+             ) -> list[Recommendation]:
+    items = Item.objects.active().annotate(n=Count("reviews", filter=Q(reviews__is_hidden=False)))
+    if context.genre:
+        items = items.with_genre(context.genre)
+    banned = state.seen | state.blocked | set(context.exclude)
+    top = list(items.exclude(pk__in=banned).order_by("-n", "pk")[:k])
+    return [
+        Recommendation(item, float(item.n), "popularity", f"Popular with other viewers ({reason}).",
+                       {"contributions": {"popularity": float(item.n)}, "reason": reason}, algorithm="popularity")
+        for item in top
+    ]
+
+
+# the signals that make two items "similar": content, shared knowledge-graph entities, co-rating
+SIMILAR_SIGNALS = ("content", "kg", "itemknn")
+
+
+def similar_items(item: Item, k: int = 10, user: AbstractBaseUser | None = None,
+                  context: FeedContext | None = None) -> list[Recommendation]:
+    """Items like ``item``: the sum of z-scored content, knowledge-graph and item-kNN scores of
+    a one-item history (each its explained contribution); pgvector neighbours for items the
+    model does not know yet. The viewer's filters apply."""
+    context = context or FeedContext()
+    _version, model = active_model()
+    state = _user_state(user, FeedContext(session_key=context.session_key), None) if user else _anonymous()
+    contributions: dict[int, dict[str, float]] = {}
+    if model is not None and item.pk in model.index_of_pk:
+        anchor = LiveProfile(events=[(model.index_of_pk[item.pk], 5.0, int(time.time()))])
+        # z-scores clipped to +-3, so one spiky signal (a rare shared entity) cannot drown the others
+        parts = {name: np.clip(np.nan_to_num(zscore_rows(model.components[name].score(anchor)[None])[0]), -3, 3)
+                 for name in SIMILAR_SIGNALS if name in model.components}
+        total = np.sum(list(parts.values()), axis=0)
+        total[model.index_of_pk[item.pk]] = -np.inf
+        top = np.argsort(-total, kind="stable")[:POOL]
+        pks = [int(model.item_pks[i]) for i in top]
+        score_of = {pk: float(total[i]) for pk, i in zip(pks, top, strict=True)}
+        contributions = {pk: {name: round(float(v[i]), 4) for name, v in parts.items()}
+                         for pk, i in zip(pks, top, strict=True)}
+    else:
+        from recommender.selectors import item_similar_list
+
+        neighbours = item_similar_list(item=item, k=POOL // 4)
+        pks = [other.pk for other, _ in neighbours]
+        score_of = {other.pk: sim for other, sim in neighbours}
+    items = _filtered(pks, state=state, context=context, exclude_extra={item.pk})
+    order = _rerank(pks, score_of, items, k=k, context=context, popularity=_popularity(list(items)))
+    return explanations.explain_similar(
+        model, item, [(items[pk], score_of[pk], contributions.get(pk, {"content": score_of[pk]})) for pk in order]
+    )
+
+
+def also_liked(item: Item, k: int = 10, user: AbstractBaseUser | None = None,
+               context: FeedContext | None = None) -> list[Recommendation]:
+    """People who rated ``item`` 4+ also rated these 4+ (co-occurrence, lift over popularity)."""
+    context = context or FeedContext()
+    state = _user_state(user, FeedContext(session_key=context.session_key), None) if user else _anonymous()
+    fans = Review.objects.filter(item=item, rating__gte=4, is_hidden=False).values("user_id")
+    co = (
+        Review.objects.filter(user_id__in=fans, rating__gte=4, is_hidden=False).exclude(item=item)
+        .values("item_id").annotate(n=Count("id")).order_by("-n")[: POOL]
+    )
+    counts = {row["item_id"]: row["n"] for row in co}
+    totals = dict(Review.objects.filter(item_id__in=counts, is_hidden=False).values("item_id")
+                  .annotate(n=Count("id")).values_list("item_id", "n"))
+    n_fans = max(fans.count(), 1)
+    # share of fans who liked it, shrunk toward 0 for items few people rated
+    score_of = {pk: counts[pk] / n_fans * (totals[pk] / (totals[pk] + 20)) for pk in counts}
+    items = _filtered(list(counts), state=state, context=context, exclude_extra={item.pk})
+    order = sorted(items, key=lambda pk: -score_of[pk])[:k]
+    return [
+        Recommendation(items[pk], score_of[pk], "co_rating",
+                       f"{counts[pk]} of the {n_fans} people who liked {item.display_title} also liked this.",
+                       {"contributions": {"co_rating": score_of[pk]}, "anchor": {"pk": item.pk,
+                        "title": item.display_title}, "fans": n_fans, "co_fans": counts[pk]},
+                       algorithm="co_rating")
+        for pk in order
+    ]
+
+
+def _anonymous() -> LiveUser:
+    return LiveUser(LiveProfile(), set(), set(), {}, [])
+
+
+def trending(k: int = 10, context: FeedContext | None = None, days: int = 30) -> list[Recommendation]:
+    """Most interactions in the last ``days`` days of activity (relative to the newest event,
+    so imported historical data trends too), explained with the genre it trends in."""
+    context = context or FeedContext()
+    newest = Event.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+    if newest is None:
+        return []
+    since = newest - timedelta(days=days)
+    rows = (
+        Event.objects.filter(created_at__gte=since, item__is_active=True)
+        .exclude(kind__in=[EventKind.IMPRESSION, EventKind.NOT_INTERESTED])
+        .values("item_id").annotate(n=Count("id")).order_by("-n", "item_id")[: k * 3]
+    )
+    counts = {row["item_id"]: row["n"] for row in rows}
+    items = Item.objects.in_bulk(list(counts))
+    if context.genre:
+        items = {pk: it for pk, it in items.items() if context.genre in it.genres}
+    top = [pk for pk in counts if pk in items and pk not in context.exclude][:k]
+    return [
+        Recommendation(items[pk], float(counts[pk]), "trending",
+                       f"Trending: {counts[pk]} interactions in the last {days} days of activity"
+                       + (f", popular in {items[pk].genres[0]}" if items[pk].genres else "") + ".",
+                       {"contributions": {"trending": float(counts[pk])}, "window_days": days,
+                        "genre": items[pk].genres[0] if items[pk].genres else None}, algorithm="trending")
+        for pk in top
+    ]
+
+
+def new_arrivals(k: int = 10, context: FeedContext | None = None) -> list[Recommendation]:
+    context = context or FeedContext()
+    items = Item.objects.active().exclude(pk__in=context.exclude)
+    if context.genre:
+        items = items.with_genre(context.genre)
+    return [
+        Recommendation(item, 0.0, "new", f"New in the catalog since {item.created_at:%b %-d}.",
+                       {"contributions": {"new": 1.0}, "added": item.created_at.isoformat()}, algorithm="new")
+        for item in items.order_by("-created_at", "-pk")[:k]
+    ]
+
+
+def session_last_viewed(*, session_key: str, user: AbstractBaseUser | None) -> Item | None:
+    """The item this visitor viewed last in the current session (30 minutes of inactivity ends it)."""
+    if not session_key:
+        return None
+    cutoff = timezone.now() - timedelta(minutes=30)
+    event = (
+        Event.objects.filter(session_key=session_key, kind=EventKind.VIEW, created_at__gte=cutoff,
+                             item__is_active=True)
+        .select_related("item").order_by("-created_at").first()
+    )
+    return event.item if event else None
+
+
+def impressions_log(*, rows: list[Row], user: AbstractBaseUser | None, context: FeedContext) -> None:
+    """One ``impression`` event per card shown, with row, position, algorithm and request id,
+    so click-through rates can be computed."""
+    now = timezone.now()
+    events = [
+        Event(
+            user=user, session_key=context.session_key, item=rec.item, kind=EventKind.IMPRESSION, created_at=now,
+            context={"src": row.key, "pos": position, "rid": context.request_id, "algo": rec.algorithm,
+                     **({"variant": context.variant} if context.variant else {})},
+        )
+        for row in rows for position, rec in enumerate(row.items, start=1)
+    ]
+    if events and (user is not None or context.session_key):
+        Event.objects.bulk_create(events)

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from recommender import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("items/<slug:slug>/", views.item_detail, name="item_detail"),
+    path("search/", views.search, name="search"),
+    path("accounts/export/", views.account_export, name="account_export"),
+    path("accounts/delete/", views.account_delete, name="account_delete"),
+]

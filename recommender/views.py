@@ -1,0 +1,123 @@
+"""Storefront pages that personalise: home feed, item page, search, and the account's data.
+
+Views are thin: they call :mod:`recommender.serving` and log impressions of what they show.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from catalog import selectors as catalog_selectors
+from catalog import services as catalog_services
+from catalog.forms import ReviewForm
+from catalog.models import EventKind, Item
+from catalog.views import _context, actor, session_key
+from recommender import privacy, serving
+from recommender.selectors import SearchFilters, item_search
+
+ROW_SIZE = 12
+
+
+def _feed_context(request: HttpRequest, **extra: object) -> serving.FeedContext:
+    return serving.FeedContext(session_key=session_key(request), refine=request.GET.get("refine", "")[:200],
+                               **extra)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    context = _feed_context(request)
+    user = request.user if request.user.is_authenticated else None
+    rows = []
+    feed = serving.feed_for_user(user, k=ROW_SIZE, context=context)
+    rows.append(serving.Row("for_you", "Recommended for you" if user else "Picked for you", feed))
+    viewed = serving.session_last_viewed(session_key=context.session_key, user=user)
+    if viewed is not None:
+        because = serving.similar_items(viewed, k=ROW_SIZE, user=user, context=context)
+        rows.append(serving.Row("because_viewed", f"Because you viewed {viewed.display_title}", because))
+    rows.append(serving.Row("trending", "Trending now", serving.trending(k=ROW_SIZE, context=context)))
+    rows.append(serving.Row("new", "New arrivals", serving.new_arrivals(k=ROW_SIZE, context=context)))
+    serving.impressions_log(rows=rows, user=user, context=context)
+    return render(request, "recommender/home.html", {"rows": rows, "feed_context": context,
+                                                     "refine": context.refine})
+
+
+def item_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    try:
+        item = catalog_selectors.item_get(slug=slug)
+    except Item.DoesNotExist:
+        raise Http404("No such item") from None
+    user = request.user if request.user.is_authenticated else None
+    click = _context(request)
+    if click.get("src"):
+        catalog_services.event_record(item=item, kind=EventKind.CLICK, context=click, **actor(request))
+    catalog_services.event_record(item=item, kind=EventKind.VIEW, context=click, **actor(request))
+    context = _feed_context(request)
+    rows = [
+        serving.Row("similar", "Similar movies", serving.similar_items(item, k=ROW_SIZE, user=user, context=context)),
+        serving.Row("also_liked", "People who liked this also liked",
+                    serving.also_liked(item, k=ROW_SIZE, user=user, context=context)),
+    ]
+    serving.impressions_log(rows=rows, user=user, context=context)
+    reviews = catalog_selectors.item_reviews(item=item)
+    mine = catalog_selectors.user_reviews(user=user).filter(item=item).first() if user else None
+    return render(request, "recommender/item_detail.html", {
+        "item": item,
+        "facts": catalog_selectors.item_facts(item=item),
+        "reviews": Paginator(reviews, 10).get_page(request.GET.get("page")),
+        "rating_summary": catalog_selectors.item_rating_summary(item=item),
+        "rows": rows,
+        "my_review": mine,
+        "review_form": ReviewForm(initial={"rating": mine.rating, "text": mine.text} if mine else None),
+    })
+
+
+def search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    genre = request.GET.get("genre") or None
+    errors, results = [], []
+    filters = SearchFilters(genre=genre)
+    for key in ("year_min", "year_max"):
+        raw = request.GET.get(key, "").strip()
+        if raw:
+            if raw.isdigit() and 1800 <= int(raw) <= 2100:
+                setattr(filters, key, int(raw))
+            else:
+                errors.append(f"{key.replace('_', ' ').capitalize()} must be a year such as 1995.")
+    if query and not errors:
+        try:
+            results = [item for item, _ in item_search(query=query, k=24, filters=filters)]
+        except ValidationError as exc:
+            errors.extend(exc.messages)
+    return render(request, "recommender/search.html", {
+        "query": query, "results": results, "errors": errors, "genre": genre,
+        "genres": catalog_selectors.genre_list(), "year_min": request.GET.get("year_min", ""),
+        "year_max": request.GET.get("year_max", ""),
+    })
+
+
+@login_required
+def account_export(request: HttpRequest) -> HttpResponse:
+    data = privacy.user_export(user=request.user)
+    response = HttpResponse(json.dumps(data, indent=2), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="recsite-{request.user.get_username()}.json"'
+    return response
+
+
+@login_required
+@require_POST
+def account_delete(request: HttpRequest) -> HttpResponse:
+    if request.POST.get("confirm", "").strip() != request.user.get_username():
+        messages.error(request, "Type your username exactly to confirm deleting your account.")
+        return redirect("profile")
+    privacy.user_erase(user=request.user, session_keys=[request.session.session_key or ""])
+    logout(request)
+    messages.success(request, "Your account and everything derived from it were deleted.")
+    return redirect("home")

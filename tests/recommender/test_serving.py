@@ -1,0 +1,136 @@
+"""Serving on real MovieLens-100K with a trained model: feed, similar items, filters,
+real-time updates, explanations, cold start, opt-out."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+
+from catalog import services
+from catalog.models import Event, Item, Review
+from recommender import serving
+from recommender.serving import FeedContext
+
+
+@pytest.fixture
+def shopper(trained_model):
+    return User.objects.get(username="ml_1")
+
+
+def titles(recs):
+    return [r.item.display_title for r in recs]
+
+
+def test_feed_excludes_what_the_user_rated_and_explains_every_card(shopper):
+    recs = serving.feed_for_user(shopper, k=10)
+    assert len(recs) == 10
+    rated = set(Review.objects.filter(user=shopper).values_list("item_id", flat=True))
+    assert not rated & {r.item.pk for r in recs}
+    for rec in recs:
+        assert rec.sentence and rec.evidence["contributions"]
+        # faithful: the named signal is the largest personal contribution
+        personal = {s: v for s, v in rec.contributions.items()
+                    if s not in {"baseline", "pop", "popularity", "trending", "rating", "timing", "activity"}}
+        assert rec.source == max(personal, key=personal.get)
+        anchor = rec.evidence.get("anchor")
+        if anchor:  # the named history item is one the user really rated, and liked
+            assert Review.objects.get(user=shopper, item_id=anchor["pk"]).rating >= 3
+            assert anchor["title"] in rec.sentence
+
+
+def test_a_new_rating_changes_the_next_feed_without_retraining(shopper, trained_model):
+    before = serving.feed_for_user(shopper, k=10)
+    target = before[0].item
+    services.review_save(user=shopper, item=target, rating="1")
+    after = serving.feed_for_user(shopper, k=10)
+    assert target.pk not in {r.item.pk for r in after}
+    assert titles(after) != titles(before)
+
+
+def test_not_interested_and_more_like_this_apply_at_once(shopper):
+    before = serving.feed_for_user(shopper, k=10)
+    services.event_record(user=shopper, item=before[0].item, kind="not_interested")
+    after = serving.feed_for_user(shopper, k=10)
+    assert before[0].item.pk not in {r.item.pk for r in after}
+    star_trek = Item.objects.get(external_id="ml:227")  # Star Trek VI
+    services.event_record(user=shopper, item=star_trek, kind="more_like_this")
+    again = serving.feed_for_user(shopper, k=10)
+    assert titles(again) != titles(after)
+
+
+def test_filters_exclude_genre_and_inactive(shopper):
+    recs = serving.feed_for_user(shopper, k=10)
+    excluded = {recs[0].item.pk, recs[1].item.pk}
+    Item.objects.filter(pk=recs[2].item.pk).update(is_active=False)
+    filtered = serving.feed_for_user(shopper, k=10, context=FeedContext(exclude=excluded))
+    assert not {r.item.pk for r in filtered} & (excluded | {recs[2].item.pk})
+    comedies = serving.feed_for_user(shopper, k=8, context=FeedContext(genre="Comedy"))
+    assert comedies and all("Comedy" in r.item.genres for r in comedies)
+
+
+def test_diversity_setting_changes_the_mix(shopper):
+    plain = serving.feed_for_user(shopper, k=10, context=FeedContext(diversity=1.0))
+    diverse = serving.feed_for_user(shopper, k=10, context=FeedContext(diversity=0.3))
+    assert titles(plain) != titles(diverse)
+
+
+def test_cold_start_new_user_with_interests_and_picks(trained_model):
+    newbie = User.objects.create_user("newbie")
+    services.profile_update(user=newbie, interests="")
+    trending = serving.feed_for_user(newbie, k=10)
+    assert len(trending) == 10
+    picks = list(Item.objects.filter(external_id__in=["ml:50", "ml:172", "ml:181"]))  # Star Wars trilogy
+    services.onboarding_complete(user=newbie, items=picks)
+    personal = serving.feed_for_user(newbie, k=10)
+    assert not {p.pk for p in picks} & {r.item.pk for r in personal}
+    assert titles(personal) != titles(trending)
+    assert any(r.evidence.get("anchor", {}).get("title") in {p.display_title for p in picks} for r in personal)
+
+
+def test_opt_out_gets_only_non_personalized_results(shopper):
+    services.profile_update(user=shopper, personalization_opt_out=True)
+    recs = serving.feed_for_user(shopper, k=5)
+    assert {r.source for r in recs} == {"popularity"}
+    assert all("personalization is off" in r.sentence for r in recs)
+
+
+def test_similar_items_and_also_liked(trained_model):
+    star_wars = Item.objects.get(external_id="ml:50")
+    similar = serving.similar_items(star_wars, k=8)
+    assert star_wars.pk not in {r.item.pk for r in similar}
+    assert {"The Empire Strikes Back (1980)", "Return of the Jedi (1983)"} & set(titles(similar))
+    assert all("Star Wars (1977)" in r.sentence for r in similar)
+    also = serving.also_liked(star_wars, k=5)
+    assert "Return of the Jedi (1983)" in titles(also)
+
+
+def test_anonymous_session_gets_session_based_recommendations(trained_model):
+    session = "anon-session-1"
+    cold = serving.feed_for_user(None, k=10, context=FeedContext(session_key=session))
+    for external_id in ["ml:50", "ml:172", "ml:181"]:
+        services.event_record(item=Item.objects.get(external_id=external_id), kind="view", session_key=session)
+    warm = serving.feed_for_user(None, k=10, context=FeedContext(session_key=session))
+    assert titles(warm) != titles(cold)
+    assert serving.session_last_viewed(session_key=session, user=None).external_id == "ml:181"
+
+
+def test_impressions_are_logged_with_position_and_request(shopper):
+    context = FeedContext(session_key="s-imp")
+    row = serving.Row("for_you", "For you", serving.feed_for_user(shopper, k=4, context=context))
+    serving.impressions_log(rows=[row], user=shopper, context=context)
+    impressions = Event.objects.filter(kind="impression", user=shopper).order_by("id")
+    logged = list(impressions.values_list("context", flat=True))
+    assert [c["pos"] for c in logged] == [1, 2, 3, 4]
+    assert {c["rid"] for c in logged} == {context.request_id} and {c["src"] for c in logged} == {"for_you"}
+
+
+def test_new_version_is_picked_up_without_restart(trained_model, settings):
+    from recommender.models import ModelVersion
+    from recommender.training import version_activate
+
+    version, _ = serving.active_model()
+    clone = ModelVersion.objects.create(artifact=trained_model.artifact, sha256=trained_model.sha256)
+    version_activate(version=clone)
+    assert serving.active_model()[0].pk == clone.pk
+    version_activate(version=version)  # roll back
+    assert serving.active_model()[0].pk == version.pk
