@@ -9,7 +9,7 @@ from django.contrib.auth.forms import UserCreationForm
 
 from catalog.models import REVIEW_TEXT_MAX, Profile
 
-RATING_CHOICES = [(str(Decimal(n) / 2), f"{Decimal(n) / 2} stars") for n in range(10, 0, -1)]
+RATING_CHOICES = [(f"{n / 2:.1f}", f"{n / 2:.1f} stars") for n in range(10, 0, -1)]
 
 
 class RatingForm(forms.Form):

@@ -114,14 +114,14 @@ class Review(models.Model):
 
 
 class EventKind(models.TextChoices):
-    IMPRESSION = "impression"
-    VIEW = "view"
-    CLICK = "click"
-    ADD_TO_CART = "add_to_cart"
-    PURCHASE = "purchase"
-    RATE = "rate"
-    NOT_INTERESTED = "not_interested"
-    MORE_LIKE_THIS = "more_like_this"
+    IMPRESSION = "impression", "Impression"
+    VIEW = "view", "Viewed"
+    CLICK = "click", "Clicked"
+    ADD_TO_CART = "add_to_cart", "Added to cart"
+    PURCHASE = "purchase", "Bought"
+    RATE = "rate", "Rated"
+    NOT_INTERESTED = "not_interested", "Not interested"
+    MORE_LIKE_THIS = "more_like_this", "More like this"
 
 
 class Event(models.Model):

@@ -77,7 +77,7 @@ def rate(request: HttpRequest, slug: str) -> HttpResponse:
         for errors in form.errors.values():
             for error in errors:
                 messages.error(request, error)
-        return _back(request, item.get_absolute_url())
+        return redirect(item.get_absolute_url())
     try:
         services.review_save(user=request.user, item=item, rating=form.cleaned_data["rating"],
                              text=form.cleaned_data.get("text"))
@@ -85,7 +85,7 @@ def rate(request: HttpRequest, slug: str) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"Thanks! You rated {item.display_title} {form.cleaned_data['rating']} stars.")
-    return _back(request, item.get_absolute_url())
+    return redirect(item.get_absolute_url())  # not the referrer: its ?src= would count a second click
 
 
 @require_POST

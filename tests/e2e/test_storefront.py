@@ -1,0 +1,87 @@
+"""The demo store in a real browser (Debian's chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def feed_titles(page) -> list[str]:
+    return page.locator('[data-row="for_you"] article.card h3').all_inner_texts()
+
+
+def test_shopper_journey_signup_onboarding_rating_feedback_and_xss(page, trained_model, shot):
+    # sign up
+    page.goto("/accounts/signup/")
+    page.fill("#id_username", "newshopper")
+    page.fill("#id_password1", "a-long-demo-passphrase-2026")
+    page.fill("#id_password2", "a-long-demo-passphrase-2026")
+    page.fill("#id_interests", "space adventures and epic battles")
+    page.click("main button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/accounts/onboarding/$"))
+    # onboarding: pick three movies
+    for title in ["Star Wars (1977)", "Return of the Jedi (1983)", "Raiders of the Lost Ark (1981)"]:
+        page.get_by_label(title).check()
+    page.click("text=Start my feed")
+    expect(page.locator('[data-row="for_you"]')).to_be_visible()
+    first_feed = feed_titles(page)
+    assert len(first_feed) >= 8
+    # every card explains itself
+    why = page.locator('[data-row="for_you"] details.why').first
+    why.locator("summary").click()
+    expect(why.locator(".sentence")).to_contain_text(re.compile(r"\w+"))
+    assert page.locator('[data-row="for_you"] details.why').count() == len(first_feed)
+    shot(page, "home")
+    # rate the top recommendation: the next feed changes without retraining
+    page.locator('[data-row="for_you"] article.card h3 a').first.click()
+    expect(page.locator("h1")).to_have_text(first_feed[0])
+    page.locator('input[name=rating][value="1.0"]').check()
+    page.fill("#id_text", "<script>alert('xss')</script> not for me")
+    page.click("text=Save rating")
+    expect(page.locator(".messages")).to_contain_text("Thanks! You rated")
+    # the review renders as text, never as markup
+    expect(page.locator(".review", has_text="alert('xss')")).to_contain_text("<script>alert('xss')</script>")
+    assert page.locator(".review script").count() == 0
+    shot(page, "item")
+    page.goto("/")
+    second_feed = feed_titles(page)
+    assert first_feed[0] not in second_feed
+    assert second_feed != first_feed
+    # "Not interested" removes an item from the feed (htmx swaps the card at once)
+    victim = second_feed[0]
+    page.locator('[data-row="for_you"] article.card').first.get_by_role("button", name="Not interested").click()
+    expect(page.locator(".card.done").first).to_contain_text("won't show")
+    page.goto("/")
+    assert victim not in feed_titles(page)
+    # profile with ratings and activity
+    page.goto("/accounts/profile/")
+    expect(page.locator("text=My ratings")).to_be_visible()
+    expect(page.locator(".activity")).to_contain_text("Not interested")
+    shot(page, "profile")
+
+
+def test_anonymous_session_search_and_bad_input(page, trained_model, shot):
+    page.goto("/")
+    assert page.locator('[data-row="because_viewed"]').count() == 0
+    for slug in ["star-wars-1977", "the-empire-strikes-back-1980", "return-of-the-jedi-1983"]:
+        page.goto(f"/items/{slug}/")
+    page.goto("/")
+    row = page.locator('[data-row="because_viewed"]')
+    expect(row.locator("h2")).to_have_text("Because you viewed Return of the Jedi (1983)")
+    assert row.locator("article.card").count() >= 5
+    # search finds an expected title
+    page.fill("#q", "toy story")
+    page.click("header button[type=submit]")
+    expect(page.locator(".grid")).to_contain_text("Toy Story (1995)")
+    shot(page, "search")
+    # bad input gets a message, never a server error
+    page.goto("/search/?q=" + "x" * 400)
+    expect(page.locator(".error")).to_contain_text("limited to 300 characters")
+    page.goto("/search/?q=star&year_min=abc")
+    expect(page.locator(".error")).to_contain_text("must be a year")
+    response = page.goto("/items/no-such-movie/")
+    assert response.status == 404
