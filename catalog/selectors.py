@@ -11,7 +11,7 @@ def item_list(*, genre: str | None = None, include_inactive: bool = False) -> Qu
     items = Item.objects.all() if include_inactive else Item.objects.active()
     if genre:
         items = items.with_genre(genre)
-    return items.annotate(avg_rating=Avg("reviews__rating"), review_count=Count("reviews"))
+    return items.annotate(avg_rating=Avg("reviews__rating"), review_count=Count("reviews")).order_by("title", "id")
 
 
 def item_get(*, slug: str) -> Item:

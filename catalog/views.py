@@ -110,7 +110,7 @@ def feedback(request: HttpRequest, slug: str) -> HttpResponse:
 def _context(request: HttpRequest) -> dict[str, object]:
     """Where a click came from, as carried by the card's form or link."""
     context = {}
-    for key in ("src", "pos", "rid", "algo", "variant"):
+    for key in ("src", "pos", "rid", "algo", "exp", "variant"):
         value = (request.POST.get(key) or request.GET.get(key) or "")[:64]
         if value:
             context[key] = int(value) if key == "pos" and value.isdigit() else value

@@ -1,10 +1,36 @@
-"""The REST API under /api/ (routes are collected here from catalog.api and recommender.api)."""
+"""The REST API under /api/: routes are collected here from catalog.api and recommender.api.
 
-from django.urls import path
+Each app's ``api/urls.py`` offers ``register(router)`` for its viewsets and ``urlpatterns`` for
+plain views; recommendation endpoints join through ``recommender.api.urls``.
+"""
+
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from catalog.api import urls as catalog_api
+from recommender.api import urls as recommender_api
+from recsite.api_errors import error_body
+
+router = SimpleRouter()
+catalog_api.register(router)
+recommender_api.register(router)
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Unknown /api/ URLs answer in the API's error format, not with an HTML page."""
+    return JsonResponse(error_body(404, "not_found", "No such API endpoint."), status=404)
+
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("", include(catalog_api.urlpatterns)),
+    path("", include(recommender_api.urlpatterns)),
+    path("", include(router.urls)),
+    re_path(r"^(?P<path>.*)$", not_found),
 ]

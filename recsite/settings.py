@@ -133,9 +133,10 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # ---------------------------------------------------------------------- API
 REST_FRAMEWORK = {
+    # token first: an anonymous request then gets 401 with WWW-Authenticate, not 403
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

@@ -48,26 +48,32 @@ def _ml100k_session(django_db_setup, django_db_blocker, ml_wheel):
         _ensure_movielens(ml_wheel)
 
 
-@pytest.fixture
-def ml100k(_ml100k_session, django_db_blocker, ml_wheel, request):
-    """MovieLens-100K, committed in the test database (re-imported if a transactional test
-    flushed it)."""
-    with django_db_blocker.unblock():
-        _ensure_movielens(ml_wheel)
+def _prepare(request: pytest.FixtureRequest, blocker, wheel: Path, *, embedded: bool) -> None:
+    """Make the data committed (outside any test transaction), then enter the test's database
+    mode: a transaction rolled back after the test, unless the test is transactional."""
+    from recommender.embedding import SOURCES, embed_rows, pending_ids
+
+    with blocker.unblock():
+        _ensure_movielens(wheel)
+        if embedded:
+            for kind in SOURCES:
+                ids = pending_ids(kind=kind)
+                if ids:
+                    embed_rows(kind=kind, ids=ids)
     if "transactional_db" not in request.fixturenames:
         request.getfixturevalue("db")
 
 
 @pytest.fixture
-def ml100k_embedded(ml100k, django_db_blocker):
-    """MovieLens-100K with every item, review text and profile embedded (committed)."""
-    from recommender.embedding import SOURCES, embed_rows, pending_ids
+def ml100k(_ml100k_session, django_db_blocker, ml_wheel, request):
+    """MovieLens-100K, committed in the test database (re-imported after a flush)."""
+    _prepare(request, django_db_blocker, ml_wheel, embedded=False)
 
-    with django_db_blocker.unblock():
-        for kind in SOURCES:
-            ids = pending_ids(kind=kind)
-            if ids:
-                embed_rows(kind=kind, ids=ids)
+
+@pytest.fixture
+def ml100k_embedded(_ml100k_session, django_db_blocker, ml_wheel, request):
+    """MovieLens-100K with every item, review text and profile embedded (committed)."""
+    _prepare(request, django_db_blocker, ml_wheel, embedded=True)
 
 
 _trained: dict[str, object] = {}
@@ -75,8 +81,8 @@ _trained: dict[str, object] = {}
 
 @pytest.fixture
 def trained_model(ml100k_embedded, django_db_blocker):
-    """An active hybrid model trained on MovieLens-100K (trained once per session; after a
-    flush the same artifact is registered again, the primary keys being stable)."""
+    """An active hybrid model trained on MovieLens-100K, trained once per session: primary keys
+    are stable across re-imports, so after a flush the same artifact is registered again."""
     from recommender import serving
     from recommender.models import ModelVersion
     from recommender.training import model_train

@@ -1,0 +1,1 @@
+"""REST API of the catalog: items, categories, reviews, events, token login."""

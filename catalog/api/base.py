@@ -1,0 +1,101 @@
+"""What every API view shares: JSON-only input that PostgreSQL can store, token-first
+authentication (so an anonymous write gets 401, not 403), and the error responses in the schema."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import exceptions, serializers
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.parsers import JSONParser
+
+from recsite.api_errors import ErrorSerializer
+
+MAX_ID = 2**63 - 1  # PostgreSQL bigint
+
+
+def _bad_text(value: str) -> bool:
+    return "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value)
+
+
+def reject_unstorable(data: Any, path: str = "body") -> None:
+    """PostgreSQL text and jsonb refuse NUL characters, lone surrogates and infinite numbers: 400, not 500."""
+    if isinstance(data, str):
+        if _bad_text(data):
+            raise exceptions.ParseError(f"{path}: NUL characters and lone surrogates are not allowed.")
+    elif isinstance(data, float) and not math.isfinite(data):
+        raise exceptions.ParseError(f"{path}: numbers must be finite.")
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            reject_unstorable(key, path)
+            reject_unstorable(value, f"{path}.{key}")
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            reject_unstorable(value, f"{path}.{index}")
+
+
+class SafeJSONParser(JSONParser):
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        data = super().parse(stream, media_type, parser_context)
+        reject_unstorable(data)
+        return data
+
+
+class ApiAutoSchema(AutoSchema):
+    """Documents the shared error responses on every operation."""
+
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        responses = super()._get_response_bodies(direction)
+        if direction == "response":
+            for code in ("400", "401", "403", "404", "429"):
+                responses.setdefault(code, self._get_response_for_code(ErrorSerializer, code, direction=direction))
+        return responses
+
+
+class ApiMixin:
+    """Mixed into every API view."""
+
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    parser_classes = [SafeJSONParser]
+    schema = ApiAutoSchema()
+
+
+class IdField(serializers.IntegerField):
+    """A row id: a positive integer that fits PostgreSQL's bigint."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+
+def parse_pk(value: object) -> int:
+    """A URL id, or 404 (never a database error for ``-1``, ``abc`` or ``10**30``)."""
+    try:
+        pk = int(str(value))
+    except ValueError:
+        raise exceptions.NotFound() from None
+    if not 1 <= pk <= MAX_ID:
+        raise exceptions.NotFound()
+    return pk
+
+
+class PkLookupMixin:
+    """``get_object`` that turns a malformed or out-of-range id into 404."""
+
+    def get_object(self) -> Any:
+        lookup = self.lookup_url_kwarg or self.lookup_field  # type: ignore[attr-defined]
+        self.kwargs[lookup] = parse_pk(self.kwargs[lookup])  # type: ignore[attr-defined]
+        return super().get_object()  # type: ignore[misc]
+
+
+class QueryParams(serializers.Serializer):
+    """Base for query-string serializers: validate ``request.query_params`` or raise 400."""
+
+    @classmethod
+    def parse(cls, request: Any) -> dict[str, Any]:
+        serializer = cls(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data

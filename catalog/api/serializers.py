@@ -1,0 +1,157 @@
+"""Input and output shapes of the catalog API (no business rules: those live in services)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from rest_framework import serializers
+
+from catalog.api.base import IdField, QueryParams
+from catalog.models import MAX_RATING, MIN_RATING, REVIEW_TEXT_MAX, Category, EventKind, Item, Review
+
+EVENTS_PER_REQUEST = 100
+CONTEXT_MAX_KEYS = 50
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["id", "name", "slug", "description"]
+
+
+class CategoryRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["id", "name", "slug"]
+
+
+class ItemSummarySerializer(serializers.ModelSerializer):
+    image_url = serializers.CharField(read_only=True, help_text="A URL, or empty.")
+
+    class Meta:
+        model = Item
+        fields = ["id", "slug", "title", "year", "genres", "image_url"]
+
+
+class ItemSerializer(serializers.ModelSerializer):
+    category = CategoryRefSerializer(allow_null=True, read_only=True)
+    price = serializers.DecimalField(max_digits=8, decimal_places=2, coerce_to_string=False)
+    avg_rating = serializers.FloatField(allow_null=True, read_only=True, required=False)
+    review_count = serializers.IntegerField(read_only=True, required=False)
+    image_url = serializers.CharField(read_only=True, help_text="A URL, or empty.")
+
+    class Meta:
+        model = Item
+        fields = [
+            "id", "external_id", "slug", "title", "description", "category", "genres", "tags", "attributes",
+            "year", "price", "image_url", "is_active", "avg_rating", "review_count", "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, instance: Item) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        avg = getattr(instance, "avg_rating", None)
+        data["avg_rating"] = round(float(avg), 3) if avg is not None else None
+        data["review_count"] = getattr(instance, "review_count", 0)
+        return data
+
+
+class ItemWriteSerializer(serializers.Serializer):
+    """Staff input for creating (all but ``title`` optional) or updating an item."""
+
+    title = serializers.CharField(max_length=300)
+    external_id = serializers.CharField(max_length=100, required=False, help_text="Only on create.")
+    description = serializers.CharField(allow_blank=True, required=False, max_length=20000)
+    category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all(), allow_null=True, required=False)
+    genres = serializers.ListField(child=serializers.CharField(max_length=50), max_length=50, required=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=50), max_length=100, required=False)
+    attributes = serializers.DictField(required=False)
+    year = serializers.IntegerField(min_value=1800, max_value=2100, allow_null=True, required=False)
+    price = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=Decimal("0"), required=False,
+                                     coerce_to_string=False)
+    image_url = serializers.URLField(allow_blank=True, required=False, max_length=200)
+    is_active = serializers.BooleanField(required=False)
+
+
+class ItemFilters(QueryParams):
+    genre = serializers.CharField(max_length=50, required=False)
+    year = serializers.IntegerField(min_value=0, max_value=9999, required=False)
+    year_min = serializers.IntegerField(min_value=0, max_value=9999, required=False)
+    year_max = serializers.IntegerField(min_value=0, max_value=9999, required=False)
+    q = serializers.CharField(max_length=300, required=False, allow_blank=True,
+                              help_text="Search text (hybrid full-text + semantic), best matches first.")
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="user.username", read_only=True)
+    rating = serializers.DecimalField(max_digits=2, decimal_places=1, coerce_to_string=False, read_only=True)
+
+    class Meta:
+        model = Review
+        fields = ["id", "item", "user", "rating", "text", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class ReviewCreateSerializer(serializers.Serializer):
+    item = IdField()
+    rating = serializers.DecimalField(max_digits=2, decimal_places=1, min_value=MIN_RATING, max_value=MAX_RATING,
+                                      coerce_to_string=False, help_text="0.5 to 5 in half steps.")
+    text = serializers.CharField(allow_blank=True, required=False, max_length=REVIEW_TEXT_MAX, trim_whitespace=False)
+
+
+class ReviewUpdateSerializer(serializers.Serializer):
+    rating = serializers.DecimalField(max_digits=2, decimal_places=1, min_value=MIN_RATING, max_value=MAX_RATING,
+                                      coerce_to_string=False, help_text="0.5 to 5 in half steps.")
+    text = serializers.CharField(allow_blank=True, required=False, max_length=REVIEW_TEXT_MAX, trim_whitespace=False)
+
+
+class ReviewFilters(QueryParams):
+    item = IdField(required=False, help_text="Reviews of this item.")
+    mine = serializers.BooleanField(required=False, default=False, help_text="Only the current user's reviews.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("item") is None and not attrs.get("mine"):
+            raise serializers.ValidationError({"item": "Pass item=<id> or mine=1."})
+        return attrs
+
+
+class EventInSerializer(serializers.Serializer):
+    item = IdField()
+    kind = serializers.ChoiceField(choices=EventKind.choices)
+    value = serializers.FloatField(allow_null=True, required=False, default=None)
+    context = serializers.DictField(required=False, default=dict,
+                                    help_text="Where the event came from (recommender, position, request id...).")
+    idempotency_key = serializers.CharField(max_length=64, help_text="Unique per client event; retries reuse it.")
+    session_key = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+    def validate_context(self, value: dict[str, Any]) -> dict[str, Any]:
+        if len(value) > CONTEXT_MAX_KEYS:
+            raise serializers.ValidationError(f"At most {CONTEXT_MAX_KEYS} keys.")
+        if len(str(value)) > 4000:
+            raise serializers.ValidationError("At most 4,000 characters.")
+        return value
+
+
+class EventBatchSerializer(serializers.Serializer):
+    events = serializers.ListField(child=EventInSerializer(), min_length=1, max_length=EVENTS_PER_REQUEST)
+
+
+class EventResultSerializer(serializers.Serializer):
+    idempotency_key = serializers.CharField()
+    status = serializers.ChoiceField(choices=["created", "duplicate"])
+
+
+class EventBatchResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    results = EventResultSerializer(many=True)
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()

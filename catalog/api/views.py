@@ -1,0 +1,254 @@
+"""Catalog endpoints: thin views over ``catalog.services`` (writes) and ``catalog.selectors`` (reads)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.exceptions import NotAuthenticated, ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.throttling import ScopedRateThrottle
+
+from catalog import selectors, services
+from catalog.api import serializers as s
+from catalog.api.base import ApiMixin, PkLookupMixin
+from catalog.models import Category, Event, Item, Review
+
+SEARCH_MAX_RESULTS = 100
+
+
+class IsStaffOrReadOnly(permissions.BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return request.method in permissions.SAFE_METHODS or bool(request.user and request.user.is_staff)
+
+
+class IsOwnerOrReadOnly(permissions.BasePermission):
+    def has_object_permission(self, request: Request, view: Any, obj: Review) -> bool:
+        return request.method in permissions.SAFE_METHODS or obj.user_id == request.user.pk
+
+
+class CategoryViewSet(PkLookupMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
+    """Categories of the catalog."""
+
+    queryset = Category.objects.all()
+    serializer_class = s.CategorySerializer
+
+
+class ItemViewSet(PkLookupMixin, ApiMixin, viewsets.ModelViewSet):
+    """Items: anyone reads active items; staff create, update and deactivate them."""
+
+    serializer_class = s.ItemSerializer
+    permission_classes = [IsStaffOrReadOnly]
+
+    def get_queryset(self) -> QuerySet[Item]:
+        staff = bool(self.request.user and self.request.user.is_staff)
+        return selectors.item_list(include_inactive=staff).select_related("category").order_by("title", "id")
+
+    def search_ids(self, *, query: str, filters: dict[str, Any]) -> list[int]:
+        """Ids of items matching ``query``, best first. ``recommender.api`` overrides this with
+        hybrid search; the catalog alone matches titles."""
+        items = self.filter_items(Item.objects.active(), filters).filter(title__icontains=query)
+        return list(items.values_list("pk", flat=True)[:SEARCH_MAX_RESULTS])
+
+    @staticmethod
+    def filter_items(items: QuerySet[Item], filters: dict[str, Any]) -> QuerySet[Item]:
+        if filters.get("genre"):
+            items = items.with_genre(filters["genre"])
+        for name, lookup in (("year", "year"), ("year_min", "year__gte"), ("year_max", "year__lte")):
+            if filters.get(name) is not None:
+                items = items.filter(**{lookup: filters[name]})
+        return items
+
+    @extend_schema(parameters=[s.ItemFilters])
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        filters = s.ItemFilters.parse(request)
+        query = (filters.get("q") or "").strip()
+        if not query:
+            return self._paginated(self.filter_items(self.get_queryset(), filters))
+        ids = self.search_ids(query=query, filters=filters)
+        by_pk = self.get_queryset().in_bulk(ids)
+        return self._paginated([by_pk[pk] for pk in ids if pk in by_pk])
+
+    def _paginated(self, items: QuerySet[Item] | list[Item]) -> Response:
+        page = self.paginate_queryset(items)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def _item_response(self, item: Item, code: int = status.HTTP_200_OK) -> Response:
+        return Response(self.get_serializer(self.get_queryset().get(pk=item.pk)).data, status=code)
+
+    @extend_schema(request=s.ItemWriteSerializer, responses={201: s.ItemSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = _valid(s.ItemWriteSerializer(data=request.data))
+        return self._item_response(services.item_create(**data), status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.ItemWriteSerializer, responses={200: s.ItemSerializer})
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        item = self.get_object()
+        data = _valid(s.ItemWriteSerializer(data=request.data, partial=kwargs.get("partial", False)))
+        data.pop("external_id", None)
+        return self._item_response(services.item_update(item=item, **data))
+
+    @extend_schema(request=s.ItemWriteSerializer, responses={200: s.ItemSerializer})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.update(request, *args, partial=True, **kwargs)
+
+    @extend_schema(description="Deactivates the item (it stays for history, reviews and events).")
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.item_update(item=self.get_object(), is_active=False)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _valid(serializer: BaseSerializer) -> dict[str, Any]:
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class ReviewViewSet(
+    PkLookupMixin, ApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+    mixins.UpdateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet,
+):
+    """Reviews: anyone reads visible ones; a signed-in user writes one per item and changes
+    only their own."""
+
+    serializer_class = s.ReviewSerializer
+    permission_classes = [permissions.IsAuthenticatedOrReadOnly, IsOwnerOrReadOnly]
+
+    def get_queryset(self) -> QuerySet[Review]:
+        visible = Q(is_hidden=False)
+        if self.request.user.is_authenticated:
+            visible |= Q(user=self.request.user)
+        return Review.objects.filter(visible).select_related("user")
+
+    @extend_schema(parameters=[s.ReviewFilters])
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        filters = s.ReviewFilters.parse(request)
+        if filters["mine"] and not request.user.is_authenticated:
+            raise NotAuthenticated()
+        if filters.get("item") is not None:
+            item = Item.objects.filter(pk=filters["item"]).first()
+            if item is None:
+                raise ValidationError({"item": "No item with this id."})
+            reviews = selectors.item_reviews(item=item)
+        else:
+            reviews = Review.objects.filter(is_hidden=False).select_related("user")
+        if filters["mine"]:
+            reviews = reviews.filter(user=request.user)
+        page = self.paginate_queryset(reviews)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        request=s.ReviewCreateSerializer, responses={201: s.ReviewSerializer},
+        description="One review per user and item: reviewing an item again is a 400 naming the existing review.",
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = _valid(s.ReviewCreateSerializer(data=request.data))
+        item = Item.objects.active().filter(pk=data["item"]).first()
+        if item is None:
+            raise ValidationError({"item": "No active item with this id."})
+        existing = Review.objects.filter(user=request.user, item=item).values_list("pk", flat=True).first()
+        if existing is None:
+            try:
+                review = services.review_save(user=request.user, item=item, rating=data["rating"],
+                                              text=data.get("text"))
+            except IntegrityError:  # a concurrent request created it first
+                existing = Review.objects.get(user=request.user, item=item).pk
+            else:
+                return Response(self.get_serializer(review).data, status=status.HTTP_201_CREATED)
+        raise ValidationError({"item": f"You already reviewed this item (review {existing}); "
+                                       f"change it with PATCH /api/reviews/{existing}/."})
+
+    @extend_schema(request=s.ReviewUpdateSerializer, responses={200: s.ReviewSerializer})
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        review = self.get_object()
+        data = _valid(s.ReviewUpdateSerializer(data=request.data, partial=kwargs.get("partial", False)))
+        review = services.review_save(user=request.user, item=review.item, rating=data.get("rating", review.rating),
+                                      text=data.get("text"))
+        return Response(self.get_serializer(review).data)
+
+    @extend_schema(request=s.ReviewUpdateSerializer, responses={200: s.ReviewSerializer})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.update(request, *args, partial=True, **kwargs)
+
+    def perform_destroy(self, instance: Review) -> None:
+        services.review_delete(review=instance)
+
+
+def scoped_key(request: Request, session_key: str, key: str) -> str:
+    """Idempotency keys are per actor (user, else session): one client cannot claim another's."""
+    actor = f"u{request.user.pk}" if request.user.is_authenticated else f"s{session_key}"
+    return f"{hashlib.sha256(actor.encode()).hexdigest()[:16]}:{key}"
+
+
+class EventBatchView(ApiMixin, GenericAPIView):
+    """Record a batch of activity events (anyone; anonymous events are tied to a session)."""
+
+    permission_classes = [permissions.AllowAny]
+    serializer_class = s.EventBatchSerializer
+
+    @extend_schema(
+        request=s.EventBatchSerializer, responses={200: s.EventBatchResultSerializer},
+        description=(
+            f"Up to {s.EVENTS_PER_REQUEST} events. All or nothing: a 400 records none. A retried event "
+            "(same idempotency_key from the same user or session) is not recorded twice: its status is "
+            "`duplicate`. Anonymous events use `session_key`, else the request's session (created if needed)."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        events = _valid(s.EventBatchSerializer(data=request.data))["events"]
+        items = Item.objects.in_bulk({event["item"] for event in events})
+        missing = {f"events.{i}.item": ["No item with this id."]
+                   for i, event in enumerate(events) if event["item"] not in items}
+        if missing:
+            raise ValidationError(missing)
+        user = request.user if request.user.is_authenticated else None
+        fallback = ""
+        if user is None and not all(event["session_key"] for event in events):
+            if not request.session.session_key:
+                request.session.save()
+            fallback = request.session.session_key or ""
+        results = []
+        with transaction.atomic():
+            for event in events:
+                session_key = event["session_key"] or fallback
+                key = scoped_key(request, session_key, event["idempotency_key"])
+                try:
+                    with transaction.atomic():
+                        _, created = services.event_record(
+                            item=items[event["item"]], kind=event["kind"], user=user, session_key=session_key,
+                            value=event["value"], context=event["context"], idempotency_key=key,
+                        )
+                except IntegrityError:  # the same key committed by a concurrent request
+                    if not Event.objects.filter(idempotency_key=key).exists():
+                        raise
+                    created = False
+                results.append({"idempotency_key": event["idempotency_key"],
+                                "status": "created" if created else "duplicate"})
+        created_count = sum(r["status"] == "created" for r in results)
+        return Response({"created": created_count, "duplicates": len(results) - created_count, "results": results})
+
+
+class TokenView(ApiMixin, GenericAPIView):
+    """Exchange a username and password for an API token (throttled: the ``login`` rate)."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+    serializer_class = s.TokenRequestSerializer
+
+    @extend_schema(request=s.TokenRequestSerializer, responses={200: s.TokenSerializer})
+    def post(self, request: Request) -> Response:
+        data = _valid(s.TokenRequestSerializer(data=request.data))
+        auth = AuthTokenSerializer(data=data, context={"request": request})
+        auth.is_valid(raise_exception=True)
+        token, _ = Token.objects.get_or_create(user=auth.validated_data["user"])
+        return Response({"token": token.key})

@@ -1,0 +1,1 @@
+"""REST API of personalization: search, the current user (profile, export, erasure)."""

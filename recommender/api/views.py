@@ -1,0 +1,104 @@
+"""Personalization endpoints: hybrid search, and the signed-in user's account, export and erasure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import logout
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from catalog import services
+from catalog.api.base import ApiMixin
+from catalog.api.views import SEARCH_MAX_RESULTS
+from catalog.api.views import ItemViewSet as CatalogItemViewSet
+from recommender import privacy
+from recommender.api import serializers as s
+from recommender.selectors import SearchFilters, item_search
+
+
+def _search_filters(params: dict[str, Any]) -> SearchFilters:
+    year = params.get("year")
+    return SearchFilters(
+        genre=params.get("genre") or None,
+        year_min=year if year is not None else params.get("year_min"),
+        year_max=year if year is not None else params.get("year_max"),
+    )
+
+
+class ItemViewSet(CatalogItemViewSet):
+    """Items; ``?q=`` uses hybrid search (full-text + pgvector). Item-level recommendation
+    actions (``/api/items/{id}/similar/``) belong here."""
+
+    def search_ids(self, *, query: str, filters: dict[str, Any]) -> list[int]:
+        return [item.pk for item, _ in item_search(query=query, k=SEARCH_MAX_RESULTS, filters=_search_filters(filters))]
+
+
+class SearchView(ApiMixin, GenericAPIView):
+    """Hybrid search: full-text rank and embedding similarity, fused."""
+
+    permission_classes = [permissions.AllowAny]
+    serializer_class = s.SearchResponseSerializer
+    pagination_class = None
+
+    @extend_schema(parameters=[s.SearchParams], responses={200: s.SearchResponseSerializer})
+    def get(self, request: Request) -> Response:
+        params = s.SearchParams.parse(request)
+        results = item_search(query=params["q"], k=params["k"], filters=_search_filters(params))
+        return Response(s.SearchResponseSerializer({
+            "query": params["q"], "count": len(results),
+            "results": [{"item": item, "score": score} for item, score in results],
+        }).data)
+
+
+class MeView(ApiMixin, GenericAPIView):
+    """The signed-in user: account and profile; DELETE erases the account and its data."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = s.MeSerializer
+    pagination_class = None
+
+    def _me(self, request: Request) -> Response:
+        services.profile_get(user=request.user)
+        request.user.refresh_from_db()
+        return Response(s.MeSerializer(request.user).data)
+
+    def get(self, request: Request) -> Response:
+        return self._me(request)
+
+    @extend_schema(request=s.MeUpdateSerializer, responses={200: s.MeSerializer})
+    def patch(self, request: Request) -> Response:
+        user = request.user
+        serializer = s.MeUpdateSerializer(data=request.data, context={"profile": services.profile_get(user=user)})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        with transaction.atomic():
+            if "username" in data and data["username"] != user.username:
+                user.username = data["username"]
+                user.full_clean(exclude=["password"])
+                user.save(update_fields=["username"])
+            if data.get("profile"):
+                services.profile_update(user=user, **data["profile"])
+        return self._me(request)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request) -> Response:
+        session_key = request.session.session_key if hasattr(request, "session") else None
+        privacy.user_erase(user=request.user, session_keys=[session_key] if session_key else [])
+        logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeExportView(ApiMixin, GenericAPIView):
+    """Everything stored about the signed-in user, as JSON."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = s.ExportSerializer
+    pagination_class = None
+
+    def get(self, request: Request) -> Response:
+        return Response(privacy.user_export(user=request.user))

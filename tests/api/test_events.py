@@ -1,0 +1,97 @@
+"""/api/events/: batches, idempotency, anonymous sessions, all-or-nothing validation."""
+
+import pytest
+
+from catalog.api.serializers import EVENTS_PER_REQUEST
+from catalog.models import Event, Item
+from tests.api.conftest import assert_error
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def items(ml100k) -> list[int]:
+    return list(Item.objects.order_by("pk").values_list("pk", flat=True)[:3])
+
+
+def batch(items: list[int], prefix: str = "k", **extra) -> dict:
+    return {"events": [
+        {"item": pk, "kind": kind, "idempotency_key": f"{prefix}-{n}", "context": {"recommender": "pop", "pos": n},
+         **extra}
+        for n, (pk, kind) in enumerate(zip(items, ["view", "click", "add_to_cart"], strict=True))
+    ]}
+
+
+def test_user_batch_is_idempotent(items, client_a, user_a):
+    first = client_a.post("/api/events/", batch(items), format="json")
+    assert first.status_code == 200, first.content
+    assert first.json()["created"] == 3 and first.json()["duplicates"] == 0
+    assert [r["status"] for r in first.json()["results"]] == ["created"] * 3
+    retry = client_a.post("/api/events/", batch(items), format="json").json()
+    assert retry["created"] == 0 and retry["duplicates"] == 3
+    assert [r["idempotency_key"] for r in retry["results"]] == ["k-0", "k-1", "k-2"]
+    assert Event.objects.filter(user=user_a).count() == 3
+    event = Event.objects.get(user=user_a, kind="click")
+    assert event.context == {"recommender": "pop", "pos": 1}
+
+
+def test_keys_are_per_actor(items, client_a, client_b, user_a, user_b):
+    client_a.post("/api/events/", batch(items), format="json")
+    other = client_b.post("/api/events/", batch(items), format="json").json()
+    assert other["created"] == 3  # B cannot be blocked (or probed) with A's keys
+    assert Event.objects.filter(user=user_b).count() == 3
+
+
+def test_duplicate_key_within_a_batch(items, client_a, user_a):
+    events = batch(items)["events"]
+    events[1]["idempotency_key"] = events[0]["idempotency_key"]
+    body = client_a.post("/api/events/", {"events": events}, format="json").json()
+    assert [r["status"] for r in body["results"]] == ["created", "duplicate", "created"]
+
+
+def test_anonymous_events_use_a_session(items, anon):
+    response = anon.post("/api/events/", batch(items), format="json")
+    assert response.status_code == 200 and response.json()["created"] == 3
+    session_key = anon.cookies["sessionid"].value
+    assert Event.objects.filter(user=None, session_key=session_key).count() == 3
+    again = anon.post("/api/events/", batch(items), format="json").json()  # same cookie: a retry
+    assert again["duplicates"] == 3
+    explicit = anon.post("/api/events/", batch(items, prefix="e", session_key="client-session-1"), format="json")
+    assert explicit.json()["created"] == 3
+    assert Event.objects.filter(user=None, session_key="client-session-1").count() == 3
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda e: e[2].update(kind="teleport"), "events.2.kind"),
+        (lambda e: e[1].update(item=10**9), "events.1.item"),
+        (lambda e: e[1].update(item=10**30), "events.1.item"),
+        (lambda e: e[0].pop("idempotency_key"), "events.0.idempotency_key"),
+        (lambda e: e[0].update(idempotency_key="x" * 65), "events.0.idempotency_key"),
+        (lambda e: e[2].update(value="high"), "events.2.value"),
+        (lambda e: e[2].update(context=[1, 2]), "events.2.context"),
+        (lambda e: e[2].update(context={str(n): n for n in range(51)}), "events.2.context"),
+        (lambda e: e[0].update(session_key="s" * 65), "events.0.session_key"),
+    ],
+)
+def test_a_bad_event_records_nothing(items, client_a, anon, mutate, field):
+    payload = batch(items)
+    mutate(payload["events"])
+    before = Event.objects.count()
+    assert_error(client_a.post("/api/events/", payload, format="json"), 400, field)
+    assert_error(anon.post("/api/events/", payload, format="json"), 400, field)
+    assert Event.objects.count() == before
+
+
+def test_batch_limits(items, client_a):
+    one = batch(items)["events"][0]
+    too_many = [{**one, "idempotency_key": f"n{n}"} for n in range(EVENTS_PER_REQUEST + 1)]
+    assert_error(client_a.post("/api/events/", {"events": too_many}, format="json"), 400, "events")
+    just_enough = client_a.post("/api/events/", {"events": too_many[:EVENTS_PER_REQUEST]}, format="json")
+    assert just_enough.json()["created"] == EVENTS_PER_REQUEST
+    assert_error(client_a.post("/api/events/", {"events": []}, format="json"), 400, "events")
+    assert_error(client_a.post("/api/events/", {}, format="json"), 400, "events")
+    assert_error(client_a.post("/api/events/", [], format="json"), 400)
+    assert_error(client_a.post("/api/events/", "not json", content_type="application/json"), 400)
+    assert_error(client_a.post("/api/events/", "a=b", content_type="application/x-www-form-urlencoded"), 415)

@@ -1,0 +1,89 @@
+"""/api/me/, /api/me/export/, DELETE /api/me/ and /api/auth/token/."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
+
+from catalog.models import Event, Item, Profile, Review
+from tests.api.conftest import assert_error
+
+pytestmark = pytest.mark.django_db
+
+
+def test_token_login(user_a, anon):
+    response = anon.post("/api/auth/token/", {"username": "alice", "password": "alice-pw-2026"}, format="json")
+    assert response.status_code == 200 and response.json()["token"] == user_a.auth_token.key
+    me = anon.get("/api/me/", HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
+    assert me.json()["username"] == "alice"
+    assert_error(anon.post("/api/auth/token/", {"username": "alice", "password": "wrong"}, format="json"), 400,
+                 "non_field_errors")
+    assert_error(anon.post("/api/auth/token/", {"username": "alice"}, format="json"), 400, "password")
+    assert_error(anon.get("/api/me/", HTTP_AUTHORIZATION="Token not-a-token"), 401)
+
+
+def test_session_auth_works_too(user_a, anon):
+    anon.login(username="alice", password="alice-pw-2026")
+    assert anon.get("/api/me/").json()["username"] == "alice"
+
+
+def test_me_get_and_patch(client_a, anon, user_a, user_b):
+    assert_error(anon.get("/api/me/"), 401)
+    me = client_a.get("/api/me/").json()
+    assert me["username"] == "alice" and me["profile"]["interests"] == "" and me["is_staff"] is False
+    patched = client_a.patch("/api/me/", {"username": "alice2", "profile": {
+        "interests": "space operas and film noir", "personalization_opt_out": True}}, format="json")
+    assert patched.status_code == 200, patched.content
+    assert patched.json()["username"] == "alice2"
+    profile = Profile.objects.get(user=user_a)
+    assert profile.interests == "space operas and film noir" and profile.personalization_opt_out
+    assert_error(client_a.patch("/api/me/", {"username": "bob"}, format="json"), 400, "username")
+    assert_error(client_a.patch("/api/me/", {"username": "bad name!"}, format="json"), 400, "username")
+    assert_error(client_a.patch("/api/me/", {"profile": {"interests": "x" * 2001}}, format="json"), 400,
+                 "profile.interests")
+    assert_error(client_a.patch("/api/me/", {"is_staff": True, "profile": "x"}, format="json"), 400, "profile")
+    assert User.objects.get(pk=user_a.pk).is_staff is False
+
+
+def test_demographics_need_consent(client_a, user_a):
+    assert_error(client_a.patch("/api/me/", {"profile": {"age": 30}}, format="json"), 400, "profile.age")
+    ok = client_a.patch("/api/me/", {"profile": {"demographics_consent": True, "age": 30, "gender": "F",
+                                                 "occupation": "writer"}}, format="json")
+    assert ok.status_code == 200 and ok.json()["profile"]["age"] == 30
+    assert client_a.patch("/api/me/", {"profile": {"interests": "jazz"}}, format="json").json()["profile"]["age"] == 30
+    assert_error(client_a.patch("/api/me/", {"profile": {"age": 131}}, format="json"), 400, "profile.age")
+    assert_error(client_a.patch("/api/me/", {"profile": {"gender": "Q"}}, format="json"), 400, "profile.gender")
+    withdrawn = client_a.patch("/api/me/", {"profile": {"demographics_consent": False}}, format="json").json()
+    assert withdrawn["profile"]["age"] is None and withdrawn["profile"]["gender"] == ""
+
+
+def test_export_is_the_callers_data_only(ml100k, client_a, client_b, user_a, anon):
+    item = Item.objects.get(slug="star-wars-1977")
+    client_a.post("/api/reviews/", {"item": item.pk, "rating": 5, "text": "Alice's words"}, format="json")
+    client_b.post("/api/reviews/", {"item": item.pk, "rating": 1, "text": "Bob's words"}, format="json")
+    export = client_a.get("/api/me/export/")
+    assert export.status_code == 200
+    data = export.json()
+    assert data["account"]["username"] == "alice"
+    assert [r["text"] for r in data["reviews"]] == ["Alice's words"]
+    assert {e["kind"] for e in data["events"]} == {"rate"}
+    assert "Bob's words" not in export.content.decode()
+    assert_error(anon.get("/api/me/export/"), 401)
+
+
+def test_erasure(ml100k, client_a, client_b, user_a, user_b, anon):
+    item = Item.objects.get(slug="star-wars-1977")
+    anon.login(username="alice", password="alice-pw-2026")
+    session_key = anon.session.session_key
+    anon.post("/api/reviews/", {"item": item.pk, "rating": 4}, format="json")  # session auth: CSRF off in tests
+    client_b.post("/api/reviews/", {"item": item.pk, "rating": 3}, format="json")
+    Event.objects.create(item=item, kind="view", session_key=session_key, created_at=item.created_at)
+    assert_error(anon.delete("/api/me/", HTTP_AUTHORIZATION="Token nope"), 401)
+    response = anon.delete("/api/me/")
+    assert response.status_code == 204
+    assert not User.objects.filter(pk=user_a.pk).exists()
+    assert not Review.objects.filter(user_id=user_a.pk).exists()
+    assert not Event.objects.filter(session_key=session_key).exists()
+    assert not Session.objects.filter(session_key=session_key).exists()
+    assert Review.objects.filter(user=user_b).count() == 1  # B untouched
+    assert_error(client_a.get("/api/me/"), 401)  # the token went with the account
+    assert_error(anon.get("/api/me/"), 401)
