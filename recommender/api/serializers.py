@@ -111,3 +111,73 @@ class ExportSerializer(serializers.Serializer):
     profile_has_embedding = serializers.BooleanField()
     reviews = ExportReviewSerializer(many=True)
     events = ExportEventSerializer(many=True)
+
+
+class ExplanationSerializer(serializers.Serializer):
+    sentence = serializers.CharField(help_text="One plain sentence naming the signal that contributed most.")
+    signal = serializers.CharField(help_text="The signal that contributed most (ease, content, kg, session, ...).")
+    contributions = serializers.DictField(child=serializers.FloatField(),
+                                          help_text="Each signal's additive contribution to the score.")
+    evidence = serializers.JSONField(help_text="Anchor items, shared knowledge-graph entities, genre match, "
+                                               "similar review text, trending facts.")
+
+
+class RecommendationSerializer(serializers.Serializer):
+    item = ItemSummarySerializer()
+    score = serializers.FloatField()
+    source = serializers.CharField(help_text="Which recommender produced it (hybrid, popularity, similar, ...).")
+    explanation = ExplanationSerializer()
+
+    def to_representation(self, rec: Any) -> dict[str, Any]:
+        evidence = {k: v for k, v in rec.evidence.items() if k not in {"contributions", "signal", "signal_label"}}
+        return {
+            "item": ItemSummarySerializer(rec.item).data,
+            "score": rec.score,
+            "source": rec.algorithm,
+            "explanation": {"sentence": rec.sentence, "signal": rec.source,
+                            "contributions": rec.contributions, "evidence": evidence},
+        }
+
+
+class RecommendationsResponseSerializer(serializers.Serializer):
+    request_id = serializers.CharField(help_text="Echo it in event context (rid) to attribute clicks.")
+    user = serializers.CharField(allow_null=True)
+    count = serializers.IntegerField()
+    results = RecommendationSerializer(many=True)
+
+
+def _id_list(value: str) -> list[int]:
+    ids = []
+    for part in value.split(","):
+        part = part.strip()
+        if part:
+            if not part.isdigit() or len(part) > 12:
+                raise serializers.ValidationError(f"{part!r} is not an item id.")
+            ids.append(int(part))
+    if len(ids) > 500:
+        raise serializers.ValidationError("At most 500 ids.")
+    return ids
+
+
+class RecommendationParams(QueryParams):
+    k = serializers.IntegerField(min_value=1, max_value=100, default=10, help_text="How many (1-100).")
+    exclude = serializers.CharField(required=False, allow_blank=True, max_length=7000,
+                                    help_text="Comma-separated item ids to leave out.")
+    genre = serializers.CharField(max_length=50, required=False)
+    diversity = serializers.FloatField(min_value=0, max_value=1, required=False,
+                                       help_text="MMR trade-off: 1 = relevance only, lower = more diverse.")
+    refine = serializers.CharField(max_length=200, required=False, allow_blank=True,
+                                   help_text="Free text that re-ranks the feed, e.g. 'something lighter'.")
+    session_key = serializers.CharField(max_length=64, required=False, allow_blank=True,
+                                        help_text="Anonymous clients: the session whose events to use.")
+    user = serializers.IntegerField(min_value=1, required=False, help_text="Staff only: recommend for this user id.")
+
+    def validate_exclude(self, value: str) -> list[int]:
+        return _id_list(value)
+
+    def validate_refine(self, value: str) -> str:
+        return value.replace("\x00", "").strip()
+
+
+class SimilarParams(QueryParams):
+    k = serializers.IntegerField(min_value=1, max_value=100, default=10, help_text="How many (1-100).")

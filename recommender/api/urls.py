@@ -1,7 +1,7 @@
 """Personalization routes; ``recsite.api_urls`` mounts them under /api/.
 
-The recommendation endpoints (``/api/recommendations/``, ``/api/items/{id}/similar/``) are
-added here: the first as a path below, the second as an ``@action`` on ``views.ItemViewSet``.
+``/api/recommendations/`` is a path below; ``/api/items/{id}/similar/`` an ``@action`` on
+``views.ItemViewSet``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ def register(router: SimpleRouter) -> None:
 
 
 urlpatterns = [
+    path("recommendations/", views.RecommendationsView.as_view(), name="api-recommendations"),
     path("search/", views.SearchView.as_view(), name="api-search"),
     path("me/", views.MeView.as_view(), name="api-me"),
     path("me/export/", views.MeExportView.as_view(), name="api-me-export"),

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import logout
+from django.contrib.auth import get_user_model, logout
 from django.db import transaction
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,7 +19,7 @@ from catalog import services
 from catalog.api.base import ApiMixin
 from catalog.api.views import SEARCH_MAX_RESULTS
 from catalog.api.views import ItemViewSet as CatalogItemViewSet
-from recommender import privacy
+from recommender import privacy, serving
 from recommender.api import serializers as s
 from recommender.selectors import SearchFilters, item_search
 
@@ -31,11 +34,53 @@ def _search_filters(params: dict[str, Any]) -> SearchFilters:
 
 
 class ItemViewSet(CatalogItemViewSet):
-    """Items; ``?q=`` uses hybrid search (full-text + pgvector). Item-level recommendation
-    actions (``/api/items/{id}/similar/``) belong here."""
+    """Items; ``?q=`` uses hybrid search (full-text + pgvector); ``/similar/`` explains."""
 
     def search_ids(self, *, query: str, filters: dict[str, Any]) -> list[int]:
         return [item.pk for item, _ in item_search(query=query, k=SEARCH_MAX_RESULTS, filters=_search_filters(filters))]
+
+    @extend_schema(parameters=[s.SimilarParams], responses={200: s.RecommendationsResponseSerializer})
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def similar(self, request: Request, pk: str | None = None) -> Response:
+        """Items similar to this one (content, knowledge graph, co-rating), each explained."""
+        item = self.get_object()
+        params = s.SimilarParams.parse(request)
+        user = request.user if request.user.is_authenticated else None
+        context = serving.FeedContext(session_key=request.session.session_key or "")
+        recs = serving.similar_items(item, k=params["k"], user=user, context=context)
+        return Response(_recommendations(recs, context, user))
+
+
+def _recommendations(recs: list[serving.Recommendation], context: serving.FeedContext, user: Any) -> dict[str, Any]:
+    return s.RecommendationsResponseSerializer({
+        "request_id": context.request_id, "user": user.get_username() if user else None,
+        "count": len(recs), "results": recs,
+    }).data
+
+
+class RecommendationsView(ApiMixin, GenericAPIView):
+    """Explained recommendations for the current user, an anonymous session, or (staff) any user."""
+
+    permission_classes = [permissions.AllowAny]
+    serializer_class = s.RecommendationsResponseSerializer
+    pagination_class = None
+
+    @extend_schema(parameters=[s.RecommendationParams], responses={200: s.RecommendationsResponseSerializer})
+    def get(self, request: Request) -> Response:
+        params = s.RecommendationParams.parse(request)
+        user = request.user if request.user.is_authenticated else None
+        if params.get("user") is not None:
+            if not (user and user.is_staff):
+                raise PermissionDenied("Only staff may ask for another user's recommendations.")
+            user = get_object_or_404(get_user_model(), pk=params["user"])
+        session = params.get("session_key") or (request.session.session_key or "")
+        context = serving.FeedContext(
+            session_key=session if user is None or user == request.user else "",
+            exclude=set(params.get("exclude") or []), genre=params.get("genre") or None,
+            diversity=params.get("diversity"), refine=params.get("refine") or "",
+        )
+        recs = serving.feed_for_user(user, k=params["k"], context=context)
+        return Response(_recommendations(recs, context, user))
 
 
 class SearchView(ApiMixin, GenericAPIView):

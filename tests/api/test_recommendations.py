@@ -1,0 +1,72 @@
+"""/api/recommendations/ and /api/items/{id}/similar/ on MovieLens-100K with a trained model."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+
+from catalog.models import Item, Review
+from tests.api.conftest import client_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ml_user(trained_model):
+    user = User.objects.get(username="ml_1")
+    Token.objects.get_or_create(user=user)
+    return user
+
+
+def test_recommendations_for_the_current_user_are_explained(ml_user):
+    response = client_for(ml_user).get("/api/recommendations/", {"k": 5})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 5 and body["user"] == "ml_1" and body["request_id"]
+    rated = set(Review.objects.filter(user=ml_user).values_list("item_id", flat=True))
+    for result in body["results"]:
+        assert result["item"]["id"] not in rated
+        explanation = result["explanation"]
+        assert explanation["sentence"] and explanation["contributions"]
+        assert explanation["signal"] in explanation["contributions"]
+        assert result["source"] == "hybrid"
+
+
+def test_filters_exclude_genre_diversity_and_refine(ml_user):
+    client = client_for(ml_user)
+    first = client.get("/api/recommendations/", {"k": 5}).json()["results"]
+    excluded = [r["item"]["id"] for r in first[:2]]
+    rest = client.get("/api/recommendations/", {"k": 5, "exclude": ",".join(map(str, excluded))}).json()
+    assert not set(excluded) & {r["item"]["id"] for r in rest["results"]}
+    comedies = client.get("/api/recommendations/", {"k": 5, "genre": "Comedy"}).json()["results"]
+    assert all("Comedy" in r["item"]["genres"] for r in comedies)
+    refined = client.get("/api/recommendations/", {"k": 5, "refine": "dark horror", "diversity": 0.5})
+    assert refined.status_code == 200
+
+
+@pytest.mark.parametrize("params", [{"k": 0}, {"k": 1000}, {"diversity": 2}, {"exclude": "1,abc"},
+                                    {"refine": "x" * 500}, {"k": "ten"}])
+def test_bad_parameters_are_400_with_field_messages(ml_user, params):
+    response = client_for(ml_user).get("/api/recommendations/", params)
+    assert response.status_code == 400
+    assert set(params) & set(response.json()["error"]["fields"])
+
+
+def test_anonymous_session_and_staff_override(ml_user, anon, staff, user_a):
+    assert anon.get("/api/recommendations/", {"k": 3, "session_key": "abc"}).status_code == 200
+    forbidden = client_for(user_a).get("/api/recommendations/", {"user": ml_user.pk})
+    assert forbidden.status_code == 403
+    as_staff = client_for(staff).get("/api/recommendations/", {"user": ml_user.pk, "k": 3})
+    assert as_staff.status_code == 200 and as_staff.json()["user"] == "ml_1"
+    assert client_for(staff).get("/api/recommendations/", {"user": 10**9}).status_code == 404
+
+
+def test_similar_items_endpoint(ml_user, anon):
+    star_wars = Item.objects.get(external_id="ml:50")
+    body = anon.get(f"/api/items/{star_wars.pk}/similar/", {"k": 5}).json()
+    titles = {f"{r['item']['title']} ({r['item']['year']})" for r in body["results"]}
+    assert {"The Empire Strikes Back (1980)", "Return of the Jedi (1983)"} & titles
+    assert all("Star Wars (1977)" in r["explanation"]["sentence"] for r in body["results"])
+    assert anon.get("/api/items/99999999/similar/").status_code == 404
+    assert anon.get(f"/api/items/{star_wars.pk}/similar/", {"k": -1}).status_code == 400
