@@ -1,6 +1,20 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
+from catalog import selectors
 from catalog.models import Category, Entity, Event, Item, ItemRelation, Profile, Review
+
+
+class GenreFilter(admin.SimpleListFilter):
+    title = "genre"
+    parameter_name = "genre"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(g, g) for g in selectors.genre_list()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.with_genre(self.value()) if self.value() else queryset
 
 
 @admin.register(Category)
@@ -20,11 +34,28 @@ class ItemRelationInline(admin.TabularInline):
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
     list_display = ("title", "year", "genre_list", "category", "price", "is_active", "updated_at")
-    list_filter = ("is_active", "category", "year")
+    list_filter = ("is_active", GenreFilter, "category", "year")
     search_fields = ("title", "external_id", "description")
     prepopulated_fields = {"slug": ("title",)}
     inlines = (ItemRelationInline,)
     list_per_page = 50
+    actions = ("activate", "deactivate")
+
+    @admin.action(description="Activate selected items")
+    def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_active(request, queryset, True)
+
+    @admin.action(description="Deactivate selected items (hidden from the store and recommendations)")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_active(request, queryset, False)
+
+    def _set_active(self, request: HttpRequest, queryset: QuerySet, active: bool) -> None:
+        changed = 0
+        for item in queryset.exclude(is_active=active):
+            item.is_active = active
+            item.save(update_fields=["is_active", "updated_at"])
+            changed += 1
+        self.message_user(request, f"{changed} item(s) {'activated' if active else 'deactivated'}.", messages.SUCCESS)
 
     @admin.display(description="genres")
     def genre_list(self, obj: Item) -> str:
@@ -38,6 +69,23 @@ class ReviewAdmin(admin.ModelAdmin):
     search_fields = ("item__title", "user__username", "text")
     raw_id_fields = ("user", "item")
     list_select_related = ("item", "user")
+    actions = ("hide", "unhide")
+
+    @admin.action(description="Hide selected reviews (also drops them from embeddings and training)")
+    def hide(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_hidden(request, queryset, True)
+
+    @admin.action(description="Show selected reviews again")
+    def unhide(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_hidden(request, queryset, False)
+
+    def _set_hidden(self, request: HttpRequest, queryset: QuerySet, hidden: bool) -> None:
+        changed = 0
+        for review in queryset.exclude(is_hidden=hidden):  # save(): receivers update the vectors
+            review.is_hidden = hidden
+            review.save(update_fields=["is_hidden", "updated_at"])
+            changed += 1
+        self.message_user(request, f"{changed} review(s) {'hidden' if hidden else 'shown'}.", messages.SUCCESS)
 
     @admin.display(description="text")
     def short_text(self, obj: Review) -> str:

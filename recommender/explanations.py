@@ -22,16 +22,18 @@ RELATION_PHRASES = {
     "country": "comes from the same country as",
     "rating": "has the same content rating as",
 }
-COLLABORATIVE = {"ease", "itemknn", "als", "bpr"}
+COLLABORATIVE = {"ease", "itemknn", "tknn", "als", "bpr", "userknn"}
 SIGNAL_LABELS = {
     "ease": "collaborative filtering (EASE)", "itemknn": "collaborative filtering (item kNN)",
     "als": "collaborative filtering (ALS)", "bpr": "collaborative filtering (BPR)", "content": "content similarity",
+    "tknn": "collaborative filtering (items rated close in time)", "userknn": "similar users",
+    "timepop": "popularity at your time",
     "kg": "knowledge graph", "session": "your current session", "pop": "popularity", "popularity": "popularity",
     "trending": "trending", "rating": "average rating", "timing": "release timing", "activity": "your activity level",
     "baseline": "baseline",
 }
 # signals that are about the item rather than the user; they never headline a personal sentence
-ITEM_ONLY = {"pop", "popularity", "trending", "rating", "timing", "activity", "baseline"}
+ITEM_ONLY = {"pop", "popularity", "trending", "timepop", "rating", "timing", "activity", "baseline"}
 
 
 def _describe(anchor: dict[str, Any]) -> str:
@@ -147,13 +149,15 @@ def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context:
     for pk, genres in Item.objects.filter(pk__in=history_pks).values_list("pk", "genres"):
         genres_of_index[model.index_of_pk[pk]] = genres
     top_genres = _user_genres(model, state, genres_of_index)
+    known = [model.index_of_pk[item.pk] for item, _ in ranked if item.pk in model.index_of_pk]
+    all_contributions = model.signal_contributions_many(state.profile, known) if known else {}
     out = []
     for item, score in ranked:
         idx = model.index_of_pk.get(item.pk)
         if idx is None:  # newer than the model: content only
             contributions = {"content": float(score)}
         else:
-            contributions = {s: round(float(v), 4) for s, v in model.signal_contributions(state.profile, idx).items()}
+            contributions = {s: round(float(v), 4) for s, v in all_contributions[idx].items()}
         signal = _headline(contributions, personal=state.has_history)
         evidence: dict[str, Any] = {"contributions": contributions, "signal": signal,
                                     "signal_label": SIGNAL_LABELS.get(signal, signal)}
@@ -172,6 +176,23 @@ def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context:
         evidence["genre_match"] = matches
         sentence = _sentence(item, signal, evidence, state, matches)
         out.append(Recommendation(item, float(score), signal, sentence, evidence, algorithm="hybrid"))
+    return out
+
+
+def explain_single(model: Any, state: Any, signal: str, ranked: list[tuple[Any, float]]) -> list[Any]:
+    """Explanations when one component alone ranked the items (an experiment's baseline arm)."""
+    from recommender.serving import Recommendation
+
+    out = []
+    for item, score in ranked:
+        idx = model.index_of_pk.get(item.pk)
+        evidence: dict[str, Any] = {"contributions": {signal: round(float(score), 4)}, "signal": signal,
+                                    "signal_label": SIGNAL_LABELS.get(signal, signal)}
+        if idx is not None:
+            evidence.update(_signal_evidence(model, state, signal, idx))
+        evidence["genre_match"] = []
+        out.append(Recommendation(item, float(score), signal, _sentence(item, signal, evidence, state, []),
+                                  evidence, algorithm=signal))
     return out
 
 

@@ -79,3 +79,60 @@ class ModelVersion(models.Model):
     def __str__(self) -> str:
         state = "active" if self.is_active else "inactive"
         return f"{self.algorithm} v{self.pk} ({state}, {self.created_at:%Y-%m-%d %H:%M})"
+
+
+class AuditRun(models.Model):
+    """One bias and fairness audit of the live recommender, kept so trends show."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="audits")
+    params = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Audit #{self.pk} ({self.status}, {self.created_at:%Y-%m-%d %H:%M})"
+
+
+class Experiment(models.Model):
+    """An A/B test: users (or anonymous sessions) are assigned to a variant by hashing, so the
+    assignment is sticky; each variant's ``params`` change serving (``algorithm``:
+    hybrid | ease | popularity, ``diversity``, ``fairness``)."""
+
+    key = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=False, help_text="At most one experiment runs at a time.")
+    variants = models.JSONField(
+        default=list,
+        help_text='A list such as [{"name": "control", "weight": 50, "params": {}}, '
+                  '{"name": "ease", "weight": 50, "params": {"algorithm": "ease"}}].',
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=models.Q(is_active=True),
+                                    name="one_active_experiment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({'running' if self.is_active else 'stopped'})"
+
+    def clean(self) -> None:
+        from recommender.experiments import variants_validate
+
+        variants_validate(self.variants)

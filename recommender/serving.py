@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import numpy as np
 from django.conf import settings
@@ -57,8 +58,9 @@ class FeedContext:
     fairness: float | None = None  # fairness re-ranker strength: 0 = off
     refine: str = ""
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    experiment: str = ""  # A/B experiment key and the unit's variant, logged with impressions
     variant: str = ""
-    algorithm: str = "hybrid"
+    algorithm: str = "hybrid"  # hybrid | ease | popularity (an experiment variant may switch it)
 
 
 @dataclass
@@ -69,6 +71,7 @@ class Recommendation:
     sentence: str
     evidence: dict[str, Any]
     algorithm: str = "hybrid"
+    href: str = ""  # the item's URL with click tracking, set by impressions_log
 
     @property
     def contributions(self) -> dict[str, float]:
@@ -247,10 +250,20 @@ def feed_for_user(user: AbstractBaseUser | None, k: int = 10, context: FeedConte
     context = context or FeedContext()
     _version, model = active_model()
     state = _user_state(user, context, model)
-    if model is None or not state.personalized:
-        reason = "personalization is off for your account" if not state.personalized else "no trained model yet"
+    if model is None or not state.personalized or context.algorithm == "popularity":
+        reason = ("personalization is off for your account" if not state.personalized
+                  else "no trained model yet" if model is None else "the popularity baseline")
         return _popular(k=k, context=context, state=state, reason=reason)
-    idx, scores = model.recommend(state.profile, k=POOL, exclude=[e[0] for e in state.profile.events])
+    seen_idx = [e[0] for e in state.profile.events]
+    if context.algorithm == "ease" and state.profile.events:
+        ease = model.components["ease"]
+        idx, scores = ease.recommend(state.profile, k=POOL, exclude=seen_idx)
+        pks = [int(model.item_pks[i]) for i in idx]
+        score_of = {pk: float(s) for pk, s in zip(pks, scores, strict=True)}
+        items = _filtered(pks, state=state, context=context)
+        order = _rerank(pks, score_of, items, k=k, context=context, popularity=_popularity(list(items)))
+        return explanations.explain_single(model, state, "ease", [(items[pk], score_of[pk]) for pk in order])
+    idx, scores = model.recommend(state.profile, k=POOL, exclude=seen_idx)
     pks = [int(model.item_pks[i]) for i in idx]
     score_of = {pk: float(s) for pk, s in zip(pks, scores, strict=True)}
     # items newer than the model: content similarity to the user's taste, through pgvector
@@ -414,16 +427,18 @@ def session_last_viewed(*, session_key: str, user: AbstractBaseUser | None) -> I
 
 
 def impressions_log(*, rows: list[Row], user: AbstractBaseUser | None, context: FeedContext) -> None:
-    """One ``impression`` event per card shown, with row, position, algorithm and request id,
-    so click-through rates can be computed."""
+    """One ``impression`` event per card shown, with row, position, algorithm, request id and
+    experiment variant; each card's link carries the same context, so its click is attributed
+    and click-through rates can be computed."""
     now = timezone.now()
-    events = [
-        Event(
-            user=user, session_key=context.session_key, item=rec.item, kind=EventKind.IMPRESSION, created_at=now,
-            context={"src": row.key, "pos": position, "rid": context.request_id, "algo": rec.algorithm,
-                     **({"variant": context.variant} if context.variant else {})},
-        )
-        for row in rows for position, rec in enumerate(row.items, start=1)
-    ]
+    events = []
+    for row in rows:
+        for position, rec in enumerate(row.items, start=1):
+            tracking = {"src": row.key, "pos": position, "rid": context.request_id, "algo": rec.algorithm}
+            if context.experiment:
+                tracking.update(exp=context.experiment, variant=context.variant)
+            rec.href = f"{rec.item.get_absolute_url()}?{urlencode(tracking)}"
+            events.append(Event(user=user, session_key=context.session_key, item=rec.item,
+                                kind=EventKind.IMPRESSION, created_at=now, context=tracking))
     if events and (user is not None or context.session_key):
         Event.objects.bulk_create(events)

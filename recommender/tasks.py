@@ -75,3 +75,13 @@ def train() -> dict[str, object]:
 
     version = model_train()
     return {"version": version.pk, "seconds": version.training_seconds}
+
+
+@shared_task(name="recommender.audit", acks_late=True)
+def audit(run_id: int) -> dict[str, object]:
+    """Compute a queued audit run (started from the admin)."""
+    from recommender.audits import audit_execute
+    from recommender.models import AuditRun
+
+    run = audit_execute(AuditRun.objects.get(pk=run_id))
+    return {"run": run.pk, "status": run.status}

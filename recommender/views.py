@@ -21,19 +21,29 @@ from catalog import services as catalog_services
 from catalog.forms import ReviewForm
 from catalog.models import EventKind, Item
 from catalog.views import _context, actor, session_key
-from recommender import privacy, serving
+from recommender import experiments, privacy, serving
 from recommender.selectors import SearchFilters, item_search
 
 ROW_SIZE = 12
 
 
-def _feed_context(request: HttpRequest, **extra: object) -> serving.FeedContext:
-    return serving.FeedContext(session_key=session_key(request), refine=request.GET.get("refine", "")[:200],
-                               **extra)
+def _feed_context(request: HttpRequest, *, experiment: bool = False) -> serving.FeedContext:
+    """The request's feed context; with ``experiment``, the running A/B test's variant applies."""
+    context = serving.FeedContext(session_key=session_key(request), refine=request.GET.get("refine", "")[:200])
+    if experiment:
+        user = request.user if request.user.is_authenticated else None
+        running, variant = experiments.assignment(user, context.session_key)
+        if running is not None:
+            params = variant.get("params", {})
+            context.experiment, context.variant = running.key, variant["name"]
+            context.algorithm = params.get("algorithm", context.algorithm)
+            context.diversity = params.get("diversity", context.diversity)
+            context.fairness = params.get("fairness", context.fairness)
+    return context
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    context = _feed_context(request)
+    context = _feed_context(request, experiment=True)
     user = request.user if request.user.is_authenticated else None
     rows = []
     feed = serving.feed_for_user(user, k=ROW_SIZE, context=context)

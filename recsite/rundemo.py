@@ -24,6 +24,8 @@ def main() -> int:
     _manage("migrate", "--noinput", "-v", "0")
     _manage("import_movielens")
     _manage("seed_demo")
+    _manage("embed")  # vectors for whatever has none yet (first run: all of MovieLens, about a minute)
+    _manage("train", "--if-missing")
     _manage("collectstatic", "--noinput", "-v", "0")
     children = [
         subprocess.Popen([sys.executable, "-m", "celery", "-A", "recsite", "worker", "-B",

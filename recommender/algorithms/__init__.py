@@ -15,8 +15,8 @@ from .data import Interactions, Profile, split_per_user
 from .factorization import ALS, BPR
 from .hybrid import Hybrid
 from .knowledge import KnowledgeGraph
-from .neighbors import EASE, ItemKNN
-from .popularity import Popularity, Trending
+from .neighbors import EASE, ItemKNN, TemporalItemKNN, UserKNN
+from .popularity import Popularity, TimePopularity, Trending
 from .prior import PopularityBlend
 from .rating import BPMF
 from .session import Session
@@ -26,8 +26,11 @@ from .session import Session
 REGISTRY: dict[str, Callable[..., Recommender]] = {
     "pop": lambda seed=0, num_threads=None: Popularity(),
     "trending": lambda seed=0, num_threads=None: Trending(),
+    "timepop": lambda seed=0, num_threads=None: TimePopularity(),
     "itemknn": lambda seed=0, num_threads=None: ItemKNN(seed=seed),
     "ease": lambda seed=0, num_threads=None: EASE(seed=seed),
+    "tknn": lambda seed=0, num_threads=None: TemporalItemKNN(seed=seed),
+    "userknn": lambda seed=0, num_threads=None: UserKNN(seed=seed),
     "als": lambda seed=0, num_threads=None: ALS(seed=seed, num_threads=num_threads),
     "bpr": lambda seed=0, num_threads=None: BPR(seed=seed, num_threads=num_threads),
     "content": lambda seed=0, num_threads=None: PopularityBlend(Content(), seed=seed),
@@ -47,6 +50,6 @@ def build(name: str, **kwargs: Any) -> Recommender:
 
 __all__ = [
     "ALS", "BPMF", "BPR", "EASE", "REGISTRY", "Content", "Hybrid", "Interactions", "ItemKNN", "KnowledgeGraph",
-    "Popularity", "PopularityBlend", "Profile", "Recommender", "Session", "Trending", "build", "split_per_user",
-    "top_k",
+    "Popularity", "PopularityBlend", "Profile", "Recommender", "Session", "TemporalItemKNN", "TimePopularity",
+    "Trending", "UserKNN", "build", "split_per_user", "top_k",
 ]

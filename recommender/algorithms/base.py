@@ -31,6 +31,13 @@ class Recommender:
     def fit(self, data: Interactions, **side_info: Any) -> Self:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def frozen(self) -> Recommender:
+        """An unfitted copy that reuses the hyper-parameters this fit chose (no re-tuning)."""
+        return type(self)(**self._chosen_params()) if self._chosen_params() is not None else self
+
+    def _chosen_params(self) -> dict[str, Any] | None:
+        return None
+
     # ------------------------------------------------------------------ scoring
     def _score_events(self, events: list[Event], user: int | None) -> np.ndarray:
         """Scores of every item (length ``n_items``) for one history; NaN = cannot score."""

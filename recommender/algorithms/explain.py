@@ -14,6 +14,8 @@ from typing import Any
 SIGNAL_LABELS = {
     "ease": "what people with your ratings watch",
     "itemknn": "movies often watched together",
+    "tknn": "movies watched around the same time",
+    "userknn": "viewers like you",
     "als": "your overall taste profile",
     "bpr": "your ranking history",
     "content": "similar content",
@@ -21,6 +23,7 @@ SIGNAL_LABELS = {
     "session": "what you watched most recently",
     "pop": "overall popularity",
     "trending": "what is trending now",
+    "timepop": "what was popular when you were active",
     "rating": "how highly viewers rate it",
     "timing": "what was watched when you were active",
     "activity": "how much you have rated so far",
@@ -32,7 +35,7 @@ RELATION_PHRASES = {
     "language": "a language", "country": "a country", "subjects": "a subject", "rating": "an age rating",
     "sequel": "a sequel link", "prequel": "a prequel link",
 }
-ANCHORED = {"ease", "itemknn", "als", "bpr", "content", "session", "kg"}
+ANCHORED = {"ease", "itemknn", "tknn", "als", "bpr", "content", "session", "kg"}
 
 
 def _stars(rating: float | None) -> str:

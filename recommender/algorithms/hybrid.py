@@ -23,10 +23,10 @@ import numpy as np
 from .base import Recommender, top_k, top_k_rows, zscore_rows
 from .content import Content
 from .data import Event, Interactions, Profile, UserRef, resolve_history
-from .factorization import ALS
+from .factorization import ALS, _threads
 from .knowledge import KnowledgeGraph
-from .neighbors import EASE, ItemKNN
-from .popularity import Popularity, Trending
+from .neighbors import EASE, ItemKNN, TemporalItemKNN
+from .popularity import Popularity, TimePopularity, Trending
 from .session import Session
 from .tuning import holdout
 
@@ -36,20 +36,19 @@ CANDIDATES_PER_GENERATOR = 30
 MAX_TRAIN_USERS = 3000
 
 DEFAULT_COMPONENTS: dict[str, Callable[..., Recommender]] = {
-    "ease": EASE, "itemknn": ItemKNN, "als": ALS, "content": Content, "kg": KnowledgeGraph,
-    "session": Session, "pop": Popularity, "trending": Trending,
+    "ease": EASE, "itemknn": ItemKNN, "tknn": TemporalItemKNN, "als": ALS, "content": Content,
+    "kg": KnowledgeGraph, "session": Session, "pop": Popularity, "trending": Trending, "timepop": TimePopularity,
 }
-GENERATORS = ("ease", "itemknn", "als", "content", "kg", "session", "pop")
+GENERATORS = ("ease", "itemknn", "tknn", "als", "content", "kg", "session", "pop", "timepop")
 # which features make up each explained signal
 ITEM_FEATURES = ("item_log_pop", "item_trending", "item_mean_rating", "time_gap", "item_new_after_user",
-                 "item_gone_before_user", "pop_at_user_time")
+                 "item_gone_before_user")
 USER_FEATURES = ("user_activity", "user_mean_rating")
 SIGNAL_OF_FEATURE = {
     "item_log_pop": "pop", "item_trending": "trending", "item_mean_rating": "rating",
     "time_gap": "timing", "item_new_after_user": "timing", "item_gone_before_user": "timing",
-    "pop_at_user_time": "timing", "user_activity": "activity", "user_mean_rating": "activity",
+    "user_activity": "activity", "user_mean_rating": "activity",
 }
-TIME_BINS = 64  # equal-frequency bins of all timestamps, so the grid follows the data's own pace
 
 
 def usable(name: str, side_info: dict[str, Any]) -> bool:
@@ -84,7 +83,7 @@ class Hybrid(Recommender):
     def _make(self, name: str) -> Recommender:
         factory = DEFAULT_COMPONENTS[name]
         kwargs: dict[str, Any] = {}
-        if name in {"ease", "itemknn", "als", "bpr", "kg", "session"}:
+        if name in {"ease", "itemknn", "tknn", "als", "bpr", "kg", "session"}:
             kwargs["seed"] = self.seed
         if name in {"als", "bpr"}:
             kwargs["num_threads"] = self.num_threads
@@ -116,7 +115,8 @@ class Hybrid(Recommender):
         groups += self._training_groups(train, validation, rng)
         self._fit_ranker(groups, rng)
         if refit:
-            self._use({n: self._make(n).fit(data, **side_info) for n in names}, data)
+            # refit on all data with the hyper-parameters the hold-out fit chose (no second tuning)
+            self._use({n: self.components[n].frozen().fit(data, **side_info) for n in names}, data)
         self.item_vectors = side_info.get("item_vectors")
         return self
 
@@ -140,12 +140,6 @@ class Hybrid(Recommender):
         if len(ts):
             np.fmin.at(self.item_first_time, data.items, ts)
             np.fmax.at(self.item_last_time, data.items, ts)
-        # item popularity per time bin: how many ratings an item got while a user was active
-        edges = np.unique(np.quantile(ts, np.linspace(0, 1, TIME_BINS + 1))) if len(ts) else np.zeros(2)
-        self.time_edges = edges[1:-1]
-        bins = np.searchsorted(self.time_edges, ts, side="right")
-        self.item_bin_counts = np.zeros((data.n_items, len(self.time_edges) + 1))
-        np.add.at(self.item_bin_counts, (data.items, bins), 1.0)
         self.feature_names = [f"{n}_{kind}" for n in self.components for kind in ("score", "rank")]
         self.feature_names += [*ITEM_FEATURES, *USER_FEATURES]
 
@@ -198,14 +192,8 @@ class Hybrid(Recommender):
         time_gap = np.abs(mean_time[rows] - self.item_mean_time[items]) / self.time_span
         new_after = (self.item_first_time[items] - last_time[rows]) / self.time_span
         gone_before = (first_time[rows] - self.item_last_time[items]) / self.time_span
-        user_bins = np.zeros((n, self.item_bin_counts.shape[1]))
-        for r, h in enumerate(histories):
-            if h:
-                b = np.searchsorted(self.time_edges, [e[2] for e in h], side="right")
-                user_bins[r] = np.bincount(b, minlength=user_bins.shape[1]) / len(h)
-        pop_at_time = np.log1p(np.einsum("nb,nb->n", user_bins[rows], self.item_bin_counts[items]))
         cols += [pop[items], trend[items], self.item_mean_rating[items], time_gap, new_after, gone_before,
-                 pop_at_time, activity[rows], mean_rating[rows]]
+                 activity[rows], mean_rating[rows]]
         return _Batch(rows, items, np.column_stack(cols).astype(np.float32)), scores
 
     # ------------------------------------------------------------------ ranker
@@ -317,15 +305,23 @@ class Hybrid(Recommender):
     # -------------------------------------------------------------- explaining
     def signal_contributions(self, user_or_history: UserRef, item: int) -> dict[str, float]:
         """Per-signal additive contributions to ``item``'s score (they sum to :meth:`score`)."""
+        return self.signal_contributions_many(user_or_history, [item])[int(item)]
+
+    def signal_contributions_many(self, user_or_history: UserRef, items: Sequence[int]) -> dict[int, dict[str, float]]:
+        """:meth:`signal_contributions` of several items in one pass over the features."""
+        items = np.asarray(items, dtype=np.int64)
         if not resolve_history(self.data, user_or_history):
             _total, parts = self._fallback(user_or_history)
-            return {name: float(v[item]) for name, v in parts.items()}
-        _batch, contrib, total = self._score_batch(user_or_history, np.array([item]))
-        signals: dict[str, float] = {"baseline": float(total[0] - contrib[0].sum())}
-        for name, value in zip(self.feature_names, contrib[0], strict=True):
-            signal = SIGNAL_OF_FEATURE.get(name, name.rsplit("_", 1)[0])
-            signals[signal] = signals.get(signal, 0.0) + float(value)
-        return signals
+            return {int(i): {name: float(v[i]) for name, v in parts.items()} for i in items}
+        batch, contrib, total = self._score_batch(user_or_history, items)
+        out: dict[int, dict[str, float]] = {}
+        for row, item in enumerate(batch.items):
+            signals: dict[str, float] = {"baseline": float(total[row] - contrib[row].sum())}
+            for name, value in zip(self.feature_names, contrib[row], strict=True):
+                signal = SIGNAL_OF_FEATURE.get(name, name.rsplit("_", 1)[0])
+                signals[signal] = signals.get(signal, 0.0) + float(value)
+            out[int(item)] = signals
+        return out
 
 
     def explain(self, user_or_history: UserRef, item: int, *, titles: dict[int, str] | None = None,
@@ -372,7 +368,7 @@ class _LightGBMRanker:
         # the last fifth of the query groups decides when to stop adding trees
         n_val = max(1, len(groups) // 5)
         cut = int(groups[:-n_val].sum())
-        params = dict(LIGHTGBM_PARAMS, random_state=self.seed, n_jobs=self.num_threads or 1,
+        params = dict(LIGHTGBM_PARAMS, random_state=self.seed, n_jobs=_threads(self.num_threads),
                       deterministic=True, force_row_wise=True, verbose=-1)
         model = lgb.LGBMRanker(n_estimators=1000, **params)
         model.fit(x[:cut], y[:cut], group=groups[:-n_val], eval_X=(x[cut:],), eval_y=(y[cut:],), eval_at=[10],

@@ -8,7 +8,6 @@ held-out items, and its weight is how much better than chance it does (so ``genr
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, Self
 
@@ -110,15 +109,16 @@ class KnowledgeGraph(Recommender):
 
     def shared_entities(self, events: list[Event], item: int, limit: int = 5) -> list[dict[str, Any]]:
         """The (relation, entity, liked item) links behind ``item``'s score, largest first."""
-        w = preference_weights(events) if events else np.zeros(0)
         target = self.item_features[item]
-        target_cols = dict(zip(target.indices.tolist(), target.data.tolist(), strict=True))
-        links = defaultdict(float)
-        for (liked, _r, _t), weight in zip(events, w, strict=True):
-            row = self.item_features[liked]
-            for col, value in zip(row.indices.tolist(), row.data.tolist(), strict=True):
-                if col in target_cols:
-                    links[(col, liked)] += float(weight * value * target_cols[col])
-        ranked = sorted(links.items(), key=lambda kv: -kv[1])[:limit]
-        return [{"relation": self.features[col][0], "entity": self.features[col][1], "item": liked,
-                 "contribution": value} for (col, liked), value in ranked]
+        if not events or target.nnz == 0:
+            return []
+        liked, inverse = np.unique(np.array([e[0] for e in events]), return_inverse=True)
+        weights = np.zeros(len(liked))
+        np.add.at(weights, inverse, preference_weights(events))  # an item met twice counts twice
+        shared = self.item_features[liked][:, target.indices].toarray()  # liked items x target's facts
+        links = weights[:, None] * shared * target.data[None, :]
+        order = np.argsort(-links, axis=None, kind="stable")[:limit]
+        rows, cols = np.unravel_index(order, links.shape)
+        return [{"relation": self.features[target.indices[c]][0], "entity": self.features[target.indices[c]][1],
+                 "item": int(liked[r]), "contribution": float(links[r, c])}
+                for r, c in zip(rows, cols, strict=True) if links[r, c] > 0]

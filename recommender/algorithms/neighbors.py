@@ -58,6 +58,9 @@ class ItemKNN(ItemToItem):
     def __init__(self, k: int | None = None, shrink: float | None = None, seed: int = 0) -> None:
         self.k, self.shrink, self.seed = k, shrink, seed
 
+    def _chosen_params(self) -> dict[str, Any]:
+        return {"k": self.k_, "shrink": self.shrink_, "seed": self.seed}
+
     def fit(self, data: Interactions, **side_info: Any) -> Self:
         k, shrink = self.k, self.shrink
         if k is None or shrink is None:
@@ -100,6 +103,9 @@ class EASE(ItemToItem):
     def __init__(self, lam: float | None = None, seed: int = 0) -> None:
         self.lam, self.seed = lam, seed
 
+    def _chosen_params(self) -> dict[str, Any]:
+        return {"lam": self.lam_, "seed": self.seed}
+
     def fit(self, data: Interactions, **side_info: Any) -> Self:
         lam = self.lam
         if lam is None:
@@ -130,6 +136,9 @@ class UserKNN(Recommender):
 
     def __init__(self, k: int | None = None, seed: int = 0) -> None:
         self.k, self.seed = k, seed
+
+    def _chosen_params(self) -> dict[str, Any]:
+        return {"k": self.k_, "seed": self.seed}
 
     def fit(self, data: Interactions, **side_info: Any) -> Self:
         k = self.k
@@ -168,3 +177,46 @@ class UserKNN(Recommender):
         row /= np.linalg.norm(row)
         sims = np.asarray(self.user_rows @ row)[None]
         return self._scores_from_sims(sims)[0]
+
+
+class TemporalItemKNN(ItemToItem):
+    """Items rated close together in time by the same users (within ``window`` events).
+
+    A symmetric, distance-weighted (1/d) co-occurrence of each user's time-ordered events,
+    normalised by the items' popularity (cosine-like). Unlike plain co-occurrence it knows
+    which items belong to the same viewing period. ``window=None``: internal validation.
+    """
+
+    name = "tknn"
+
+    def __init__(self, window: int | None = None, seed: int = 0) -> None:
+        self.window, self.seed = window, seed
+
+    def _chosen_params(self) -> dict[str, Any]:
+        return {"window": self.window_, "seed": self.seed}
+
+    def fit(self, data: Interactions, **side_info: Any) -> Self:
+        window = self.window
+        if window is None:
+            best, self.tuning_ = pick_best(TemporalItemKNN, [{"window": w} for w in (5, 20, 50)], data,
+                                           seed=self.seed)
+            window = best["window"]
+        self.window_ = int(window)
+        self.data = data
+        order = np.lexsort((data.timestamps, data.users))
+        users, items = data.users[order], data.items[order]
+        rows, cols, vals = [], [], []
+        for d in range(1, self.window_ + 1):
+            same = users[:-d] == users[d:]
+            a, b = items[:-d][same], items[d:][same]
+            rows += [a, b]
+            cols += [b, a]
+            vals += [np.full(len(a), 1.0 / d, dtype=np.float32)] * 2
+        n = data.n_items
+        co = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)) \
+            if rows else sp.csr_matrix((n, n), dtype=np.float32)
+        co.setdiag(0)
+        co.eliminate_zeros()
+        scale = sp.diags(1.0 / np.sqrt(data.item_counts() + 1.0))
+        self.weights = (scale @ co @ scale).tocsr().astype(np.float32)
+        return self

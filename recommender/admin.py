@@ -1,0 +1,248 @@
+"""Admin for personalization: embedding status on items, model versions, audits with charts
+and exports, A/B experiments with their online metrics."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Case, CharField, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+
+from catalog.admin import ItemAdmin
+from catalog.models import Item
+from recommender import charts
+from recommender.audits import audit_create
+from recommender.embedding import enqueue
+from recommender.encoder import model_name
+from recommender.experiments import experiment_report
+from recommender.models import AuditRun, Experiment, ItemEmbedding, ModelVersion
+from recommender.training import version_activate
+
+
+class EmbeddingStatusFilter(admin.SimpleListFilter):
+    title = "embedding"
+    parameter_name = "embedding"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("fresh", "fresh"), ("stale", "stale"), ("missing", "missing")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(embedding_status=self.value()) if self.value() else queryset
+
+
+admin.site.unregister(Item)
+
+
+@admin.register(Item)
+class ItemWithEmbeddingAdmin(ItemAdmin):
+    """The catalog's item admin plus the vector's state: fresh, stale (text edited after it was
+    embedded, or another model) or missing."""
+
+    list_display = (*ItemAdmin.list_display, "embedding_status")
+    list_filter = (*ItemAdmin.list_filter, EmbeddingStatusFilter)
+    actions = (*ItemAdmin.actions, "reembed")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        vector = ItemEmbedding.objects.filter(item=OuterRef("pk"))
+        return super().get_queryset(request).annotate(
+            embedded_at=Subquery(vector.values("embedded_at")[:1]),
+            embedded_model=Subquery(vector.values("model_name")[:1]),
+        ).annotate(embedding_status=Case(
+            When(embedded_at__isnull=True, then=Value("missing")),
+            When(Q(embedded_at__lt=F("updated_at")) | ~Q(embedded_model=model_name()), then=Value("stale")),
+            default=Value("fresh"), output_field=CharField(),
+        ))
+
+    @admin.display(description="embedding", ordering="embedding_status")
+    def embedding_status(self, obj: Item) -> str:
+        return obj.embedding_status
+
+    @admin.action(description="Re-embed selected items")
+    def reembed(self, request: HttpRequest, queryset: QuerySet) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        tasks = enqueue(kind="item", ids=ids)
+        self.message_user(request, f"Queued {len(ids)} item(s) for embedding in {tasks} task(s).", messages.SUCCESS)
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "created_at", "is_active", "n_users", "n_items", "n_interactions", "training_seconds")
+    list_filter = ("is_active", "algorithm")
+    readonly_fields = [f.name for f in ModelVersion._meta.fields]
+    actions = ("activate",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:  # versions come from training
+        return False
+
+    @admin.action(description="Serve this version (activate, or roll back to it)")
+    def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to serve.", messages.ERROR)
+            return
+        version = version_activate(version=queryset.get())
+        self.message_user(request, f"{version} is now served; web processes pick it up within seconds.",
+                          messages.SUCCESS)
+
+
+# ------------------------------------------------------------------ audits
+def _audit_charts(run: AuditRun, history: list[AuditRun]) -> dict[str, Any]:
+    m = run.metrics
+    if not m:
+        return {}
+    groups = m.get("groups", {})
+    group_charts = []
+    for field, data in groups.items():
+        table = data.get("groups", {})
+        names = [n for n, row in table.items() if row["users"] >= 5]
+        if names:
+            group_charts.append(charts.bar_chart(
+                f"NDCG@{m['k']} and recall by {field.replace('_', ' ')} (consenting users, groups of 5+)", names,
+                {"NDCG": [table[n]["ndcg"] for n in names], "recall": [table[n]["recall"] for n in names]},
+                y_label="mean", x_label=field.replace("_", " "),
+            ))
+    genres = m.get("genre_exposure", {})
+    return {
+        "lorenz": charts.line_chart("Lorenz curve of item exposure", {"exposure": m["lorenz"]},
+                                    x_label="share of items (least exposed first)", y_label="share of exposure",
+                                    diagonal=True, bounds=(0, 1, 0, 1)),
+        "deciles": charts.bar_chart("Recommendations by popularity decile", [str(d) for d in range(1, 11)],
+                                    {"share": m["popularity_deciles"]}, y_label="share of recommendations",
+                                    x_label="popularity decile (10 = most popular)"),
+        "tradeoff": charts.line_chart(
+            f"Fairness re-ranker: NDCG@{m['k']} vs exposure Gini",
+            {"strength 0 → 1": [(row["gini"], row["ndcg"]) for row in m["tradeoff"]]},
+            x_label="exposure Gini (lower = fairer)", y_label=f"NDCG@{m['k']}"),
+        "genres": charts.bar_chart("Genre share: recommendations vs catalogue", list(genres),
+                                   {"recommended": [v["exposure"] for v in genres.values()],
+                                    "catalogue": [v["catalog"] for v in genres.values()]},
+                                   y_label="share"),
+        "groups": group_charts,
+        "trend": charts.line_chart(
+            "Trend across audits", {
+                "exposure Gini": [(n, r.metrics["gini"]) for n, r in enumerate(history, 1)],
+                "coverage": [(n, r.metrics["coverage"]) for n, r in enumerate(history, 1)],
+                "long-tail share": [(n, r.metrics["long_tail_share"]) for n, r in enumerate(history, 1)],
+            }, x_label="audit run (oldest first)", y_label="value", bounds=(1, max(len(history), 2), 0, 1)),
+    }
+
+
+SUMMARY = ("users", "ndcg", "recall", "avg_popularity", "long_tail_share", "gini", "coverage", "calibration_kl")
+
+
+def _metric_column(key: str, label: str) -> Callable[[admin.ModelAdmin, AuditRun], str]:
+    """A changelist column showing one metric of the run."""
+
+    @admin.display(description=label)
+    def column(self: admin.ModelAdmin, obj: AuditRun) -> str:
+        value = obj.metrics.get(key)
+        return "" if value is None else (f"{value:.3f}" if isinstance(value, float) else str(value))
+
+    return column
+
+
+@admin.register(AuditRun)
+class AuditRunAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "status", "model_version", "users", "gini", "coverage", "long_tail_share", "ndcg")
+    list_filter = ("status",)
+    readonly_fields = ("created_at", "finished_at", "status", "model_version", "params", "error")
+    exclude = ("metrics",)
+    change_form_template = "admin/recommender/auditrun/change_form.html"
+    change_list_template = "admin/recommender/auditrun/change_list.html"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:  # runs start from "Run an audit"
+        return False
+
+    users = _metric_column("users", "users")
+    gini = _metric_column("gini", "exposure Gini")
+    coverage = _metric_column("coverage", "coverage")
+    long_tail_share = _metric_column("long_tail_share", "long-tail share")
+    ndcg = _metric_column("ndcg", "NDCG")
+
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view
+        return [
+            path("run/", view(require_POST(self.run_view)), name="recommender_auditrun_run"),
+            path("<int:pk>/export.json", view(self.export_json), name="recommender_auditrun_json"),
+            path("<int:pk>/export.csv", view(self.export_csv), name="recommender_auditrun_csv"),
+            *super().get_urls(),
+        ]
+
+    def run_view(self, request: HttpRequest) -> HttpResponseRedirect:
+        from recommender.tasks import audit
+
+        try:
+            sample = request.POST.get("sample", "200").strip()
+            run = audit_create(sample=None if sample in {"", "all"} else int(sample),
+                               k=int(request.POST.get("k", "10")))
+        except ValueError as exc:
+            self.message_user(request, f"Audit not started: {exc}", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:recommender_auditrun_changelist"))
+        audit.delay(run.pk)
+        self.message_user(request, f"{run} queued; a worker computes it (refresh in a minute).", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:recommender_auditrun_change", args=[run.pk]))
+
+    def export_json(self, request: HttpRequest, pk: int) -> JsonResponse:
+        run = get_object_or_404(AuditRun, pk=pk)
+        response = JsonResponse({"id": run.pk, "created_at": run.created_at.isoformat(), "status": run.status,
+                                 "model_version": run.model_version_id, "params": run.params,
+                                 "metrics": run.metrics}, json_dumps_params={"indent": 2})
+        response["Content-Disposition"] = f'attachment; filename="audit-{run.pk}.json"'
+        return response
+
+    def export_csv(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Flat ``metric,key,value`` rows of every figure of the run."""
+        run = get_object_or_404(AuditRun, pk=pk)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["metric", "key", "value"])
+        for name, value in run.metrics.items():
+            for key, leaf in _flatten(value):
+                writer.writerow([name, key, leaf])
+        response = HttpResponse(out.getvalue(), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="audit-{run.pk}.csv"'
+        return response
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict | None = None) -> HttpResponse:
+        run = get_object_or_404(AuditRun, pk=object_id)
+        history = list(AuditRun.objects.filter(status=AuditRun.Status.DONE, created_at__lte=run.created_at)
+                       .order_by("created_at")[:50])
+        extra = {"run": run, "charts": _audit_charts(run, history),
+                 "summary": [(k, run.metrics.get(k)) for k in SUMMARY if k in run.metrics]}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        history = list(AuditRun.objects.filter(status=AuditRun.Status.DONE).order_by("created_at")[:50])
+        trend = _audit_charts(history[-1], history)["trend"] if history else None
+        return super().changelist_view(request, {**(extra_context or {}), "trend": trend})
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [row for k, v in value.items() for row in _flatten(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(value, list):
+        return [row for i, v in enumerate(value) for row in _flatten(v, f"{prefix}[{i}]")]
+    return [(prefix, value)]
+
+
+# -------------------------------------------------------------- experiments
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    list_display = ("name", "key", "is_active", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "key")
+    change_form_template = "admin/recommender/experiment/change_form.html"
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict | None = None) -> HttpResponse:
+        experiment = get_object_or_404(Experiment, pk=object_id)
+        report = experiment_report(experiment)
+        extra = {"report": report}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})

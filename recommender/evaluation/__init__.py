@@ -1,0 +1,1 @@
+"""Offline evaluation of :mod:`recommender.algorithms` (no Django): ``python -m recommender.evaluation``."""

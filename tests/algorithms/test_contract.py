@@ -1,0 +1,146 @@
+"""The contract every component keeps (parametrised over all of them, on synthetic data)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recommender.algorithms import (
+    ALS,
+    BPMF,
+    BPR,
+    EASE,
+    Content,
+    Hybrid,
+    ItemKNN,
+    KnowledgeGraph,
+    Popularity,
+    PopularityBlend,
+    Profile,
+    Recommender,
+    Session,
+    TemporalItemKNN,
+    TimePopularity,
+    Trending,
+    UserKNN,
+)
+
+FACTORIES = {
+    "pop": lambda: Popularity(),
+    "trending": lambda: Trending(),
+    "timepop": lambda: TimePopularity(bins=8),
+    "itemknn": lambda: ItemKNN(seed=3),
+    "ease": lambda: EASE(seed=3),
+    "tknn": lambda: TemporalItemKNN(seed=3),
+    "userknn": lambda: UserKNN(seed=3),
+    "als": lambda: ALS(seed=3, num_threads=1),
+    "bpr": lambda: BPR(seed=3, num_threads=1, iterations=50),
+    "content": lambda: Content(),
+    "content+prior": lambda: PopularityBlend(Content(), seed=3),
+    "kg+prior": lambda: PopularityBlend(KnowledgeGraph(seed=3), seed=3),
+    "session+prior": lambda: PopularityBlend(Session(seed=3), seed=3),
+    "kg": lambda: KnowledgeGraph(seed=3),
+    "session": lambda: Session(seed=3),
+    "bpmf": lambda: BPMF(factors=4, samples=10, burn_in=5, seed=3),
+    "hybrid": lambda: Hybrid(seed=3, num_threads=1),
+}
+PERSONAL = set(FACTORIES) - {"pop", "trending", "timepop"}
+
+
+def fit(name: str, tiny) -> Recommender:
+    data, vectors, kg = tiny
+    return FACTORIES[name]().fit(data, item_vectors=vectors, kg=kg)
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny):
+    return {name: fit(name, tiny) for name in FACTORIES}
+
+
+@pytest.mark.parametrize("name", FACTORIES)
+def test_shapes_and_unknowns(name: str, fitted, tiny) -> None:
+    data = tiny[0]
+    model = fitted[name]
+    full = model.score(0)
+    assert full.shape == (data.n_items,)
+    assert np.isfinite(full).any()
+    part = model.score(0, [0, 3, -1, data.n_items + 5])
+    assert part.shape == (4,)
+    assert np.isnan(part[2:]).all()
+    np.testing.assert_allclose(part[:2], full[[0, 3]])
+    # an unknown user and an empty history never raise
+    for ref in (data.n_users + 10, -3, [], None, Profile()):
+        scores = model.score(ref)
+        assert scores.shape == (data.n_items,)
+        idx, _ = model.recommend(ref, k=5)
+        assert len(idx) <= 5
+
+
+@pytest.mark.parametrize("name", FACTORIES)
+def test_seen_items_are_excluded(name: str, fitted, tiny) -> None:
+    data = tiny[0]
+    for user in (0, 1, 7):
+        idx, scores = fitted[name].recommend(user, k=8)
+        assert not set(idx.tolist()) & set(data.seen(user).tolist())
+        assert np.all(np.diff(scores) <= 1e-12)  # best first
+
+
+@pytest.mark.parametrize("name", FACTORIES)
+def test_deterministic_with_seed(name: str, fitted, tiny) -> None:
+    again = fit(name, tiny)
+    np.testing.assert_allclose(np.nan_to_num(again.score(2), nan=-99), np.nan_to_num(fitted[name].score(2), nan=-99),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(PERSONAL))
+def test_adhoc_history_changes_result(name: str, fitted, tiny) -> None:
+    data = tiny[0]
+    model = fitted[name]
+    history = [(0, 5.0, 2_000_000), (1, 4.0, 2_000_060)]
+    before = model.score(history)
+    assert before.shape == (data.n_items,)
+    assert np.isfinite(before).any()
+    # the live user rates one more item (of the other cluster): scores move without retraining
+    after = model.score([*history, (13, 5.0, 2_000_120)])
+    assert not np.allclose(np.nan_to_num(before), np.nan_to_num(after))
+    idx, _ = model.recommend(history, k=5)
+    assert not {0, 1} & set(idx.tolist())
+
+
+@pytest.mark.parametrize("name", FACTORIES)
+def test_save_and_load(name: str, fitted, tmp_path) -> None:
+    model = fitted[name]
+    path = model.save(tmp_path / f"{name}.pkl")
+    loaded = Recommender.load(path)
+    np.testing.assert_allclose(np.nan_to_num(loaded.score(4), nan=-99), np.nan_to_num(model.score(4), nan=-99))
+
+
+def test_unrated_catalogue_items_are_scored_by_content(fitted, tiny) -> None:
+    data = tiny[0]
+    new_item = data.item_index("i24")
+    assert data.item_counts()[new_item] == 0
+    assert np.isfinite(fitted["content"].score(0, [new_item])).all()
+    assert np.isfinite(fitted["kg"].score(0, [new_item])).all()
+
+
+def test_cold_start_profile_vector_drives_the_hybrid(fitted, tiny) -> None:
+    data, vectors, _kg = tiny
+    hybrid = fitted["hybrid"]
+    cluster_b = vectors[data.item_index("i20")]
+    idx, _ = hybrid.recommend(Profile(vectors=[(cluster_b, 1.0)]), k=5)
+    assert len(idx) == 5
+    contributions = hybrid.signal_contributions(Profile(vectors=[(cluster_b, 1.0)]), int(idx[0]))
+    assert set(contributions) == {"trending", "content"}
+    # onboarding picks act as a history
+    idx2, _ = hybrid.recommend(Profile(onboarding=[data.item_index("i1")]), k=5)
+    assert data.item_index("i1") not in idx2.tolist()
+
+
+@pytest.mark.parametrize("name", ["ease", "itemknn", "tknn", "userknn", "als"])
+def test_frozen_copy_reuses_tuned_hyper_parameters(name: str, fitted, tiny) -> None:
+    model = fitted[name]
+    copy = model.frozen()
+    assert copy is not model
+    refit = copy.fit(tiny[0])
+    assert not hasattr(refit, "tuning_")  # nothing was tuned again
+    np.testing.assert_allclose(np.nan_to_num(refit.score(1)), np.nan_to_num(model.score(1)), rtol=1e-4, atol=1e-5)

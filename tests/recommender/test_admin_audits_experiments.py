@@ -1,0 +1,138 @@
+"""Audits, experiments, admin pages and actions on MovieLens-100K."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.urls import reverse
+
+from catalog import services
+from catalog.models import Event, Item, Review
+from recommender import experiments
+from recommender.audits import audit_compute
+from recommender.models import AuditRun, Experiment, ItemEmbedding, ModelVersion, ReviewEmbedding
+
+
+@pytest.fixture
+def staff_client(client, db):
+    User.objects.create_superuser("boss", "boss@example.com", "boss-password-2026")
+    client.login(username="boss", password="boss-password-2026")
+    return client
+
+
+def test_audit_metrics_and_monotone_mitigation_curve(trained_model):
+    m = audit_compute(sample=80, k=10, progress=False)
+    assert m["users"] == 80
+    assert 0 < m["gini"] < 1 and 0 < m["coverage"] < 1 and m["avg_popularity"] > m["catalog_avg_popularity"]
+    assert len(m["lorenz"]) == 21 and m["lorenz"][-1] == (1.0, 1.0)
+    assert sum(m["popularity_deciles"]) == pytest.approx(1.0)
+    assert set(m["groups"]) == {"gender", "age_bracket", "occupation"}
+    assert {"F", "M"} == set(m["groups"]["gender"]["groups"])
+    ginis = [row["gini"] for row in m["tradeoff"]]
+    assert all(b <= a + 1e-9 for a, b in zip(ginis, ginis[1:], strict=False))  # monotone in the strength
+    assert ginis[-1] < ginis[0]
+
+
+def test_audit_only_uses_consenting_users_for_groups_and_drops_opted_out(trained_model):
+    from catalog.models import Profile
+
+    Profile.objects.filter(user__username__startswith="ml_").update(demographics_consent=False)
+    m = audit_compute(sample=30, k=10, progress=False)
+    assert all(not data["groups"] for data in m["groups"].values())
+
+
+def test_audit_command_stores_a_run_with_exports(trained_model, staff_client):
+    call_command("audit", "--sample", "40", "--no-progress")
+    run = AuditRun.objects.get()
+    assert run.status == AuditRun.Status.DONE and run.model_version_id == trained_model.pk
+    page = staff_client.get(reverse("admin:recommender_auditrun_change", args=[run.pk]))
+    assert page.status_code == 200 and page.content.count(b"<svg") >= 6
+    exported = staff_client.get(reverse("admin:recommender_auditrun_json", args=[run.pk])).json()
+    assert exported["metrics"]["users"] == 40
+    rows = staff_client.get(reverse("admin:recommender_auditrun_csv", args=[run.pk])).content.decode().splitlines()
+    assert rows[0] == "metric,key,value" and any(r.startswith("gini,") for r in rows)
+    assert staff_client.get(reverse("admin:recommender_auditrun_changelist")).status_code == 200
+
+
+def test_experiment_assignment_is_sticky_and_balanced():
+    experiment = Experiment(key="div", name="Diversity", variants=[
+        {"name": "a", "weight": 50, "params": {}}, {"name": "b", "weight": 50, "params": {"diversity": 0.5}}])
+    first = [experiments.variant_for(experiment, f"u{n}")["name"] for n in range(4000)]
+    again = [experiments.variant_for(experiment, f"u{n}")["name"] for n in range(4000)]
+    assert first == again
+    share = first.count("a") / len(first)
+    assert 0.47 < share < 0.53
+    weighted = Experiment(key="w", name="w", variants=[{"name": "x", "weight": 9}, {"name": "y", "weight": 1}])
+    shares = [experiments.variant_for(weighted, f"s{n}")["name"] for n in range(4000)]
+    assert 0.87 < shares.count("x") / 4000 < 0.93
+
+
+@pytest.mark.parametrize("variants", [[], [{"name": "a"}], [{"name": "a"}, {"name": "a"}],
+                                      [{"name": "a"}, {"name": "b", "weight": -1}],
+                                      [{"name": "a"}, {"name": "b", "params": {"algorithm": "magic"}}],
+                                      [{"name": "a"}, {"name": "b", "params": {"diversity": 3}}],
+                                      [{"name": "a"}, {"name": "b", "params": {"colour": "red"}}]])
+def test_experiment_variants_are_validated(variants):
+    with pytest.raises(ValidationError):
+        Experiment(key="bad", name="bad", variants=variants).clean()
+
+
+def test_experiment_report_attributes_clicks_and_purchases(trained_model, client):
+    experiment = Experiment.objects.create(key="algo", name="Hybrid vs EASE", is_active=True, variants=[
+        {"name": "hybrid", "weight": 50, "params": {}}, {"name": "ease", "weight": 50, "params": {"algorithm": "ease"}}])
+    shopper = User.objects.get(username="ml_1")
+    client.force_login(shopper)
+    assert client.get("/").status_code == 200
+    variant = experiments.variant_for(experiment, f"u{shopper.pk}")["name"]
+    impressions = Event.objects.filter(user=shopper, kind="impression", context__exp="algo")
+    assert impressions.exists() and set(impressions.values_list("context__variant", flat=True)) == {variant}
+    shown = impressions.filter(context__src="for_you").first()
+    assert shown.context["algo"] == ("ease" if variant == "ease" else "hybrid")
+    # click through the tracked link, then buy
+    client.get(shown.item.get_absolute_url(), shown.context)
+    client.post(reverse("cart_add", args=[shown.item.slug]))
+    client.post(reverse("checkout"))
+    stats = {v.name: v for v in experiments.experiment_report(experiment)}
+    assert stats[variant].clicks == 1 and stats[variant].units == 1 and stats[variant].converters == 1
+    assert stats[variant].impressions == impressions.count()
+    other = "ease" if variant == "hybrid" else "hybrid"
+    assert stats[other].impressions == 0
+
+
+def test_admin_item_embedding_status_reembed_and_review_moderation(ml100k_embedded, staff_client):
+    url = reverse("admin:catalog_item_changelist")
+    page = staff_client.get(url, {"embedding": "fresh"})
+    assert page.status_code == 200 and page.context["cl"].result_count == Item.objects.count()
+    item = Item.objects.get(external_id="ml:50")
+    ItemEmbedding.objects.filter(item=item).delete()
+    assert staff_client.get(url, {"embedding": "missing"}).context["cl"].result_count == 1
+    response = staff_client.post(url, {"action": "reembed", "_selected_action": [item.pk]})
+    assert response.status_code == 302
+    response = staff_client.post(url, {"action": "deactivate", "_selected_action": [item.pk]})
+    item.refresh_from_db()
+    assert not item.is_active
+    assert staff_client.get(url, {"genre": "Film-Noir"}).context["cl"].result_count == 24
+    # moderation: hiding a review drops it from the store and from embeddings
+    from recommender.embedding import embed_rows
+
+    review = services.review_save(user=User.objects.get(username="ml_2"), item=item, rating=5,
+                                  text="Rude words a moderator will hide.")
+    embed_rows(kind="review", ids=[review.pk])
+    assert ReviewEmbedding.objects.filter(review=review).exists()
+    staff_client.post(reverse("admin:catalog_review_changelist"), {"action": "hide", "_selected_action": [review.pk]})
+    review.refresh_from_db()
+    assert review.is_hidden
+    embed_rows(kind="review", ids=[review.pk])  # what the queued task does
+    assert not ReviewEmbedding.objects.filter(review=review).exists()
+
+
+def test_admin_model_version_activate_and_roll_back(trained_model, staff_client):
+    older = ModelVersion.objects.create(artifact=trained_model.artifact, sha256=trained_model.sha256)
+    url = reverse("admin:recommender_modelversion_changelist")
+    staff_client.post(url, {"action": "activate", "_selected_action": [older.pk]})
+    assert ModelVersion.objects.get(is_active=True) == older
+    staff_client.post(url, {"action": "activate", "_selected_action": [trained_model.pk]})
+    assert ModelVersion.objects.get(is_active=True) == trained_model
+    assert staff_client.get(reverse("admin:recommender_experiment_add")).status_code == 200
