@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -9,7 +11,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from catalog import services
-from catalog.models import Event, Item, Review
+from catalog.models import Event, Item
 from recommender import experiments
 from recommender.audits import audit_compute
 from recommender.models import AuditRun, Experiment, ItemEmbedding, ModelVersion, ReviewEmbedding
@@ -31,7 +33,7 @@ def test_audit_metrics_and_monotone_mitigation_curve(trained_model):
     assert set(m["groups"]) == {"gender", "age_bracket", "occupation"}
     assert {"F", "M"} == set(m["groups"]["gender"]["groups"])
     ginis = [row["gini"] for row in m["tradeoff"]]
-    assert all(b <= a + 1e-9 for a, b in zip(ginis, ginis[1:], strict=False))  # monotone in the strength
+    assert all(b <= a + 1e-9 for a, b in pairwise(ginis))  # monotone in the strength
     assert ginis[-1] < ginis[0]
 
 
@@ -81,7 +83,8 @@ def test_experiment_variants_are_validated(variants):
 
 def test_experiment_report_attributes_clicks_and_purchases(trained_model, client):
     experiment = Experiment.objects.create(key="algo", name="Hybrid vs EASE", is_active=True, variants=[
-        {"name": "hybrid", "weight": 50, "params": {}}, {"name": "ease", "weight": 50, "params": {"algorithm": "ease"}}])
+        {"name": "hybrid", "weight": 50, "params": {}},
+        {"name": "ease", "weight": 50, "params": {"algorithm": "ease"}}])
     shopper = User.objects.get(username="ml_1")
     client.force_login(shopper)
     assert client.get("/").status_code == 200
