@@ -1,5 +1,6 @@
 """Writes to the catalog. Each runs in a transaction and validates with ``full_clean``; the
-recommender hears about changes through :mod:`catalog.signals` after commit."""
+recommender hears about saved rows through Django's ``post_save`` and about bulk imports and
+events through :mod:`catalog.signals`, acting after commit."""
 
 from __future__ import annotations
 
@@ -33,7 +34,6 @@ def item_create(*, title: str, external_id: str | None = None, **fields: Any) ->
     item.external_id = external_id or f"local:{item.slug}"
     item.full_clean()
     item.save()
-    signals.send_on_commit(signals.items_changed, Item, ids=[item.pk])
     return item
 
 
@@ -43,7 +43,6 @@ def item_update(*, item: Item, **fields: Any) -> Item:
         setattr(item, name, value)
     item.full_clean()
     item.save()
-    signals.send_on_commit(signals.items_changed, Item, ids=[item.pk])
     return item
 
 
@@ -71,7 +70,6 @@ def review_save(*, user: AbstractBaseUser, item: Item, rating: object, text: str
     review.full_clean()
     review.save()
     event_record(user=user, item=item, kind=EventKind.RATE, value=float(value))
-    signals.send_on_commit(signals.reviews_changed, Review, ids=[review.pk])
     return review
 
 
@@ -130,7 +128,6 @@ def profile_update(*, user: AbstractBaseUser, **fields: Any) -> Profile:
         setattr(profile, name, value)
     profile.full_clean()
     profile.save()
-    signals.send_on_commit(signals.profiles_changed, Profile, ids=[profile.pk])
     return profile
 
 

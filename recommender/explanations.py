@@ -138,8 +138,12 @@ def _user_genres(model: Any, state: Any, items_by_index: Any) -> list[str]:
     return sorted(counts, key=lambda g: -counts[g])[:5]
 
 
-def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context: Any) -> list[Any]:
-    """Recommendations with contributions, evidence and a sentence, for a personal feed."""
+def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context: Any,
+            contributions: dict[int, dict[str, float]] | None = None) -> list[Any]:
+    """Recommendations with contributions, evidence and a sentence, for a personal feed.
+
+    ``contributions`` (model item index -> signal -> value) are the ones the model computed
+    when it scored the items; items missing from it are scored here."""
     from recommender.serving import Recommendation
 
     genres_of_index = {}
@@ -149,8 +153,11 @@ def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context:
     for pk, genres in Item.objects.filter(pk__in=history_pks).values_list("pk", "genres"):
         genres_of_index[model.index_of_pk[pk]] = genres
     top_genres = _user_genres(model, state, genres_of_index)
-    known = [model.index_of_pk[item.pk] for item, _ in ranked if item.pk in model.index_of_pk]
-    all_contributions = model.signal_contributions_many(state.profile, known) if known else {}
+    all_contributions = dict(contributions or {})
+    unknown = [model.index_of_pk[item.pk] for item, _ in ranked
+               if item.pk in model.index_of_pk and model.index_of_pk[item.pk] not in all_contributions]
+    if unknown:
+        all_contributions.update(model.signal_contributions_many(state.profile, unknown))
     out = []
     for item, score in ranked:
         idx = model.index_of_pk.get(item.pk)

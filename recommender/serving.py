@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -217,31 +218,45 @@ def _filtered(pks: list[int], *, state: LiveUser, context: FeedContext, exclude_
 
 
 def _rerank(candidates: list[int], scores: dict[int, float], items: dict[int, Item], *, k: int,
-            context: FeedContext, popularity: dict[int, float]) -> list[int]:
-    order = [pk for pk in candidates if pk in items]
+            context: FeedContext, model: Any) -> list[int]:
+    """Fairness re-ranker, then MMR diversity, over the best candidates that passed the filters
+    (a few times ``k``: enough to re-rank, little enough to stay fast)."""
+    order = [pk for pk in candidates if pk in items][: max(4 * k, 40)]
     strength = settings.RECSYS_FAIRNESS if context.fairness is None else context.fairness
     if strength > 0:
-        order = fairness_rerank(order, [scores[pk] for pk in order], [popularity.get(pk, 0.0) for pk in order],
-                                strength=strength)
+        order = fairness_rerank(order, [scores[pk] for pk in order], _popularity(order, model), strength=strength)
     lam = settings.RECSYS_DIVERSITY if context.diversity is None else context.diversity
     if lam < 1 and len(order) > k:
-        vectors = _vectors(order)
-        order = mmr_rerank(order, [scores[pk] for pk in order], vectors, k=k, lam=lam)
+        order = mmr_rerank(order, [scores[pk] for pk in order], _vectors(order, model), k=k, lam=lam)
     return order[:k]
 
 
-def _vectors(pks: list[int]) -> np.ndarray:
-    found = dict(ItemEmbedding.objects.filter(item_id__in=pks).values_list("item_id", "vector"))
+def _vectors(pks: list[int], model: Any) -> np.ndarray:
+    """Item vectors: the model's copy from training, the database's for items newer than it."""
     out = np.zeros((len(pks), settings.EMBEDDING_DIMENSIONS), dtype=np.float32)
+    content = model.components.get("content") if model is not None else None
+    missing = []
     for row, pk in enumerate(pks):
-        if pk in found:
-            out[row] = found[pk]
+        idx = model.index_of_pk.get(pk) if model is not None else None
+        if content is not None and idx is not None:
+            out[row] = content.item_vectors[idx]
+        else:
+            missing.append((row, pk))
+    if missing:
+        found = dict(ItemEmbedding.objects.filter(item_id__in=[pk for _, pk in missing]).values_list("item_id",
+                                                                                                   "vector"))
+        for row, pk in missing:
+            if pk in found:
+                out[row] = found[pk]
     return out
 
 
-def _popularity(pks: list[int]) -> dict[int, float]:
-    counts = Review.objects.filter(item_id__in=pks, is_hidden=False).values("item_id").annotate(n=Count("id"))
-    return {row["item_id"]: float(np.log1p(row["n"])) for row in counts}
+def _popularity(pks: list[int], model: Any) -> list[float]:
+    """log(1 + interactions) of each item in the model's training data (0 for newer items)."""
+    if model is None:
+        return [0.0] * len(pks)
+    counts = model.data.item_counts()
+    return [float(np.log1p(counts[model.index_of_pk[pk]])) if pk in model.index_of_pk else 0.0 for pk in pks]
 
 
 def feed_for_user(user: AbstractBaseUser | None, k: int = 10, context: FeedContext | None = None
@@ -261,9 +276,9 @@ def feed_for_user(user: AbstractBaseUser | None, k: int = 10, context: FeedConte
         pks = [int(model.item_pks[i]) for i in idx]
         score_of = {pk: float(s) for pk, s in zip(pks, scores, strict=True)}
         items = _filtered(pks, state=state, context=context)
-        order = _rerank(pks, score_of, items, k=k, context=context, popularity=_popularity(list(items)))
+        order = _rerank(pks, score_of, items, k=k, context=context, model=model)
         return explanations.explain_single(model, state, "ease", [(items[pk], score_of[pk]) for pk in order])
-    idx, scores = model.recommend(state.profile, k=POOL, exclude=seen_idx)
+    idx, scores, contributions = model.recommend_explained(state.profile, k=POOL, exclude=seen_idx)
     pks = [int(model.item_pks[i]) for i in idx]
     score_of = {pk: float(s) for pk, s in zip(pks, scores, strict=True)}
     # items newer than the model: content similarity to the user's taste, through pgvector
@@ -271,8 +286,9 @@ def feed_for_user(user: AbstractBaseUser | None, k: int = 10, context: FeedConte
         score_of.setdefault(pk, sim)
         pks.append(pk)
     items = _filtered(pks, state=state, context=context)
-    order = _rerank(pks, score_of, items, k=k, context=context, popularity=_popularity(list(items)))
-    return explanations.explain(model, state, [(items[pk], score_of[pk]) for pk in order], context=context)
+    order = _rerank(pks, score_of, items, k=k, context=context, model=model)
+    return explanations.explain(model, state, [(items[pk], score_of[pk]) for pk in order], context=context,
+                                contributions=contributions)
 
 
 def _fresh_candidates(model: Any, state: LiveUser, limit: int = 20) -> list[tuple[int, float]]:
@@ -335,7 +351,7 @@ def similar_items(item: Item, k: int = 10, user: AbstractBaseUser | None = None,
         pks = [other.pk for other, _ in neighbours]
         score_of = {other.pk: sim for other, sim in neighbours}
     items = _filtered(pks, state=state, context=context, exclude_extra={item.pk})
-    order = _rerank(pks, score_of, items, k=k, context=context, popularity=_popularity(list(items)))
+    order = _rerank(pks, score_of, items, k=k, context=context, model=model)
     return explanations.explain_similar(
         model, item, [(items[pk], score_of[pk], contributions.get(pk, {"content": score_of[pk]})) for pk in order]
     )
@@ -373,24 +389,34 @@ def _anonymous() -> LiveUser:
     return LiveUser(LiveProfile(), set(), set(), {}, [])
 
 
+TRENDING_CACHE_SECONDS = 60
+
+
+def _trending_counts(days: int, limit: int) -> list[tuple[int, int]]:
+    """(item pk, interactions) of the last ``days`` days of activity, most first; the same for
+    every visitor, so it is cached for a minute."""
+    key = f"recsite:trending:{days}:{limit}"
+    counts = cache.get(key)
+    if counts is None:
+        newest = Event.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+        counts = [] if newest is None else [
+            (row["item_id"], row["n"]) for row in
+            Event.objects.filter(created_at__gte=newest - timedelta(days=days), item__is_active=True)
+            .exclude(kind__in=[EventKind.IMPRESSION, EventKind.NOT_INTERESTED])
+            .values("item_id").annotate(n=Count("id")).order_by("-n", "item_id")[:limit]
+        ]
+        cache.set(key, counts, TRENDING_CACHE_SECONDS)
+    return counts
+
+
 def trending(k: int = 10, context: FeedContext | None = None, days: int = 30) -> list[Recommendation]:
     """Most interactions in the last ``days`` days of activity (relative to the newest event,
     so imported historical data trends too), explained with the genre it trends in."""
     context = context or FeedContext()
-    newest = Event.objects.order_by("-created_at").values_list("created_at", flat=True).first()
-    if newest is None:
-        return []
-    since = newest - timedelta(days=days)
-    rows = (
-        Event.objects.filter(created_at__gte=since, item__is_active=True)
-        .exclude(kind__in=[EventKind.IMPRESSION, EventKind.NOT_INTERESTED])
-        .values("item_id").annotate(n=Count("id")).order_by("-n", "item_id")[: k * 3]
-    )
-    counts = {row["item_id"]: row["n"] for row in rows}
-    items = Item.objects.in_bulk(list(counts))
-    if context.genre:
-        items = {pk: it for pk, it in items.items() if context.genre in it.genres}
-    top = [pk for pk in counts if pk in items and pk not in context.exclude][:k]
+    counts = dict(_trending_counts(days, 100))
+    items = Item.objects.active().in_bulk(list(counts))
+    top = [pk for pk in counts if pk in items and pk not in context.exclude
+           and (not context.genre or context.genre in items[pk].genres)][:k]
     return [
         Recommendation(items[pk], float(counts[pk]), "trending",
                        f"Trending: {counts[pk]} interactions in the last {days} days of activity"

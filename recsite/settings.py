@@ -95,6 +95,13 @@ else:
         }
     }
 DATABASES["default"].setdefault("TEST", {})
+# pgvector: HNSW recall is set at query time (pgvector's default of 40 gave recall@10 of
+# 0.74-0.83 at 1M vectors; see docs/BENCHMARKS.md); iterative scans keep filtered queries
+# (inactive items, genres) returning enough rows.
+HNSW_EF_SEARCH = int(os.environ.get("HNSW_EF_SEARCH", "100"))
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+    f"-c hnsw.ef_search={HNSW_EF_SEARCH} -c hnsw.iterative_scan=relaxed_order"
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ------------------------------------------------------------------- celery

@@ -283,6 +283,28 @@ class Hybrid(Recommender):
         full[batch.items] = total
         return top_k(full, k, exclude)
 
+    def recommend_explained(self, user_or_history: UserRef, k: int = 10,
+                            exclude: Sequence[int] | np.ndarray | None = None, explain_top: int = 50
+                            ) -> tuple[np.ndarray, np.ndarray, dict[int, dict[str, float]]]:
+        """:meth:`recommend` plus the per-signal contributions of the best ``explain_top`` of
+        them, from the same pass over the features (serving explains what it shows without
+        scoring twice; contributions cost more than scores, so only the head gets them)."""
+        history = resolve_history(self.data, user_or_history)
+        if exclude is None:
+            exclude = [e[0] for e in history]
+        if not history:
+            total, parts = self._fallback(user_or_history)
+            idx, scores = top_k(total, k, exclude)
+            return idx, scores, {int(i): {name: float(v[i]) for name, v in parts.items()} for i in idx}
+        batch, _ = self._features([user_or_history], [history], None)
+        full = np.full(self.n_items, np.nan)
+        full[batch.items] = self.ranker.predict(batch.features)
+        idx, scores = top_k(full, k, exclude)
+        row_of = {int(item): row for row, item in enumerate(batch.items)}
+        head = [int(i) for i in idx[:explain_top]]
+        contrib = self.ranker.contributions(batch.features[[row_of[i] for i in head]])
+        return idx, scores, {i: self._signals(contrib[n, :-1], contrib[n].sum()) for n, i in enumerate(head)}
+
     def recommend_users(self, users: np.ndarray, k: int, batch_size: int = 256,
                         exclude: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (item indices, scores) of many trained users; rows padded with -1 / NaN."""
@@ -314,14 +336,15 @@ class Hybrid(Recommender):
             _total, parts = self._fallback(user_or_history)
             return {int(i): {name: float(v[i]) for name, v in parts.items()} for i in items}
         batch, contrib, total = self._score_batch(user_or_history, items)
-        out: dict[int, dict[str, float]] = {}
-        for row, item in enumerate(batch.items):
-            signals: dict[str, float] = {"baseline": float(total[row] - contrib[row].sum())}
-            for name, value in zip(self.feature_names, contrib[row], strict=True):
-                signal = SIGNAL_OF_FEATURE.get(name, name.rsplit("_", 1)[0])
-                signals[signal] = signals.get(signal, 0.0) + float(value)
-            out[int(item)] = signals
-        return out
+        return {int(item): self._signals(contrib[row], total[row]) for row, item in enumerate(batch.items)}
+
+    def _signals(self, contrib: np.ndarray, total: float) -> dict[str, float]:
+        """Feature contributions summed per signal, plus the constant as ``baseline``."""
+        signals: dict[str, float] = {"baseline": float(total - contrib.sum())}
+        for name, value in zip(self.feature_names, contrib, strict=True):
+            signal = SIGNAL_OF_FEATURE.get(name, name.rsplit("_", 1)[0])
+            signals[signal] = signals.get(signal, 0.0) + float(value)
+        return signals
 
 
     def explain(self, user_or_history: UserRef, item: int, *, titles: dict[int, str] | None = None,
@@ -377,7 +400,10 @@ class _LightGBMRanker:
         self.best_iteration = int(model.best_iteration_ or model.n_estimators)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.booster.predict(x, num_iteration=self.best_iteration)) if len(x) else np.zeros(0)
+        """Raw scores (log-odds): the scale on which :meth:`contributions` add up."""
+        if not len(x):
+            return np.zeros(0)
+        return np.asarray(self.booster.predict(x, num_iteration=self.best_iteration, raw_score=True))
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """(n, n_features + 1): per-feature SHAP contributions and the bias last."""

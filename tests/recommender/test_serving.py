@@ -28,6 +28,7 @@ def test_feed_excludes_what_the_user_rated_and_explains_every_card(shopper):
     assert not rated & {r.item.pk for r in recs}
     for rec in recs:
         assert rec.sentence and rec.evidence["contributions"]
+        assert sum(rec.contributions.values()) == pytest.approx(rec.score, abs=0.01)  # they add up to the score
         # faithful: the named signal is the largest personal contribution
         personal = {s: v for s, v in rec.contributions.items()
                     if s not in {"baseline", "pop", "popularity", "trending", "rating", "timing", "activity"}}

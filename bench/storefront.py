@@ -1,0 +1,63 @@
+"""Storefront server time: the home page (personal feed, session row, trending, new arrivals,
+impressions logged) for a MovieLens user with history, p50/p99 through Django's full request
+stack in-process (no network); baselines in the same run: the browse page and ``feed_for_user``
+alone. Goal: home p50 <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from tqdm import tqdm
+
+from bench.common import ms, percentile
+
+NAME = "storefront"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--requests", type=int, default=200, help="requests per page (interleaved)")
+    parser.add_argument("--user", default="ml_1", help="a user with history")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from catalog.models import Event
+    from recommender import serving
+
+    user = get_user_model().objects.get(username=args.user)
+    client = Client()
+    client.force_login(user)
+    session = client.session.session_key
+    pages = {"home": "/", "browse": "/browse/"}
+    for url in pages.values():  # warm: model load, encoder, caches
+        assert client.get(url).status_code == 200
+    timings: dict[str, list[float]] = {name: [] for name in [*pages, "feed_for_user"]}
+    for _ in tqdm(range(args.requests), desc=NAME, unit="round"):
+        for name, url in pages.items():
+            t0 = time.perf_counter()
+            response = client.get(url)
+            timings[name].append(time.perf_counter() - t0)
+            assert response.status_code == 200
+        t0 = time.perf_counter()
+        serving.feed_for_user(user, k=12, context=serving.FeedContext(session_key=session))
+        timings["feed_for_user"].append(time.perf_counter() - t0)
+    # the benchmark's impressions are not shop activity
+    Event.objects.filter(user=user, kind="impression", session_key=session).delete()
+    return {
+        "user": args.user, "requests": args.requests,
+        "ms": {name: {"p50": ms(percentile(v, 50)), "p99": ms(percentile(v, 99))} for name, v in timings.items()},
+        "goal_home_p50_ms": 50,
+    }
+
+
+def summary(result: dict[str, Any]) -> list[str]:
+    m = result["ms"]
+    return [f"{name}: p50 {v['p50']} ms, p99 {v['p99']} ms" for name, v in m.items()] + [
+        f"home / browse p50 ratio {m['home']['p50'] / m['browse']['p50']:.2f}; goal home p50 <= 50 ms: "
+        + ("met" if m["home"]["p50"] <= 50 else "not met")
+    ]
