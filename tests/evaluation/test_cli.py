@@ -55,3 +55,22 @@ def test_cli_temporal_protocol_and_bad_input(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("user_id,item_id,rating,timestamp\nu1,m1,seven,1\n")
     assert main(["--ratings", str(bad), "--quiet", "--no-embeddings"]) == 2
+
+
+def test_manage_py_evaluate_runs_the_same_cli(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    ratings, items = _write_csv(tmp_path)
+    out = tmp_path / "eval.json"
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "manage.py", "evaluate", "--ratings", str(ratings), "--items", str(items),
+         "--models", "pop,itemknn", "--skip", "fairness,rating,cold_start", "--no-embeddings", "--quiet",
+         "--json", str(out)], cwd=root, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads(out.read_text())["models"]) == {"pop", "itemknn"}
+    bad = subprocess.run([sys.executable, "manage.py", "evaluate", "--ratings", str(tmp_path / "missing.csv")],
+                         cwd=root, capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
