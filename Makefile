@@ -31,6 +31,10 @@ test: venv browser services
 	$(PY) -m pytest
 
 bench: setup
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
+	$(PY) manage.py import_movielens --no-progress
+	$(PY) manage.py embed --no-progress
+	$(PY) manage.py train --if-missing
 	$(PY) -m bench
 
 lint: venv

@@ -30,7 +30,7 @@ SIGNAL_LABELS = {
     "timepop": "popularity at your time",
     "kg": "knowledge graph", "session": "your current session", "pop": "popularity", "popularity": "popularity",
     "trending": "trending", "rating": "average rating", "timing": "release timing", "activity": "your activity level",
-    "baseline": "baseline",
+    "baseline": "baseline", "refine": "your request",
 }
 # signals that are about the item rather than the user; they never headline a personal sentence
 ITEM_ONLY = {"pop", "popularity", "trending", "timepop", "rating", "timing", "activity", "baseline"}
@@ -102,9 +102,9 @@ def _sentence(item: Any, signal: str, evidence: dict[str, Any], state: Any, genr
         return f"Because {_describe(anchor)}: people who liked that also liked this."
     if signal in COLLABORATIVE:
         return "People with tastes like yours liked this."
+    if signal == "refine":
+        return f"Matches what you asked for: \u201c{evidence['refine']}\u201d."
     if signal == "content":
-        if evidence.get("refine"):
-            return f"Matches what you asked for: \u201c{evidence['refine']}\u201d."
         if evidence.get("review"):
             return f"Close to what you wrote: \u201c{evidence['review']['text'][:80]}\u201d."
         if anchor:
@@ -139,11 +139,13 @@ def _user_genres(model: Any, state: Any, items_by_index: Any) -> list[str]:
 
 
 def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context: Any,
-            contributions: dict[int, dict[str, float]] | None = None) -> list[Any]:
+            contributions: dict[int, dict[str, float]] | None = None,
+            extra: dict[int, dict[str, float]] | None = None) -> list[Any]:
     """Recommendations with contributions, evidence and a sentence, for a personal feed.
 
     ``contributions`` (model item index -> signal -> value) are the ones the model computed
-    when it scored the items; items missing from it are scored here."""
+    when it scored the items; items missing from it are scored here. ``extra`` (item pk ->
+    signal -> value) are serving's own additive stages (the refine text)."""
     from recommender.serving import Recommendation
 
     genres_of_index = {}
@@ -162,9 +164,10 @@ def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context:
     for item, score in ranked:
         idx = model.index_of_pk.get(item.pk)
         if idx is None:  # newer than the model: content only
-            contributions = {"content": float(score)}
+            contributions = {"content": float(score) - sum((extra or {}).get(item.pk, {}).values())}
         else:
             contributions = {s: round(float(v), 4) for s, v in all_contributions[idx].items()}
+        contributions.update({s: round(v, 4) for s, v in (extra or {}).get(item.pk, {}).items()})
         signal = _headline(contributions, personal=state.has_history)
         evidence: dict[str, Any] = {"contributions": contributions, "signal": signal,
                                     "signal_label": SIGNAL_LABELS.get(signal, signal)}
@@ -174,7 +177,7 @@ def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context:
                 shared = _signal_evidence(model, state, "kg", idx).get("shared_entities")
                 if shared:
                     evidence["shared_entities"] = shared
-        if signal == "content" and context.refine:
+        if context.refine:
             evidence["refine"] = context.refine
         review = _closest_review(state, item)
         if review:
@@ -182,6 +185,10 @@ def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context:
         matches = [g for g in item.genres if g in top_genres]
         evidence["genre_match"] = matches
         sentence = _sentence(item, signal, evidence, state, matches)
+        if context.refine and signal != "refine":
+            share = contributions.get("refine", 0.0)
+            sentence += (f" Re-ranked for \u201c{context.refine}\u201d: "
+                         f"{'a good' if share > 0 else 'a weaker'} match ({share:+.2f}).")
         out.append(Recommendation(item, float(score), signal, sentence, evidence, algorithm="hybrid"))
     return out
 

@@ -47,7 +47,9 @@ LIVE_EVENT_RATINGS = {
     EventKind.MORE_LIKE_THIS: 5.0, EventKind.PURCHASE: 4.5, EventKind.ADD_TO_CART: 4.0,
     EventKind.CLICK: 3.5, EventKind.VIEW: 3.5,
 }
-REFINE_WEIGHT = 2.0  # a refine text outweighs one liked item in the taste vector
+# A refine text ("something lighter") re-ranks the candidates: its cosine to each item, z-scored,
+# times this many standard deviations of the model's scores is added as a "refine" signal.
+REFINE_WEIGHT = 1.0
 
 
 @dataclass
@@ -192,10 +194,6 @@ def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any)
         )[:50]:
             review_vectors.append((np.asarray(vector, dtype=np.float32), text, pk))
             vectors.append((np.asarray(vector, dtype=np.float32), max(float(rating) - 2.5, 0.25) / 2.5))
-    if context.refine:
-        from recommender.encoder import get_encoder
-
-        vectors.append((get_encoder().encode([context.refine])[0], REFINE_WEIGHT))
     events.sort(key=lambda e: e[2])
     return LiveUser(
         LiveProfile(events=events, vectors=vectors, onboarding=onboarding), seen, blocked, anchors, review_vectors,
@@ -286,9 +284,28 @@ def feed_for_user(user: AbstractBaseUser | None, k: int = 10, context: FeedConte
         score_of.setdefault(pk, sim)
         pks.append(pk)
     items = _filtered(pks, state=state, context=context)
+    refine: dict[int, float] = {}
+    if context.refine:
+        refine = _refine_terms([pk for pk in pks if pk in items], score_of, model, context.refine)
+        for pk, value in refine.items():
+            score_of[pk] += value
+        pks = sorted(refine, key=lambda pk: -score_of[pk])
     order = _rerank(pks, score_of, items, k=k, context=context, model=model)
     return explanations.explain(model, state, [(items[pk], score_of[pk]) for pk in order], context=context,
-                                contributions=contributions)
+                                contributions=contributions, extra={pk: {"refine": v} for pk, v in refine.items()})
+
+
+def _refine_terms(pks: list[int], score_of: dict[int, float], model: Any, text: str) -> dict[int, float]:
+    """A free-text request ("something lighter") as an additive ``refine`` signal: REFINE_WEIGHT
+    x (the model scores' standard deviation) x (the z-scored cosine of each item to the text)."""
+    from recommender.encoder import get_encoder
+
+    if not pks:
+        return {}
+    cosines = _vectors(pks, model) @ get_encoder().encode([text])[0]
+    spread = float(np.std([score_of[pk] for pk in pks])) or 1.0
+    z = (cosines - cosines.mean()) / (cosines.std() or 1.0)
+    return {pk: float(v) for pk, v in zip(pks, REFINE_WEIGHT * spread * z, strict=True)}
 
 
 def _fresh_candidates(model: Any, state: LiveUser, limit: int = 20) -> list[tuple[int, float]]:

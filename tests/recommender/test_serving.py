@@ -135,3 +135,15 @@ def test_new_version_is_picked_up_without_restart(trained_model, settings):
     assert serving.active_model()[0].pk == clone.pk
     version_activate(version=version)  # roll back
     assert serving.active_model()[0].pk == version.pk
+
+
+def test_refine_text_reranks_the_feed_and_every_card_says_so(shopper):
+    plain = serving.feed_for_user(shopper, k=8)
+    refined = serving.feed_for_user(shopper, k=8, context=FeedContext(refine="a light romantic comedy"))
+    assert titles(refined) != titles(plain)
+    comedies = sum("Comedy" in r.item.genres or "Romance" in r.item.genres for r in refined)
+    assert comedies > sum("Comedy" in r.item.genres or "Romance" in r.item.genres for r in plain)
+    for rec in refined:
+        assert "a light romantic comedy" in rec.sentence
+        assert "refine" in rec.contributions
+        assert sum(rec.contributions.values()) == pytest.approx(rec.score, abs=0.01)
