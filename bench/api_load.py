@@ -13,6 +13,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from bench.common import ROOT
@@ -50,43 +53,47 @@ def _wrk(url: str, token: str, seconds: int, connections: int) -> dict[str, floa
             "non_2xx": int(errors[1]) if errors else 0}
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
-
+@contextmanager
+def gunicorn(port: int, workers: int, token: str) -> Iterator[str]:
+    """gunicorn serving the dev database on ``port`` (throttling off), warmed: every worker has
+    loaded the model."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (make bench installs Debian's wrk)")
-    user = get_user_model().objects.get(username=args.user)
-    token, _ = Token.objects.get_or_create(user=user)
-    port = _free_port()
-    env = {**os.environ, "WEB_BIND": f"127.0.0.1:{port}", "WEB_WORKERS": str(args.workers),
-           "API_THROTTLE_USER": "1000000/min", "DJANGO_SETTINGS_MODULE": "recsite.settings"}
+    env = {**os.environ, "WEB_BIND": f"127.0.0.1:{port}", "WEB_WORKERS": str(workers),
+           "API_THROTTLE_USER": "100000000/min", "API_THROTTLE_ANON": "100000000/min",
+           "DJANGO_SETTINGS_MODULE": "recsite.settings"}
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "recsite/gunicorn.conf.py", "recsite.wsgi",
                                "--access-logfile", "/dev/null"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
+    request = urllib.request.Request(f"{base}/api/recommendations/?k=10", headers={"Authorization": f"Token {token}"})
     try:
-        import urllib.request
-
-        deadline = time.monotonic() + 60
-        while True:
+        deadline = time.monotonic() + 90
+        warmed = 0
+        while warmed < 4 * workers:
             try:
-                request = urllib.request.Request(f"{base}/api/recommendations/?k=10",
-                                                 headers={"Authorization": f"Token {token.key}"})
-                urllib.request.urlopen(request, timeout=30).read()  # warm: every worker loads the model
                 urllib.request.urlopen(request, timeout=30).read()
-                break
+                warmed += 1
             except OSError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
-        results = {}
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    token, _ = Token.objects.get_or_create(user=get_user_model().objects.get(username=args.user))
+    results = {}
+    with gunicorn(_free_port(), args.workers, token.key) as base:
         for name, path in (("trivial", "/api/categories/"), ("recommendations", "/api/recommendations/?k=10"),
                            ("trivial_again", "/api/categories/")):
             print(f"wrk {name} {args.seconds}s ...", flush=True)
             results[name] = _wrk(base + path, token.key, args.seconds, args.connections)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     trivial_rps = (results["trivial"]["rps"] + results["trivial_again"]["rps"]) / 2
     return {"workers": args.workers, "connections": args.connections, "seconds": args.seconds, "results": results,
             "throughput_ratio": round(results["recommendations"]["rps"] / trivial_rps, 3) if trivial_rps else 0.0}

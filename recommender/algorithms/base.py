@@ -113,6 +113,21 @@ class Recommender:
         return model
 
 
+class FoldIn(Recommender):
+    """For factor models: an ad-hoc history is always folded in (``self._adhoc`` is true while
+    it is scored), even when it happens to be an int-like list; a trained user index uses the
+    stored factors."""
+
+    _adhoc = False
+
+    def score(self, user_or_history: UserRef, items: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        self._adhoc = not isinstance(user_or_history, (int, np.integer))
+        try:
+            return super().score(user_or_history, items)
+        finally:
+            self._adhoc = False
+
+
 def top_k(scores: np.ndarray, k: int, exclude: Sequence[int] | np.ndarray = ()) -> tuple[np.ndarray, np.ndarray]:
     """Indices and values of the ``k`` largest finite scores, best first, ``exclude`` removed."""
     scores = np.array(scores, dtype=np.float64)

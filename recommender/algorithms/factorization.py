@@ -13,7 +13,7 @@ from typing import Any, Self
 import numpy as np
 import scipy.sparse as sp
 
-from .base import Recommender
+from .base import FoldIn
 from .data import Event, Interactions
 from .tuning import pick_best
 
@@ -24,7 +24,7 @@ def _threads(num_threads: int | None) -> int:
     return int(num_threads or os.environ.get("RECSITE_THREADS", 0) or 1)
 
 
-class _ImplicitMF(Recommender):
+class _ImplicitMF(FoldIn):
     model: Any
 
     def _new_model(self, **params: Any) -> Any:  # pragma: no cover - abstract
@@ -60,7 +60,7 @@ class _ImplicitMF(Recommender):
         return {int(j): float(c) for j, c in zip(idx, shares, strict=True)}
 
     def _score_events(self, events: list[Event], user: int | None) -> np.ndarray:
-        if user is not None and not getattr(self, "_adhoc", False):
+        if user is not None and not self._adhoc:
             if len(self.data.seen(user)) == 0 and not events:
                 return np.full(self.n_items, np.nan)
             vec = self.user_factors[user]
@@ -69,14 +69,6 @@ class _ImplicitMF(Recommender):
         else:
             return np.full(self.n_items, np.nan)
         return (self.item_factors @ vec).astype(np.float64)
-
-    def score(self, user_or_history, items=None):
-        # an ad-hoc history is always folded in, even if it happens to be an int-like list
-        self._adhoc = not isinstance(user_or_history, (int, np.integer))
-        try:
-            return super().score(user_or_history, items)
-        finally:
-            self._adhoc = False
 
     def _score_rows(self, matrix: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
         scores = (self.user_factors[users] @ self.item_factors.T).astype(np.float64)

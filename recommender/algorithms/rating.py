@@ -13,7 +13,7 @@ from typing import Any, Self
 import numpy as np
 import scipy.sparse as sp
 
-from .base import Recommender
+from .base import FoldIn
 from .data import Event, Interactions
 
 
@@ -28,7 +28,7 @@ def _wishart(rng: np.random.Generator, df: float, scale: np.ndarray) -> np.ndarr
     return la @ la.T
 
 
-class BPMF(Recommender):
+class BPMF(FoldIn):
     """``predict(user, items)`` gives ratings; ``score`` is the same (NaN for unknown users)."""
 
     name = "bpmf"
@@ -127,20 +127,13 @@ class BPMF(Recommender):
         return np.mean(preds, axis=0)
 
     def _score_events(self, events: list[Event], user: int | None) -> np.ndarray:
-        if user is not None and not getattr(self, "_adhoc", False):
+        if user is not None and not self._adhoc:
             if len(self.data.seen(user)) == 0 and not events:
                 return np.full(self.n_items, np.nan)
             return self._clip(self.item_factors @ self.user_factors[user]).astype(np.float64)
         if not events:
             return np.full(self.n_items, np.nan)
         return self._clip(self._fold_in(events))
-
-    def score(self, user_or_history, items=None):
-        self._adhoc = not isinstance(user_or_history, (int, np.integer))
-        try:
-            return super().score(user_or_history, items)
-        finally:
-            self._adhoc = False
 
     def _score_rows(self, matrix: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
         scores = self._clip(self.user_factors[users] @ self.item_factors.T).astype(np.float64)
