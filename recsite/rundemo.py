@@ -32,6 +32,9 @@ def main() -> int:
                           "--loglevel", "INFO", "--concurrency", "1"]),
         subprocess.Popen([sys.executable, "manage.py", "runserver", ADDRESS, "--noreload"]),
     ]
+    import django
+
+    django.setup()
     from catalog.demo import DEMO_SHOPPER, DEMO_STAFF
 
     print(
