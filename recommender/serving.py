@@ -13,6 +13,7 @@ retraining.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -26,7 +27,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from catalog.models import Event, EventKind, Item, Profile, Review
@@ -259,9 +260,44 @@ def _popularity(pks: list[int], model: Any) -> list[float]:
 
 def feed_for_user(user: AbstractBaseUser | None, k: int = 10, context: FeedContext | None = None
                   ) -> list[Recommendation]:
-    """Personalised recommendations for ``user`` (or an anonymous session), explained."""
+    """Personalised recommendations for ``user`` (or an anonymous session), explained.
+
+    Results are cached for ``RECSYS_FEED_CACHE_SECONDS`` under a key that changes with
+    anything that changes them: the model version, the user's (and session's) latest event
+    (ratings, "not interested", views ... all record one), the profile's opt-out and interest
+    vector, and every request parameter. So a new action shows in the very next feed."""
     context = context or FeedContext()
-    _version, model = active_model()
+    version, model = active_model()
+    key = _feed_key(user, k, context, version)
+    cached = cache.get(key) if key else None
+    if cached is not None:
+        items = Item.objects.active().in_bulk([pk for pk, *_ in cached])
+        return [Recommendation(items[pk], score, source, sentence, evidence, algorithm)
+                for pk, score, source, sentence, evidence, algorithm in cached if pk in items]
+    recs = _feed(user, k, context, model)
+    if key:
+        cache.set(key, [(r.item.pk, r.score, r.source, r.sentence, r.evidence, r.algorithm) for r in recs],
+                  settings.RECSYS_FEED_CACHE_SECONDS)
+    return recs
+
+
+def _feed_key(user: AbstractBaseUser | None, k: int, context: FeedContext, version: ModelVersion | None
+              ) -> str | None:
+    if settings.RECSYS_FEED_CACHE_SECONDS <= 0 or (user is None and not context.session_key):
+        return None
+    actor = Q(user=user) if user is not None else Q(user=None, session_key=context.session_key)
+    if user is not None and context.session_key:
+        actor |= Q(user=None, session_key=context.session_key)
+    latest = Event.objects.filter(actor).exclude(kind=EventKind.IMPRESSION).aggregate(latest=Max("id"))["latest"]
+    profile = (Profile.objects.filter(user=user).values_list("personalization_opt_out", "embedding__embedded_at")
+               .first() if user is not None else None)
+    parts = [version.pk if version else None, user.pk if user else context.session_key, latest, profile, k,
+             sorted(context.exclude), context.genre, context.diversity, context.fairness, context.refine,
+             context.algorithm, settings.RECSYS_DIVERSITY, settings.RECSYS_FAIRNESS]
+    return "recsite:feed:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: Any) -> list[Recommendation]:
     state = _user_state(user, context, model)
     if model is None or not state.personalized or context.algorithm == "popularity":
         reason = ("personalization is off for your account" if not state.personalized

@@ -2,6 +2,11 @@
 
 import os
 
+# One numeric thread per worker: with as many workers as cores, OpenMP / BLAS thread pools in
+# every worker only fight over the same cores (measured: 2.3x slower recommendations).
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, os.environ.get("WEB_NUMERIC_THREADS", "1"))
+
 bind = os.environ.get("WEB_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_WORKERS", "2"))
 threads = int(os.environ.get("WEB_THREADS", "1"))

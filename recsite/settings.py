@@ -196,6 +196,8 @@ RECSYS_MODEL_CHECK_SECONDS = float(os.environ.get("RECSYS_MODEL_CHECK_SECONDS", 
 # Serving defaults: MMR trade-off (1 = relevance only) and fairness re-ranker strength (0 = off).
 RECSYS_DIVERSITY = float(os.environ.get("RECSYS_DIVERSITY", "0.8"))
 RECSYS_FAIRNESS = float(os.environ.get("RECSYS_FAIRNESS", "0.0"))
+# Feeds are cached this long; any new action of the user changes the cache key (see serving).
+RECSYS_FEED_CACHE_SECONDS = int(os.environ.get("RECSYS_FEED_CACHE_SECONDS", "300"))
 
 CELERY_BEAT_SCHEDULE = {
     "embed-reconcile": {"task": "recommender.embed_reconcile", "schedule": 15 * 60.0},

@@ -147,3 +147,17 @@ def test_refine_text_reranks_the_feed_and_every_card_says_so(shopper):
         assert "a light romantic comedy" in rec.sentence
         assert "refine" in rec.contributions
         assert sum(rec.contributions.values()) == pytest.approx(rec.score, abs=0.01)
+
+
+def test_feed_cache_serves_the_same_feed_and_any_change_invalidates_it(shopper, settings):
+    first = serving.feed_for_user(shopper, k=8)
+    assert titles(serving.feed_for_user(shopper, k=8)) == titles(first)  # cached
+    services.profile_update(user=shopper, personalization_opt_out=True)
+    assert {r.source for r in serving.feed_for_user(shopper, k=8)} == {"popularity"}
+    services.profile_update(user=shopper, personalization_opt_out=False)
+    assert titles(serving.feed_for_user(shopper, k=8)) == titles(first)
+    Item.objects.filter(pk=first[0].item.pk).update(is_active=False)  # no event: dropped when served
+    assert first[0].item.pk not in {r.item.pk for r in serving.feed_for_user(shopper, k=8)}
+    settings.RECSYS_FEED_CACHE_SECONDS = 0  # off: computed every time, same rules
+    uncached = serving.feed_for_user(shopper, k=8)
+    assert len(uncached) == 8 and first[0].item.pk not in {r.item.pk for r in uncached}
