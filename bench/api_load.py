@@ -26,7 +26,7 @@ UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--user", default="ml_1")
 

@@ -13,8 +13,16 @@ threads = int(os.environ.get("WEB_THREADS", "1"))
 timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
-max_requests = int(os.environ.get("WEB_MAX_REQUESTS", "5000"))
-max_requests_jitter = 500
+max_requests = int(os.environ.get("WEB_MAX_REQUESTS", "100000"))  # recycling restarts a worker (~1 s)
+max_requests_jitter = 10000
 accesslog = "-"
 errorlog = "-"
 preload_app = False  # each worker loads the model itself (copy-on-write is defeated by refcounts anyway)
+
+
+def post_worker_init(worker) -> None:
+    """Load the active model before the worker takes requests (no slow first request after a
+    start or a max_requests recycle)."""
+    from recommender.serving import active_model
+
+    active_model()
