@@ -118,8 +118,11 @@ def active_model() -> tuple[ModelVersion | None, Any]:
         elif _cache["version"] is None or _cache["version"].pk != version.pk:
             try:
                 model = artifact_load(version)
-            except (OSError, ValueError):
-                logger.exception("cannot load %s; serving without a trained model", version)
+                # an artifact pickled by other code (a deploy changed the features) fails here,
+                # at load, rather than on a shopper's request
+                model.recommend(LiveProfile(events=[(0, 5.0, 0)]), k=1)
+            except Exception:
+                logger.exception("cannot use %s; serving popular items until a usable version is active", version)
                 _cache["version"], _cache["model"] = None, None
             else:
                 model.index_of_pk = {int(pk): i for i, pk in enumerate(model.item_pks)}

@@ -165,5 +165,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that uses the MovieLens fixtures uses the database: mark it, so pytest-django sets
     the test database up even when no other collected test asks for it."""
     for item in items:
-        if "ml100k" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("django_db"):
+        if "_ml100k_session" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("django_db"):
             item.add_marker(pytest.mark.django_db)

@@ -161,3 +161,16 @@ def test_feed_cache_serves_the_same_feed_and_any_change_invalidates_it(shopper, 
     settings.RECSYS_FEED_CACHE_SECONDS = 0  # off: computed every time, same rules
     uncached = serving.feed_for_user(shopper, k=8)
     assert len(uncached) == 8 and first[0].item.pk not in {r.item.pk for r in uncached}
+
+
+def test_an_unusable_artifact_falls_back_to_popularity_and_says_so(trained_model, tmp_path, settings):
+    from recommender.models import ModelVersion
+    from recommender.training import version_activate
+
+    broken = ModelVersion.objects.create(artifact="missing.pkl", sha256="0" * 64)
+    version_activate(version=broken)
+    serving.model_cache_clear()
+    recs = serving.feed_for_user(User.objects.get(username="ml_1"), k=5)
+    assert {r.source for r in recs} == {"popularity"} and "no trained model yet" in recs[0].sentence
+    version_activate(version=trained_model)
+    serving.model_cache_clear()
