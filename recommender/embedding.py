@@ -7,11 +7,12 @@ idempotent: a row whose text hash and model name match what is stored is skipped
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models, transaction
+from django.db import connection, connections, models, transaction
 
 from catalog.models import Item, ItemRelation, Profile, Review
 from recommender.documents import item_document
@@ -76,22 +77,32 @@ def source_get(kind: str) -> Source:
         raise ValueError(f"unknown embedding kind {kind!r}; expected one of {', '.join(SOURCES)}") from None
 
 
-def embed_rows(*, kind: str, ids: Iterable[int], force: bool = False) -> dict[str, int]:
-    """Embed the rows ``ids`` of ``kind`` whose text or model changed; drop vectors of rows that
-    no longer qualify (deleted, hidden, emptied). Returns counts."""
+@dataclass
+class _Prepared:
+    """One batch read and encoded, ready to be written."""
+
+    source: Source
+    rows: list[Embedding]
+    counts: dict[str, int]
+
+
+def _prepare(kind: str, ids: Iterable[int], force: bool) -> _Prepared:
+    """Read the rows' texts, drop vectors of rows that no longer qualify (deleted, hidden,
+    emptied), and encode the texts whose hash or model changed."""
     source = source_get(kind)
     ids = set(ids)
     documents = source.documents(ids)
     removed, _ = source.embedding.objects.filter(pk__in=ids - documents.keys()).delete()
     name = model_name()
-    stored = dict(
-        (pk, (model, digest))
+    stored = {
+        pk: (model, digest)
         for pk, model, digest in source.embedding.objects.filter(pk__in=documents).values_list(
             "pk", "model_name", "text_hash"
         )
-    )
+    }
     hashes = {pk: text_hash(text) for pk, text in documents.items()}
     todo = [pk for pk in sorted(documents) if force or stored.get(pk) != (name, hashes[pk])]
+    rows: list[Embedding] = []
     if todo:
         encoder = get_encoder()
         if encoder.dimension != settings.EMBEDDING_DIMENSIONS:
@@ -104,16 +115,59 @@ def embed_rows(*, kind: str, ids: Iterable[int], force: bool = False) -> dict[st
             source.embedding(**{f"{source.key}_id": pk}, vector=vector, model_name=name, text_hash=hashes[pk])
             for pk, vector in zip(todo, vectors, strict=True)
         ]
+    return _Prepared(source, rows, {"embedded": len(todo), "skipped": len(documents) - len(todo),
+                                     "removed": removed})
+
+
+def _write(batch: _Prepared) -> dict[str, int]:
+    if batch.rows:
+        source = batch.source
         with transaction.atomic():
             # rows deleted since we read them would violate the foreign key: keep the living
-            alive = set(source.eligible().filter(pk__in=todo).values_list("pk", flat=True))
+            alive = set(source.eligible().filter(pk__in=[row.pk for row in batch.rows]).values_list("pk", flat=True))
             source.embedding.objects.bulk_create(
-                [row for row in rows if row.pk in alive],
+                [row for row in batch.rows if row.pk in alive],
                 update_conflicts=True,
                 unique_fields=[source.key],
                 update_fields=["vector", "model_name", "text_hash", "embedded_at"],
             )
-    return {"embedded": len(todo), "skipped": len(documents) - len(todo), "removed": removed}
+    return batch.counts
+
+
+def embed_rows(*, kind: str, ids: Iterable[int], force: bool = False) -> dict[str, int]:
+    """Embed the rows ``ids`` of ``kind`` whose text or model changed; drop vectors of rows that
+    no longer qualify (deleted, hidden, emptied). Idempotent. Returns counts."""
+    return _write(_prepare(kind, ids, force))
+
+
+def embed_many(*, kind: str, ids: list[int], force: bool = False, batch_size: int = 256,
+               progress: Callable[[int], object] | None = None) -> dict[str, int]:
+    """:func:`embed_rows` over many ids in batches, writing batch N on a second database
+    connection while batch N+1 is encoded (the database's HNSW insert and the encoder then use
+    both cores). Inside a transaction it runs batch after batch on the caller's connection."""
+    counts = {"embedded": 0, "skipped": 0, "removed": 0}
+
+    def add(result: dict[str, int], n: int) -> None:
+        for key, value in result.items():
+            counts[key] += value
+        if progress is not None:
+            progress(n)
+
+    if connection.in_atomic_block:
+        for chunk in batched(ids, batch_size):
+            add(embed_rows(kind=kind, ids=chunk, force=force), len(chunk))
+        return counts
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-writer") as writer:
+        pending: tuple[Future, int] | None = None
+        for chunk in batched(ids, batch_size):
+            prepared = _prepare(kind, chunk, force)
+            if pending is not None:
+                add(pending[0].result(), pending[1])
+            pending = (writer.submit(_write, prepared), len(chunk))
+        if pending is not None:
+            add(pending[0].result(), pending[1])
+        writer.submit(connections.close_all).result()  # the writer thread's connection
+    return counts
 
 
 def pending_ids(*, kind: str, stale: bool = False, everything: bool = False) -> list[int]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from recommender.embedding import SOURCES, batched, embed_rows, enqueue, pending_ids
+from recommender.embedding import SOURCES, embed_many, enqueue, pending_ids
 
 BATCH = 256
 
@@ -34,10 +34,9 @@ class Command(BaseCommand):
         counts = {"embedded": 0, "skipped": 0, "removed": 0}
         with tqdm(total=total, unit="row", desc="embed", disable=options["no_progress"]) as bar:
             for kind, ids in plan.items():
-                for chunk in batched(ids, BATCH):
-                    for key, value in embed_rows(kind=kind, ids=chunk, force=options["all"]).items():
-                        counts[key] += value
-                    bar.update(len(chunk))
+                done = embed_many(kind=kind, ids=ids, force=options["all"], batch_size=BATCH, progress=bar.update)
+                for key, value in done.items():
+                    counts[key] += value
         self.stdout.write(
             f"{counts['embedded']} embedded, {counts['skipped']} unchanged, {counts['removed']} removed "
             f"({', '.join(f'{k}: {len(v)}' for k, v in plan.items())})"
