@@ -1,6 +1,6 @@
 """Writes to the catalog. Each runs in a transaction and validates with ``full_clean``; the
-recommender hears about saved rows through Django's ``post_save`` and about bulk imports and
-events through :mod:`catalog.signals`, acting after commit."""
+recommender hears about saved rows through Django's ``post_save`` and about bulk imports through
+:mod:`catalog.signals`, acting after commit (serving reads events directly, per request)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from catalog import signals
 from catalog.models import Event, EventKind, Item, Profile, Review
 
 ITEM_TEXT_FIELDS = ("title", "description", "genres", "tags", "year")
@@ -110,9 +109,6 @@ def event_record(
         )
         event.full_clean(validate_unique=False)
         event.save()
-    signals.send_on_commit(
-        signals.events_recorded, Event, user_id=event.user_id, session_key=event.session_key, kinds={kind}
-    )
     return event, True
 
 

@@ -9,8 +9,6 @@ from django.dispatch import Signal
 items_changed = Signal()
 reviews_changed = Signal()
 profiles_changed = Signal()
-# sender=<event model>, user_id=int|None, session_key=str, kinds=set[str]
-events_recorded = Signal()
 
 
 def send_on_commit(signal: Signal, sender: type, **kwargs: object) -> None:

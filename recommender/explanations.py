@@ -155,6 +155,12 @@ def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context:
     for pk, genres in Item.objects.filter(pk__in=history_pks).values_list("pk", "genres"):
         genres_of_index[model.index_of_pk[pk]] = genres
     top_genres = _user_genres(model, state, genres_of_index)
+    item_vectors = {}
+    if state.review_vectors:  # one lookup for the whole list (the model's copy; the database's for new items)
+        from recommender.serving import _vectors
+
+        pks = [item.pk for item, _ in ranked]
+        item_vectors = dict(zip(pks, _vectors(pks, model), strict=True))
     all_contributions = dict(contributions or {})
     unknown = [model.index_of_pk[item.pk] for item, _ in ranked
                if item.pk in model.index_of_pk and model.index_of_pk[item.pk] not in all_contributions]
@@ -179,7 +185,7 @@ def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context:
                     evidence["shared_entities"] = shared
         if context.refine:
             evidence["refine"] = context.refine
-        review = _closest_review(state, item)
+        review = _closest_review(state, item_vectors.get(item.pk))
         if review:
             evidence["review"] = review
         matches = [g for g in item.genres if g in top_genres]
@@ -210,15 +216,10 @@ def explain_single(model: Any, state: Any, signal: str, ranked: list[tuple[Any, 
     return out
 
 
-def _closest_review(state: Any, item: Any, threshold: float = 0.5) -> dict[str, Any] | None:
-    if not state.review_vectors:
+def _closest_review(state: Any, vector: np.ndarray | None, threshold: float = 0.5) -> dict[str, Any] | None:
+    """The user's review text closest to the item's vector, when close enough to mention."""
+    if not state.review_vectors or vector is None or not vector.any():
         return None
-    from recommender.models import ItemEmbedding
-
-    vector = ItemEmbedding.objects.filter(item=item).values_list("vector", flat=True).first()
-    if vector is None:
-        return None
-    vector = np.asarray(vector, dtype=np.float32)
     sims = [(float(v @ vector), text, pk) for v, text, pk in state.review_vectors]
     sim, text, pk = max(sims)
     return {"text": text, "item": pk, "similarity": round(sim, 3)} if sim >= threshold else None

@@ -62,14 +62,7 @@ class Recommender:
         """Scores for ``items`` (all items when ``None``); NaN for unknown items or no signal."""
         events = resolve_history(self.data, user_or_history)
         user = int(user_or_history) if self._is_trained_user(user_or_history) else None
-        full = np.asarray(self._score_events(events, user), dtype=np.float64)
-        if items is None:
-            return full
-        items = np.asarray(items, dtype=np.int64)
-        out = np.full(len(items), np.nan)
-        ok = (items >= 0) & (items < len(full))
-        out[ok] = full[items[ok]]
-        return out
+        return select_items(np.asarray(self._score_events(events, user), dtype=np.float64), items)
 
     def score_users(self, users: np.ndarray, data: Interactions | None = None) -> np.ndarray:
         """Dense (len(users), n_items) scores of trained users, from ``data`` (default: the fit data)."""
@@ -111,6 +104,17 @@ class Recommender:
         if not isinstance(model, cls):
             raise TypeError(f"{path} holds a {payload['class']}, not a {cls.__name__}")
         return model
+
+
+def select_items(full: np.ndarray, items: Sequence[int] | np.ndarray | None) -> np.ndarray:
+    """``full[items]`` (all when ``None``), NaN for indices outside the catalogue."""
+    if items is None:
+        return full
+    items = np.asarray(items, dtype=np.int64)
+    out = np.full(len(items), np.nan)
+    ok = (items >= 0) & (items < len(full))
+    out[ok] = full[items[ok]]
+    return out
 
 
 class FoldIn(Recommender):

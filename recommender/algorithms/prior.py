@@ -13,7 +13,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from .base import Recommender, zscore_rows
+from .base import Recommender, select_items, zscore_rows
 from .data import Event, Interactions, UserRef
 from .tuning import holdout, ndcg_at_k
 
@@ -50,13 +50,7 @@ class PopularityBlend(Recommender):
         scores = self._blend(raw[None], self.log_pop, self.beta)[0]
         if np.isnan(raw).all():
             scores[:] = np.nan if self.beta == 0 else self.beta * zscore_rows(self.log_pop[None])[0]
-        if items is None:
-            return scores
-        items = np.asarray(items, dtype=np.int64)
-        out = np.full(len(items), np.nan)
-        ok = (items >= 0) & (items < len(scores))
-        out[ok] = scores[items[ok]]
-        return out
+        return select_items(scores, items)
 
     def _score_events(self, events: list[Event], user: int | None) -> np.ndarray:
         return self.score(events if user is None else user)

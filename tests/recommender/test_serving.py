@@ -174,3 +174,18 @@ def test_an_unusable_artifact_falls_back_to_popularity_and_says_so(trained_model
     assert {r.source for r in recs} == {"popularity"} and "no trained model yet" in recs[0].sentence
     version_activate(version=trained_model)
     serving.model_cache_clear()
+
+
+def test_closest_review_text_is_named_only_when_close():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from recommender.explanations import _closest_review
+
+    a, b = np.eye(3, dtype=np.float32)[0], np.eye(3, dtype=np.float32)[1]
+    state = SimpleNamespace(review_vectors=[(a, "Loved the space battles.", 7), (b, "Too slow.", 8)])
+    assert _closest_review(state, a)["text"] == "Loved the space battles."
+    assert _closest_review(state, (a + b) / np.sqrt(2), threshold=0.9) is None
+    assert _closest_review(state, np.zeros(3, dtype=np.float32)) is None  # an item without a vector
+    assert _closest_review(SimpleNamespace(review_vectors=[]), a) is None
