@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
 
-@shared_task(name="recsite.health")
+@shared_task(name="recsite.health", ignore_result=False)
 def health(token: str = "") -> dict[str, object]:
     """Round trip check: proves a worker consumed the broker and can reach the database."""
     from django.db import connection

@@ -116,8 +116,28 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_RESULT_EXPIRES = 3600
+# Nothing reads the results of the embedding, training and audit tasks (their effects are in
+# the database). Storing them would also make every publish touch the result backend, which
+# retries for ~20 s when Redis is down and then needs a restart: a write would hang instead
+# of failing fast and leaving the work to the reconcile sweep.
+CELERY_TASK_IGNORE_RESULT = True
+# A late-acknowledged task running when the broker connection drops cannot be acknowledged
+# and is redelivered anyway; cancel it rather than finish it twice (Celery 6's default).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "recsite")
+# Separate queues let embedding (many small, latency-sensitive tasks) and training / audits
+# (long, memory-hungry) run on different workers: set CELERY_EMBED_QUEUE=embed and
+# CELERY_TRAIN_QUEUE=train and start one worker per queue (docs/OPERATIONS.md). Both default to
+# the default queue, so a single worker does everything.
+CELERY_EMBED_QUEUE = os.environ.get("CELERY_EMBED_QUEUE") or CELERY_TASK_DEFAULT_QUEUE
+CELERY_TRAIN_QUEUE = os.environ.get("CELERY_TRAIN_QUEUE") or CELERY_TASK_DEFAULT_QUEUE
+CELERY_TASK_ROUTES = {
+    "recommender.embed": {"queue": CELERY_EMBED_QUEUE},
+    "recommender.embed_reconcile": {"queue": CELERY_EMBED_QUEUE},
+    "recommender.train": {"queue": CELERY_TRAIN_QUEUE},
+    "recommender.audit": {"queue": CELERY_TRAIN_QUEUE},
+}
 # Redis redelivers an unacknowledged task after this long (worker killed mid-task).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
@@ -200,7 +220,9 @@ RECSYS_FAIRNESS = float(os.environ.get("RECSYS_FAIRNESS", "0.0"))
 RECSYS_FEED_CACHE_SECONDS = int(os.environ.get("RECSYS_FEED_CACHE_SECONDS", "300"))
 
 CELERY_BEAT_SCHEDULE = {
-    "embed-reconcile": {"task": "recommender.embed_reconcile", "schedule": 15 * 60.0},
+    # the sweep that catches up after a broker outage or a lost task (see docs/OPERATIONS.md)
+    "embed-reconcile": {"task": "recommender.embed_reconcile",
+                        "schedule": float(os.environ.get("RECSYS_RECONCILE_EVERY", 15 * 60))},
     "train": {"task": "recommender.train", "schedule": float(os.environ.get("RECSYS_TRAIN_EVERY", 6 * 3600))},
 }
 

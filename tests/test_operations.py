@@ -1,7 +1,9 @@
-"""Operations: probes, production settings, and graceful degradation with a real database outage."""
+"""Operations: probes, production settings, and faults on real services: the database
+restarted under load, the broker stopped while writes go on."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,11 +11,17 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+ARTIFACTS.mkdir(exist_ok=True)
 
 
 def test_probes(client, db):
@@ -35,56 +43,195 @@ def test_deploy_checks_are_clean():
     assert missing.returncode != 0 and "DJANGO_SECRET_KEY" in missing.stderr
 
 
-def _get(url: str) -> tuple[int, dict[str, str], bytes]:
+def _request(url: str, data: dict | None = None, token: str = "") -> tuple[int, dict[str, str], bytes]:
+    headers = {"Authorization": f"Token {token}"} if token else {}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=None if data is None else json.dumps(data).encode(), headers=headers)
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=15) as response:
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers), exc.read()
 
 
-@pytest.mark.slow
-def test_database_outage_gives_503_and_recovers(tmp_path_factory):
-    """A server on its own embedded PostgreSQL: stop the database, requests get 503 with
-    Retry-After (HTML for pages, the JSON error for the API); restart it, service resumes."""
-    var = Path(f"/tmp/rs-fault-{os.getpid()}")
+_get = _request
+SERVICES = [sys.executable, "-m", "recsite.services_cli"]
+
+
+@contextmanager
+def _isolated_project(name: str) -> Iterator[dict[str, str]]:
+    """Environment of a project with its own embedded PostgreSQL and Redis (under /tmp), so
+    the test can stop and start them without disturbing the rest of the suite; migrated."""
+    var = Path(f"/tmp/rs-{name}-{os.getpid()}")
     shutil.rmtree(var, ignore_errors=True)
     var.mkdir()
-    env = {**os.environ, "RECSITE_VAR_DIR": str(var), "RECSITE_DB_NAME": "fault",
-           "DJANGO_SETTINGS_MODULE": "recsite.settings", "CELERY_BROKER_URL": "redis://127.0.0.1:6379/14"}
-    env.pop("DATABASE_URL", None)
-    services = [sys.executable, "-m", "recsite.services_cli"]
-    server = None
+    (ROOT / "var" / "models").mkdir(parents=True, exist_ok=True)
+    (var / "models").symlink_to(ROOT / "var" / "models")  # the exported encoder, not exported again
+    env = {**os.environ, "RECSITE_VAR_DIR": str(var), "RECSITE_DB_NAME": name,
+           "DJANGO_SETTINGS_MODULE": "recsite.settings", "CELERY_QUEUE": name,
+           "API_THROTTLE_ANON": "100000/min", "API_THROTTLE_USER": "100000/min"}  # load, not abuse
+    for key in ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "DJANGO_ALLOW_ASYNC_UNSAFE"):
+        env.pop(key, None)
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True,
                        timeout=300)
-        port = 8700 + os.getpid() % 200
-        server = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        yield env
+    finally:
+        subprocess.run([*SERVICES, "stop"], cwd=ROOT, env=env, timeout=60, capture_output=True)
+        shutil.rmtree(var, ignore_errors=True)
+
+
+@contextmanager
+def _gunicorn(env: dict[str, str]) -> Iterator[str]:
+    """The production server (2 workers) on a free port; yields its base URL once it answers."""
+    port = 8700 + os.getpid() % 200
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "recsite/gunicorn.conf.py", "recsite.wsgi"], cwd=ROOT,
+        env={**env, "WEB_BIND": f"127.0.0.1:{port}", "WEB_WORKERS": "2", "WEB_THREADS": "4"},
+        stdout=subprocess.DEVNULL, stderr=(ARTIFACTS / f"gunicorn-{env['RECSITE_DB_NAME']}.log").open("wb"),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
             try:
-                if _get(f"{base}/browse/")[0] == 200:
+                if _get(f"{base}/healthz")[0] == 200:
                     break
             except OSError:
-                time.sleep(0.3)
-        assert _get(f"{base}/browse/")[0] == 200
-        subprocess.run([*services, "stop"], cwd=ROOT, env=env, check=True, timeout=60)
-        status, headers, body = _get(f"{base}/browse/")
-        assert status == 503 and headers.get("Retry-After") == "5" and b"right back" in body
-        status, headers, body = _get(f"{base}/api/items/")
-        assert status == 503 and b'"code": "unavailable"' in body
-        assert _get(f"{base}/healthz")[0] == 200  # alive, though not ready
-        assert _get(f"{base}/readyz")[0] == 503
-        subprocess.run([*services, "start"], cwd=ROOT, env=env, check=True, timeout=60)
-        back = time.monotonic()
-        while _get(f"{base}/browse/")[0] != 200:
-            assert time.monotonic() - back < 5, "did not recover within 5 s of the database's return"
-            time.sleep(0.2)
+                pass
+            assert time.monotonic() < deadline and server.poll() is None, "gunicorn did not start"
+            time.sleep(0.3)
+        yield base
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=20)
-        subprocess.run([*services, "stop"], cwd=ROOT, env=env, timeout=60, capture_output=True)
-        shutil.rmtree(var, ignore_errors=True)
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _manage(env: dict[str, str], code: str) -> str:
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]  # the shell may print a banner first
+
+
+@pytest.mark.slow
+def test_database_restart_under_load_gives_503_and_recovers():
+    """gunicorn on its own PostgreSQL, 8 clients requesting pages and the API all the time:
+    stop the database, every answer is a 200 or a clean 503 with Retry-After (HTML for pages,
+    the JSON error for the API), never a 500 or a dropped connection; start it again and
+    service resumes within 5 s."""
+    with _isolated_project("dbfault") as env, _gunicorn(env) as base:
+        urls = [f"{base}/browse/", f"{base}/api/items/", f"{base}/api/recommendations/?k=5"]
+        for url in urls:
+            assert _get(url)[0] == 200, url
+        outcomes: Counter[str] = Counter()
+        stop_at = [float("inf")]
+
+        def client(n: int) -> None:
+            while time.monotonic() < stop_at[0]:
+                url = urls[n % len(urls)]
+                try:
+                    status, headers, body = _get(url)
+                except OSError as exc:  # a refused or reset connection would be a failure
+                    outcomes[f"error {type(exc).__name__}"] += 1
+                    continue
+                if status == 503:
+                    assert headers.get("Retry-After") == "5"
+                    assert (b'"code": "unavailable"' if "/api/" in url else b"right back") in body
+                outcomes[str(status)] += 1
+                n += 1
+
+        with ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(client, n) for n in range(8)]
+            try:
+                time.sleep(2)
+                subprocess.run([*SERVICES, "stop", "postgres"], cwd=ROOT, env=env, check=True, timeout=60)
+                time.sleep(2)
+                assert _get(f"{base}/healthz")[0] == 200  # alive, though not ready
+                assert _get(f"{base}/readyz")[0] == 503
+                subprocess.run([*SERVICES, "start", "postgres"], cwd=ROOT, env=env, check=True, timeout=60)
+                back = time.monotonic()
+                while _get(f"{base}/api/items/")[0] != 200 or _get(f"{base}/browse/")[0] != 200:
+                    assert time.monotonic() - back < 5, "did not recover within 5 s of the database's return"
+                    time.sleep(0.2)
+                time.sleep(1)
+            finally:
+                stop_at[0] = time.monotonic()
+            for future in futures:
+                future.result()
+        assert outcomes["503"] > 0 and outcomes["200"] > 0, outcomes
+        assert set(outcomes) <= {"200", "503"}, outcomes
+
+
+@pytest.mark.slow
+def test_broker_outage_loses_no_write_and_no_embedding():
+    """A worker and beat running; the broker (Redis) stops; items and reviews keep being
+    written through the API (quickly, 201); the broker starts again and the reconcile sweep
+    embeds every one of them: nothing lost."""
+    from recommender.encoder import get_encoder
+
+    get_encoder().model  # noqa: B018 - export the encoder once, before the worker shares it
+    with _isolated_project("brokerfault") as env:
+        token = _manage(env, (
+            "from django.contrib.auth.models import User; from rest_framework.authtoken.models import Token; "
+            "u = User.objects.create_superuser('ops', 'ops@example.com', 'ops-pass-2026'); "
+            "print(Token.objects.create(user=u).key)"
+        ))
+        worker_env = {**env, "RECSYS_RECONCILE_EVERY": "2"}
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "recsite", "worker", "-B", "--concurrency", "1",
+             "--loglevel", "INFO", "-Q", "brokerfault", "--without-gossip", "--without-mingle",
+             "-s", str(Path(env["RECSITE_VAR_DIR"]) / "beat-schedule")],
+            cwd=ROOT, env=worker_env, stdout=(ARTIFACTS / "broker-fault-worker.log").open("wb"),
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        try:
+            with _gunicorn(env) as base:
+                status, _, body = _request(f"{base}/api/items/", {"title": "Before the outage"}, token)
+                assert status == 201, body
+                subprocess.run([*SERVICES, "stop", "redis"], cwd=ROOT, env=env, check=True, timeout=60)
+                assert _get(f"{base}/readyz")[0] == 503
+                created = []
+                for n in range(5):
+                    started = time.monotonic()
+                    status, _, body = _request(f"{base}/api/items/", {
+                        "title": f"Written while the broker was down {n}", "genres": ["Drama"],
+                        "description": "A lighthouse keeper and a storm.",
+                    }, token)
+                    assert status == 201, body
+                    assert time.monotonic() - started < 5, "a write waited on the broker"
+                    created.append(json.loads(body)["id"])
+                status, _, body = _request(f"{base}/api/reviews/", {
+                    "item": created[0], "rating": 4.5, "text": "Moody and beautiful, written during the outage.",
+                }, token)
+                assert status == 201, body
+                subprocess.run([*SERVICES, "start", "redis"], cwd=ROOT, env=env, check=True, timeout=60)
+                count = (
+                    "from recommender.models import ItemEmbedding, ReviewEmbedding; from catalog.models import Item, "
+                    "Review; print(Item.objects.count() - ItemEmbedding.objects.count(), "
+                    "Review.objects.count() - ReviewEmbedding.objects.count(), Item.objects.count())"
+                )
+                deadline = time.monotonic() + 120
+                while (missing := _manage(env, count).split())[:2] != ["0", "0"]:
+                    assert worker.poll() is None, "the worker died"
+                    assert time.monotonic() < deadline, f"still unembedded (items, reviews, total): {missing}"
+                    time.sleep(2)
+                assert missing[2] == "6"
+        finally:
+            os.killpg(worker.pid, 15)
+            worker.wait(timeout=60)
+
+
+def test_embedding_and_training_can_have_queues_of_their_own():
+    """CELERY_EMBED_QUEUE / CELERY_TRAIN_QUEUE route the tasks, so one worker pool embeds and
+    another trains (docs/OPERATIONS.md); unset, everything goes to the default queue."""
+    code = ("from recsite.celery import app; import recommender.tasks; "
+            "print(*(app.amqp.router.route({}, name)['queue'].name for name in "
+            "('recommender.embed', 'recommender.embed_reconcile', 'recommender.train', 'recommender.audit')))")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "recsite.settings", "CELERY_QUEUE": "web"}
+    separate = {"CELERY_EMBED_QUEUE": "embed", "CELERY_TRAIN_QUEUE": "train"}
+    for extra, expected in (({}, "web web web web"), (separate, "embed embed train train")):
+        result = subprocess.run([sys.executable, "-c", f"import django; django.setup(); {code}"], cwd=ROOT,
+                                env={**env, **extra}, capture_output=True, text=True, timeout=120)
+        assert result.stdout.split() == expected.split(), result.stderr
