@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
+from kombu.exceptions import OperationalError
 
 from catalog.admin import ItemAdmin
 from catalog.models import Item
@@ -184,7 +185,14 @@ class AuditRunAdmin(admin.ModelAdmin):
         except ValueError as exc:
             self.message_user(request, f"Audit not started: {exc}", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:recommender_auditrun_changelist"))
-        audit.delay(run.pk)
+        try:
+            audit.delay(run.pk)
+        except OperationalError as exc:  # the broker is down: say so, keep no pending run behind
+            run.status, run.error = AuditRun.Status.FAILED, f"Could not queue the audit: {exc}"
+            run.save(update_fields=["status", "error"])
+            self.message_user(request, "Audit not started: the task queue is unreachable. Try again shortly, "
+                                       "or run `python manage.py audit` on a server.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:recommender_auditrun_changelist"))
         self.message_user(request, f"{run} queued; a worker computes it (refresh in a minute).", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:recommender_auditrun_change", args=[run.pk]))
 
