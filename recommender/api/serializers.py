@@ -131,7 +131,7 @@ class RecommendationSerializer(serializers.Serializer):
     def to_representation(self, rec: Any) -> dict[str, Any]:
         evidence = {k: v for k, v in rec.evidence.items() if k not in {"contributions", "signal", "signal_label"}}
         return {
-            "item": ItemSummarySerializer(rec.item).data,
+            "item": self.fields["item"].to_representation(rec.item),  # built once per list, not per item
             "score": rec.score,
             "source": rec.algorithm,
             "explanation": {"sentence": rec.sentence, "signal": rec.source,
