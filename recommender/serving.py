@@ -28,7 +28,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.db.models import Count, Max, Q, Subquery, Value
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from catalog.models import Event, EventKind, Item, Profile, Review
@@ -296,13 +296,12 @@ def _feed_key(user: AbstractBaseUser | None, k: int, context: FeedContext, versi
     actor = Q(user=user) if user is not None else Q(user=None, session_key=context.session_key)
     if user is not None and context.session_key:
         actor |= Q(user=None, session_key=context.session_key)
-    events = Event.objects.filter(actor).exclude(kind=EventKind.IMPRESSION).order_by()
-    row = None
-    if user is not None:  # one query: the profile's state and the latest event (a subquery)
-        latest_id = events.annotate(one=Value(1)).values("one").annotate(latest=Max("id")).values("latest")
-        row = Profile.objects.filter(user=user).values_list(
-            "personalization_opt_out", "embedding__embedded_at", Subquery(latest_id)).first()
-    profile, latest = (row[:2], row[2]) if row else (None, events.aggregate(latest=Max("id"))["latest"])
+    # the newest action, by the (user | session, created_at) indexes: a max(id) walks the primary
+    # key backwards past everyone else's events, which grows with the table
+    latest = (Event.objects.filter(actor).exclude(kind=EventKind.IMPRESSION).order_by("-created_at", "-id")
+              .values_list("id", flat=True).first())
+    profile = (Profile.objects.filter(user=user).values_list("personalization_opt_out", "embedding__embedded_at")
+               .first() if user is not None else None)
     parts = [version.pk if version else None, user.pk if user else context.session_key, latest, profile, k,
              sorted(context.exclude), context.genre, context.diversity, context.fairness, context.refine,
              context.algorithm, settings.RECSYS_DIVERSITY, settings.RECSYS_FAIRNESS]
