@@ -126,10 +126,8 @@ def _free(k: int) -> int:
 
 
 def _top_rows(relevance: np.ndarray, items: np.ndarray, price: np.ndarray, k: int) -> np.ndarray:
-    """Each row's top-``k`` items by :func:`fairness_scores` (-1 where a row runs out).
-
-    Rows are in relevance order (NaN last), as :func:`standardise_rows` leaves the hybrid's
-    ``recommend_users`` output."""
+    """Each row's top-``k`` items by :func:`fairness_scores` (-1 where a row runs out); rows
+    must be sorted by relevance (NaN last), so the first columns are the free ones."""
     cost = price[np.maximum(items, 0)]
     cost[:, :_free(k)] = 0.0
     adjusted = np.where(np.isnan(relevance) | (items < 0), -np.inf, relevance - cost)
@@ -152,8 +150,10 @@ def exposure_prices(items: np.ndarray, scores: np.ndarray, *, n_items: int, k: i
     statelessly. Items shown much more than their share sink where the relevance given up is
     small; items seldom shown keep a price near 0. Compute it from training data only.
     """
-    items = np.asarray(items, dtype=np.int64)
     relevance = standardise_rows(scores)
+    by_relevance = np.argsort(-np.nan_to_num(relevance, nan=-np.inf), axis=1, kind="stable")
+    relevance = np.take_along_axis(relevance, by_relevance, axis=1)
+    items = np.take_along_axis(np.asarray(items, dtype=np.int64), by_relevance, axis=1)
     grid = np.asarray(strengths, dtype=np.float64)
     if len(grid) < 2 or grid[0] != 0.0 or np.any(np.diff(grid) <= 0) or grid[-1] > 1.0:
         raise ValueError("strengths must increase from 0 to at most 1")
