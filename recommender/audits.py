@@ -34,7 +34,6 @@ from recommender.evaluation.metrics import catalog_coverage, gini, ndcg_at_k, re
 from recommender.models import AuditRun
 
 STRENGTHS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
-POOL = 100
 MIN_RATINGS = 5
 GROUP_FIELDS = ("gender", "age_bracket", "occupation")
 
@@ -81,15 +80,18 @@ def audit_compute(*, sample: int | None = 200, k: int = 10, seed: int = 0, holdo
         if len(events) - n_held < 1:
             continue
         train, test = events[:-n_held], events[-n_held:]
-        idx, scores = model.recommend(LiveProfile(events=train), k=POOL, exclude=[e[0] for e in train])
+        idx, scores = model.recommend(LiveProfile(events=train), k=serving.POOL, exclude=[e[0] for e in train])
         pools.append((np.asarray(idx), np.asarray(scores)))
         held.append({e[0] for e in test})
         histories.append(train)
         audited.append(user_id)
 
+    prices = getattr(model, "exposure_prices", None)  # serving's re-ranker, with the model's prices
+
     def lists_at(strength: float) -> list[list[int]]:
-        return [fairness_rerank(list(idx), list(sc), list(popularity[idx]), strength=strength)[:k]
-                for idx, sc in pools]
+        if prices is None:
+            return [idx[:k].tolist() for idx, _ in pools]
+        return [fairness_rerank(idx.tolist(), sc, prices.of(idx, strength), k=k)[:k] for idx, sc in pools]
 
     tradeoff = []
     for strength in STRENGTHS:

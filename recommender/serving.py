@@ -35,9 +35,9 @@ from catalog.models import Event, EventKind, Item, Profile, Review
 from recommender import explanations
 from recommender.algorithms.base import zscore_rows
 from recommender.algorithms.data import Profile as LiveProfile
-from recommender.algorithms.rerank import fairness_rerank, mmr_rerank
+from recommender.algorithms.rerank import fairness_rerank, fairness_scores, mmr_rerank
 from recommender.models import ItemEmbedding, ModelVersion, ProfileEmbedding, ReviewEmbedding
-from recommender.training import artifact_load
+from recommender.training import artifact_load, exposure_prices_fit
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +121,7 @@ def active_model() -> tuple[ModelVersion | None, Any]:
                 # an artifact pickled by other code (a deploy changed the features) fails here,
                 # at load, rather than on a shopper's request
                 model.recommend(LiveProfile(events=[(0, 5.0, 0)]), k=1)
+                _ensure_exposure_prices(model)
             except Exception:
                 logger.exception("cannot use %s; serving popular items until a usable version is active", version)
                 _cache["version"], _cache["model"] = None, None
@@ -132,6 +133,18 @@ def active_model() -> tuple[ModelVersion | None, Any]:
                 gc.collect()
                 gc.freeze()
     return _cache["version"], _cache["model"]
+
+
+def _ensure_exposure_prices(model: Any) -> None:
+    """Artifacts trained before exposure prices existed get them now (a few seconds, once per
+    process); if that fails, fairness re-ranking is off for the model rather than the model."""
+    if getattr(model, "exposure_prices", None) is not None:
+        return
+    try:
+        model.exposure_prices = exposure_prices_fit(model)
+    except Exception:
+        logger.exception("cannot fit exposure prices for the active model; fairness re-ranking is off")
+        model.exposure_prices = None
 
 
 def model_cache_clear() -> None:
@@ -226,15 +239,25 @@ def _filtered(pks: list[int], *, state: LiveUser, context: FeedContext, exclude_
 
 def _rerank(candidates: list[int], scores: dict[int, float], items: dict[int, Item], *, k: int,
             context: FeedContext, model: Any) -> list[int]:
-    """Fairness re-ranker, then MMR diversity, over the best candidates that passed the filters
-    (a few times ``k``: enough to re-rank, little enough to stay fast)."""
-    order = [pk for pk in candidates if pk in items][: max(4 * k, 40)]
+    """Fairness re-ranker over every candidate that passed the filters, then MMR diversity over
+    the best few times ``k`` of them (enough to re-rank, little enough to stay fast).
+
+    With fairness on, MMR's relevance is the fairness-adjusted score, so diversity does not
+    undo the choice of who is shown."""
+    order = [pk for pk in candidates if pk in items]
+    relevance = {pk: scores[pk] for pk in order}
     strength = settings.RECSYS_FAIRNESS if context.fairness is None else context.fairness
-    if strength > 0:
-        order = fairness_rerank(order, [scores[pk] for pk in order], _popularity(order, model), strength=strength)
+    prices = getattr(model, "exposure_prices", None)
+    if strength > 0 and prices is not None and order:
+        # items newer than the model have no price
+        price = prices.of([model.index_of_pk.get(pk, -1) for pk in order], strength)
+        raw = [scores[pk] for pk in order]
+        relevance = dict(zip(order, fairness_scores(raw, price, k).tolist(), strict=True))
+        order = fairness_rerank(order, raw, price, k=k)
+    order = order[: max(4 * k, 40)]
     lam = settings.RECSYS_DIVERSITY if context.diversity is None else context.diversity
     if lam < 1 and len(order) > k:
-        order = mmr_rerank(order, [scores[pk] for pk in order], _vectors(order, model), k=k, lam=lam)
+        order = mmr_rerank(order, [relevance[pk] for pk in order], _vectors(order, model), k=k, lam=lam)
     return order[:k]
 
 
@@ -256,14 +279,6 @@ def _vectors(pks: list[int], model: Any) -> np.ndarray:
             if pk in found:
                 out[row] = found[pk]
     return out
-
-
-def _popularity(pks: list[int], model: Any) -> list[float]:
-    """log(1 + interactions) of each item in the model's training data (0 for newer items)."""
-    if model is None:
-        return [0.0] * len(pks)
-    counts = model.data.item_counts()
-    return [float(np.log1p(counts[model.index_of_pk[pk]])) if pk in model.index_of_pk else 0.0 for pk in pks]
 
 
 def feed_for_user(user: AbstractBaseUser | None, k: int = 10, context: FeedContext | None = None

@@ -21,9 +21,13 @@ from django.db import transaction
 from catalog.models import Event, EventKind, Item, ItemRelation, Profile, Review
 from recommender.algorithms.data import Interactions
 from recommender.algorithms.hybrid import Hybrid
+from recommender.algorithms.rerank import ExposurePrices, exposure_prices
 from recommender.models import ItemEmbedding, ModelVersion
 
 logger = logging.getLogger(__name__)
+
+FAIRNESS_POOL = 200  # candidates per user the exposure prices are fitted on (serving scores as many)
+FAIRNESS_K = 10  # list length the prices spread exposure for
 
 # implicit positives and the rating they count as
 IMPLICIT_RATINGS = {
@@ -87,6 +91,7 @@ def model_train(*, seed: int = 0, activate: bool = True) -> ModelVersion:
         raise ValueError("there are no interactions to train on yet")
     model = Hybrid(seed=seed).fit(data.interactions, item_vectors=data.item_vectors, kg=data.kg)
     model.item_pks = data.item_pks  # item index -> Item.pk, for serving
+    model.exposure_prices = exposure_prices_fit(model)  # for the fairness re-ranker
     payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
     digest = hashlib.sha256(payload).hexdigest()
     directory = Path(settings.RECSYS_ARTIFACT_DIR)
@@ -107,6 +112,14 @@ def model_train(*, seed: int = 0, activate: bool = True) -> ModelVersion:
             version_activate(version=version)
     logger.info("trained %s in %.1f s", version, elapsed)
     return version
+
+
+def exposure_prices_fit(model: Hybrid, *, k: int = FAIRNESS_K, pool: int = FAIRNESS_POOL) -> ExposurePrices:
+    """Exposure prices fitted on every trained user's candidate list (their own items masked):
+    training data only, so serving can apply them statelessly."""
+    users = np.arange(model.data.n_users)
+    items, scores = model.recommend_users(users, pool, exclude=[model.data.seen(int(u)) for u in users])
+    return exposure_prices(items, scores, n_items=model.n_items, k=k)
 
 
 @transaction.atomic

@@ -213,7 +213,8 @@ EMBED_BATCH_SIZE = int(os.environ.get("EMBED_BATCH_SIZE", "512"))
 RECSYS_ARTIFACT_DIR = Path(os.environ.get("RECSYS_ARTIFACT_DIR", VAR_DIR / "models" / "recsys"))
 # How often a serving process looks for a newer active model version.
 RECSYS_MODEL_CHECK_SECONDS = float(os.environ.get("RECSYS_MODEL_CHECK_SECONDS", "5"))
-# Serving defaults: MMR trade-off (1 = relevance only) and fairness re-ranker strength (0 = off).
+# Serving defaults: MMR trade-off (1 = relevance only) and fairness re-ranker strength (0 = off, 1 = most
+# spread; see docs/EVALUATION.md "Fairness trade-off").
 RECSYS_DIVERSITY = float(os.environ.get("RECSYS_DIVERSITY", "0.8"))
 RECSYS_FAIRNESS = float(os.environ.get("RECSYS_FAIRNESS", "0.0"))
 # Feeds are cached this long; any new action of the user changes the cache key (see serving).

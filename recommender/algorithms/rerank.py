@@ -1,13 +1,18 @@
-"""Re-rankers applied to a scored candidate list: MMR diversity and popularity fairness."""
+"""Re-rankers applied to a scored candidate list: MMR diversity and exposure fairness."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 Similarity = np.ndarray | Callable[[int, int], float]
-TAIL_WEIGHT = 0.5  # the long-tail bonus at strength 1, relative to the relevance range
+FAIRNESS_GRID = tuple(round(0.1 * i, 1) for i in range(11))  # strengths prices are fitted at
+PRICE_WEIGHT = 1.0  # price per log-unit of over-exposure at strength 1, in standard deviations of a list's scores
+PRICE_ROUNDS = 40
+PRICE_DAMPING = 0.3
+FREE_SHARE = 0.5  # the best half of each top-k never pays a price: fairness only reshapes the bottom
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -52,28 +57,6 @@ def mmr_rerank(items: Sequence[int], scores: Sequence[float], vectors: np.ndarra
     return mmr(items, scores, lambda a, b: float(sim[position[a], position[b]]), k, lam)
 
 
-def fairness_rerank(items: Sequence[int], scores: Sequence[float], popularity: Sequence[float], *,
-                    strength: float = 0.0, k: int | None = None) -> list[int]:
-    """Popularity-penalised re-ranking of a candidate list (give it more than ``k`` to have room).
-
-    ``popularity`` is aligned with ``items``. Each candidate's relevance (min-max within the
-    list) gets a bonus for its long-tailness (1 - popularity percentile within the list):
-    ``relevance + TAIL_WEIGHT * strength * tail``. ``strength = 0`` is the identity order (by
-    score). The bonus stays below relevance, so lists never flip to "the rarest first", which
-    would concentrate exposure on a few niche items again; in simulations and on MovieLens the
-    exposure Gini falls steadily as the strength grows (see docs/EVALUATION.md).
-    """
-    if not 0.0 <= strength <= 1.0:
-        raise ValueError("strength must be in [0, 1]")
-    items = list(items)
-    rel = _normalise(np.asarray(scores, dtype=np.float64))
-    pop = np.asarray(popularity, dtype=np.float64)
-    percentile = np.argsort(np.argsort(pop, kind="stable"), kind="stable") / max(len(pop) - 1, 1)
-    adjusted = rel + TAIL_WEIGHT * strength * (1.0 - percentile)
-    order = np.lexsort((np.arange(len(items)), -adjusted))
-    return [items[i] for i in order[: len(items) if k is None else k]]
-
-
 def genre_similarity(genres: Sequence[Sequence[str]]) -> np.ndarray:
     """Cosine of multi-hot genre vectors (item x item)."""
     names = sorted({g for gs in genres for g in gs})
@@ -87,28 +70,130 @@ def genre_similarity(genres: Sequence[Sequence[str]]) -> np.ndarray:
     return x @ x.T
 
 
-class ExposureReranker:
-    """Exposure-calibrated re-ranking across many lists (stateful, one instance per batch/day).
+# ------------------------------------------------------------------ fairness
+def standardise_rows(scores: np.ndarray) -> np.ndarray:
+    """Per-list z-scores of candidate scores (NaN stays NaN): relevance on a scale comparable
+    across users and scorers, unlike min-max, which stretches any gap to the whole range."""
+    s = np.asarray(scores, dtype=np.float64)
+    s = np.where(np.isfinite(s), s, np.nan)
+    with np.errstate(invalid="ignore"):
+        mean = np.nanmean(np.where(np.isnan(s).all(axis=1, keepdims=True), 0.0, s), axis=1, keepdims=True)
+        sd = np.nanstd(np.where(np.isnan(s).all(axis=1, keepdims=True), 0.0, s), axis=1, keepdims=True)
+    return (s - mean) / np.where(sd > 0, sd, 1.0)
 
-    Each list's relevance (min-max within the list) is penalised by ``strength * log(1 + e_i / t)``
-    where ``e_i`` is how often item ``i`` was already recommended and ``t`` the exposure every
-    item would have had if all shown slots were spread evenly over the catalogue. Items shown
-    more than their fair share sink, so exposure spreads; ``strength = 0`` is the identity.
+
+def _check_strength(strength: float) -> float:
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError("strength must be in [0, 1]")
+    return float(strength)
+
+
+@dataclass(frozen=True)
+class ExposurePrices:
+    """Per-item exposure prices at a grid of fairness strengths (row ``g`` for ``strengths[g]``).
+
+    An item's price is what its relevance (a z-score within the user's candidate list) loses at
+    that strength. :meth:`at` interpolates between grid points; strength 0 is all zeros.
     """
 
-    def __init__(self, n_items: int, strength: float = 0.0) -> None:
-        if not 0.0 <= strength <= 1.0:
-            raise ValueError("strength must be in [0, 1]")
-        self.n_items, self.strength = n_items, strength
-        self.exposure = np.zeros(n_items)
-        self.shown = 0
+    strengths: np.ndarray  # (g,), increasing, from 0 to 1
+    prices: np.ndarray  # (g, n_items)
 
-    def rerank(self, items: Sequence[int], scores: Sequence[float], k: int) -> list[int]:
-        items = np.asarray(items, dtype=np.int64)
-        rel = _normalise(np.asarray(scores, dtype=np.float64))
-        fair_share = max(self.shown / max(self.n_items, 1), 1.0)
-        adjusted = rel - self.strength * np.log1p(self.exposure[items] / fair_share)
-        top = items[np.lexsort((np.arange(len(items)), -adjusted))[:k]]
-        self.exposure[top] += 1
-        self.shown += len(top)
-        return top.tolist()
+    @property
+    def n_items(self) -> int:
+        return self.prices.shape[1]
+
+    def at(self, strength: float) -> np.ndarray:
+        strength = _check_strength(strength)
+        g = int(np.searchsorted(self.strengths, strength, side="right")) - 1
+        if g >= len(self.strengths) - 1:
+            return self.prices[-1]
+        lo, hi = self.strengths[g], self.strengths[g + 1]
+        w = (strength - lo) / (hi - lo)
+        return (1 - w) * self.prices[g] + w * self.prices[g + 1]
+
+    def of(self, items: Sequence[int], strength: float) -> np.ndarray:
+        """Prices of ``items`` (indices; negative or unknown indices, e.g. items newer than the
+        prices, cost nothing)."""
+        price = self.at(strength)
+        idx = np.asarray(items, dtype=np.int64)
+        known = (idx >= 0) & (idx < self.n_items)
+        return np.where(known, price[np.where(known, idx, 0)], 0.0)
+
+
+def _free(k: int) -> int:
+    return int(FREE_SHARE * k)
+
+
+def _top_rows(relevance: np.ndarray, items: np.ndarray, price: np.ndarray, k: int) -> np.ndarray:
+    """Each row's top-``k`` items by :func:`fairness_scores` (-1 where a row runs out); rows
+    must be sorted by relevance (NaN last), so the first columns are the free ones."""
+    cost = price[np.maximum(items, 0)]
+    cost[:, :_free(k)] = 0.0
+    adjusted = np.where(np.isnan(relevance) | (items < 0), -np.inf, relevance - cost)
+    order = np.argsort(-adjusted, axis=1, kind="stable")[:, :k]
+    chosen = np.take_along_axis(items, order, axis=1)
+    return np.where(np.isfinite(np.take_along_axis(adjusted, order, axis=1)), chosen, -1)
+
+
+def exposure_prices(items: np.ndarray, scores: np.ndarray, *, n_items: int, k: int,
+                    strengths: Sequence[float] = FAIRNESS_GRID, rounds: int = PRICE_ROUNDS) -> ExposurePrices:
+    """Exposure prices that spread top-``k`` exposure over the catalogue, fitted on many users'
+    candidate lists at once (``items``/``scores``: one row per user, -1 / NaN pads).
+
+    The price of item ``i`` at strength ``s`` is the fixed point of
+    ``price_i = s * PRICE_WEIGHT * log(1 + e_i / t)``, where ``e_i`` is how many top-``k`` lists
+    item ``i`` is in when every list is ranked by ``relevance - price`` and ``t`` the exposure
+    each item would get if all slots were spread evenly. It is the Lagrangian view of "maximise
+    relevance, paying a convex cost for concentrating exposure": a few rounds of damped dual
+    ascent, deterministic, over the whole user base, so the same prices serve every request
+    statelessly. Items shown much more than their share sink where the relevance given up is
+    small; items seldom shown keep a price near 0. Compute it from training data only.
+    """
+    relevance = standardise_rows(scores)
+    by_relevance = np.argsort(-np.nan_to_num(relevance, nan=-np.inf), axis=1, kind="stable")
+    relevance = np.take_along_axis(relevance, by_relevance, axis=1)
+    items = np.take_along_axis(np.asarray(items, dtype=np.int64), by_relevance, axis=1)
+    grid = np.asarray(strengths, dtype=np.float64)
+    if len(grid) < 2 or grid[0] != 0.0 or np.any(np.diff(grid) <= 0) or grid[-1] > 1.0:
+        raise ValueError("strengths must increase from 0 to at most 1")
+    fair_share = max(len(items) * k / max(n_items, 1), 1e-9)
+    table = np.zeros((len(grid), n_items))
+    for g, strength in enumerate(grid):
+        price = table[g - 1].copy() if g else np.zeros(n_items)  # warm start from the weaker strength
+        for _ in range(rounds if strength > 0 else 0):
+            top = _top_rows(relevance, items, price, k)
+            exposure = np.bincount(top[top >= 0], minlength=n_items)
+            target = strength * PRICE_WEIGHT * np.log1p(exposure / fair_share)
+            price = (1 - PRICE_DAMPING) * price + PRICE_DAMPING * target
+        table[g] = price
+    return ExposurePrices(strengths=grid, prices=table)
+
+
+def fairness_scores(scores: Sequence[float], prices: Sequence[float], k: int) -> np.ndarray:
+    """Fairness-adjusted relevance of one candidate list: z-score minus the item's price, where
+    the best ``FREE_SHARE * k`` candidates by score pay nothing (prices are never negative, so
+    they stay on top)."""
+    relevance = standardise_rows(np.asarray(scores, dtype=np.float64)[None])[0]
+    cost = np.asarray(prices, dtype=np.float64).copy()
+    order = np.lexsort((np.arange(len(relevance)), -np.nan_to_num(relevance, nan=-np.inf)))
+    cost[order[:_free(k)]] = 0.0
+    return relevance - cost
+
+
+def fairness_rerank(items: Sequence[int], scores: Sequence[float], prices: Sequence[float], *,
+                    k: int) -> list[int]:
+    """Exposure-priced re-ranking of one candidate list (give it more than ``k`` to have room).
+
+    ``prices`` are aligned with ``items``: :meth:`ExposurePrices.of` at the wanted strength
+    (all zeros, i.e. strength 0, keeps the order by score). The ``k`` best by
+    :func:`fairness_scores` make the list and are shown in score order (fairness decides who is
+    shown, relevance where); the rest follow by adjusted score. Ties keep the input order.
+    """
+    items = list(items)
+    position = np.arange(len(items))
+    raw = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=-np.inf)
+    adjusted = np.nan_to_num(fairness_scores(scores, prices, k), nan=-np.inf)
+    order = np.lexsort((position, -adjusted))
+    head = order[:k][np.lexsort((order[:k], -raw[order[:k]]))]
+    return [items[i] for i in np.concatenate([head, order[k:]])]

@@ -16,15 +16,15 @@ from recommender.algorithms.data import Interactions, split_per_user
 from recommender.algorithms.hybrid import Hybrid, usable
 from recommender.algorithms.prior import PopularityBlend
 from recommender.algorithms.rating import BPMF
-from recommender.algorithms.rerank import ExposureReranker, fairness_rerank, genre_similarity
+from recommender.algorithms.rerank import exposure_prices, fairness_rerank, genre_similarity
 
 from . import metrics
 
 RATIOS = (0.8, 0.1, 0.1)
 COLD_MAX_EVENTS = 3
 COLD_USER_SHARE = 0.2
-FAIRNESS_STRENGTHS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0)
-FAIRNESS_POOL = 100
+FAIRNESS_STRENGTHS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
+FAIRNESS_POOL = 200  # as serving's POOL
 HYBRID_REUSES = ("ease", "itemknn", "tknn", "als", "pop", "trending", "timepop", "content", "kg", "session")
 
 
@@ -198,38 +198,37 @@ def cold_start_report(split: Split, side_info: dict[str, Any], k: int, *, seed: 
 
 # ------------------------------------------------------------------ fairness
 def fairness_tradeoff(model: Hybrid, split: Split, k: int, strengths: Sequence[float] = FAIRNESS_STRENGTHS,
-                      pool: int = FAIRNESS_POOL, seed: int = 0,
-                      progress: bool = True) -> dict[str, list[dict[str, float]]]:
-    """NDCG@k and exposure Gini of the hybrid's top-``pool`` re-ranked at each fairness strength,
-    by the stateless popularity penalty and by the exposure-calibrated re-ranker."""
+                      pool: int = FAIRNESS_POOL, progress: bool = True) -> dict[str, list[dict[str, float]]]:
+    """NDCG@k and exposure Gini of the hybrid's top-``pool`` re-ranked by the exposure-priced
+    re-ranker at each fairness strength.
+
+    The prices are fitted on the same candidate lists that are re-ranked: the hybrid's scores
+    with the training and validation items masked, as training fits them on every user's
+    list. Test items never enter them; they only score the re-ranked lists.
+    """
     users = test_users(split)
     exclude = [split.seen_before_test(int(u)) for u in users]
     items, scores = model.recommend_users(users, pool, exclude=exclude)
     popularity = split.train.item_counts()
     n_items = split.train.n_items
+    prices = exposure_prices(items, scores, n_items=n_items, k=k)
     csr = split.test.csr()
     relevant = [set(csr.indices[csr.indptr[u]:csr.indptr[u + 1]].tolist()) for u in users]
-    order = np.random.default_rng(seed).permutation(len(users))  # the exposure re-ranker's user order
-    out: dict[str, list[dict[str, float]]] = {}
-    for method in ("popularity", "exposure"):
-        rows = []
-        for strength in tqdm(list(strengths), desc=f"fairness ({method})", disable=not progress):
-            lists: list[list[int]] = [[] for _ in users]
-            calibrator = ExposureReranker(n_items, strength)
-            for r in order:
-                ok = items[r] >= 0
-                cand, cand_scores = items[r][ok].tolist(), scores[r][ok]
-                lists[r] = (fairness_rerank(cand, cand_scores, popularity[cand], strength=strength, k=k)
-                            if method == "popularity" else calibrator.rerank(cand, cand_scores, k))
-            ndcg = float(np.mean([metrics.ndcg_at_k(lst, rel, k) for lst, rel in zip(lists, relevant, strict=True)]))
-            rows.append({"strength": strength, "ndcg": ndcg, "gini": metrics.exposure_gini(lists, n_items),
-                         "coverage": metrics.catalog_coverage(lists, n_items),
-                         "avg_popularity": metrics.average_popularity(lists, popularity)})
-        for row in rows:
-            row["ndcg_change"] = row["ndcg"] / rows[0]["ndcg"] - 1 if rows[0]["ndcg"] else 0.0
-            row["gini_change"] = row["gini"] / rows[0]["gini"] - 1 if rows[0]["gini"] else 0.0
-        out[method] = rows
-    return out
+    rows = []
+    for strength in tqdm(list(strengths), desc="fairness", disable=not progress):
+        lists = []
+        for r in range(len(users)):
+            ok = items[r] >= 0
+            cand = items[r][ok].tolist()
+            lists.append(fairness_rerank(cand, scores[r][ok], prices.of(cand, strength), k=k)[:k])
+        ndcg = float(np.mean([metrics.ndcg_at_k(lst, rel, k) for lst, rel in zip(lists, relevant, strict=True)]))
+        rows.append({"strength": strength, "ndcg": ndcg, "gini": metrics.exposure_gini(lists, n_items),
+                     "coverage": metrics.catalog_coverage(lists, n_items),
+                     "avg_popularity": metrics.average_popularity(lists, popularity)})
+    for row in rows:
+        row["ndcg_change"] = row["ndcg"] / rows[0]["ndcg"] - 1 if rows[0]["ndcg"] else 0.0
+        row["gini_change"] = row["gini"] / rows[0]["gini"] - 1 if rows[0]["gini"] else 0.0
+    return {"exposure": rows}
 
 
 def best_tradeoff(rows: list[dict[str, float]], max_ndcg_loss: float = 0.03) -> dict[str, float] | None:

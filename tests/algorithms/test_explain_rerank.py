@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from recommender.algorithms.explain import SIGNAL_LABELS, build_explanation
-from recommender.algorithms.rerank import fairness_rerank, genre_similarity, mmr, mmr_rerank
+from recommender.algorithms.rerank import (
+    ExposurePrices,
+    exposure_prices,
+    fairness_rerank,
+    genre_similarity,
+    mmr,
+    mmr_rerank,
+    standardise_rows,
+)
 from recommender.evaluation.metrics import exposure_gini
 
 
@@ -58,24 +66,63 @@ def test_mmr_diversifies() -> None:
     assert mmr_rerank([0, 1, 2, 3], [1.0, 0.95, 0.5, 0.4], vectors, k=2, lam=0.5) == [0, 2]
 
 
-def test_fairness_strength_zero_is_identity() -> None:
-    items, scores, pop = [5, 6, 7, 8], [0.1, 0.4, 0.3, 0.2], [50, 1, 10, 3]
-    assert fairness_rerank(items, scores, pop, strength=0.0) == [6, 7, 8, 5]
-    with pytest.raises(ValueError):
-        fairness_rerank(items, scores, pop, strength=1.5)
+def _synthetic_pools(n_users: int = 300, n_items: int = 200, pool: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate lists where popular items score higher (a popularity-biased model)."""
+    rng = np.random.default_rng(0)
+    popularity = rng.pareto(1.5, n_items) + 1
+    items = np.zeros((n_users, pool), dtype=np.int64)
+    scores = np.zeros((n_users, pool))
+    for u in range(n_users):
+        cand = rng.choice(n_items, pool, replace=False, p=popularity / popularity.sum())
+        s = np.log(popularity[cand]) + rng.normal(0, 0.5, pool)
+        order = np.argsort(-s)
+        items[u], scores[u] = cand[order], s[order]
+    return items, scores
+
+
+def test_fairness_strength_zero_is_identity_and_strength_is_checked() -> None:
+    items, scores = [5, 6, 7, 8], [0.1, 0.4, 0.3, 0.2]
+    prices = ExposurePrices(strengths=np.array([0.0, 1.0]), prices=np.array([np.zeros(9), np.arange(9.0)]))
+    assert fairness_rerank(items, scores, prices.of(items, 0.0), k=2) == [6, 7, 8, 5]
+    assert fairness_rerank(items, scores, [0, 0, 0, 0], k=4) == [6, 7, 8, 5]
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError):
+            prices.at(bad)
+    assert prices.of([2, -1, 99], 0.5).tolist() == [1.0, 0.0, 0.0]  # interpolated; unknown items are free
+
+
+def test_fairness_rerank_chooses_by_price_and_shows_by_score() -> None:
+    items, scores = [10, 11, 12, 13], [4.0, 3.0, 2.9, 0.0]
+    # k=2: the best one is free; 11 is expensive, so 12 (a near tie) takes its place, shown below 10
+    assert fairness_rerank(items, scores, [5.0, 1.0, 0.0, 0.0], k=2) == [10, 12, 11, 13]
+
+
+def test_exposure_prices_sink_the_item_everyone_is_shown() -> None:
+    # three users; item 0 tops every list, item 1 is a near tie, item 2 is far behind
+    items = np.array([[0, 1, 2]] * 3)
+    scores = np.array([[1.0, 0.9, 0.0]] * 3)
+    prices = exposure_prices(items, scores, n_items=4, k=1)
+    assert np.all(prices.at(0.0) == 0)
+    assert prices.at(1.0)[0] > prices.at(1.0)[1] >= prices.at(1.0)[2] == prices.at(1.0)[3] == 0
+    lists = [fairness_rerank(row.tolist(), s, prices.of(row, 1.0), k=1)[:1]
+             for row, s in zip(items, scores, strict=True)]
+    assert [1] in lists
 
 
 def test_fairness_gini_does_not_grow_with_strength() -> None:
-    rng = np.random.default_rng(0)
     n_items = 200
-    popularity = rng.pareto(1.5, n_items) + 1
-    pools = []
-    for _ in range(300):
-        pool = rng.choice(n_items, 40, replace=False, p=popularity / popularity.sum())
-        pools.append((pool.tolist(), (np.log(popularity[pool]) + rng.normal(0, 0.5, 40)).tolist()))
+    items, scores = _synthetic_pools(n_items=n_items)
+    prices = exposure_prices(items, scores, n_items=n_items, k=10)
     ginis = []
-    for strength in (0.0, 0.25, 0.5, 0.75, 1.0):
-        lists = [fairness_rerank(p, s, popularity[p], strength=strength, k=10) for p, s in pools]
+    for strength in (0.0, 0.1, 0.25, 0.5, 0.75, 1.0):
+        lists = [fairness_rerank(row.tolist(), s, prices.of(row, strength), k=10)[:10]
+                 for row, s in zip(items, scores, strict=True)]
         ginis.append(exposure_gini(lists, n_items))
     assert all(b <= a + 1e-9 for a, b in itertools.pairwise(ginis))
-    assert ginis[-1] < ginis[0]
+    assert ginis[-1] < 0.9 * ginis[0]
+
+
+def test_standardise_rows_keeps_nan_and_handles_constant_rows() -> None:
+    z = standardise_rows(np.array([[1.0, 2.0, 3.0, np.nan], [2.0, 2.0, np.nan, np.nan], [np.nan] * 4]))
+    assert z[0, :3] == pytest.approx([-1.2247, 0.0, 1.2247], abs=1e-4) and np.isnan(z[0, 3])
+    assert z[1, :2].tolist() == [0.0, 0.0] and np.isnan(z[2]).all()

@@ -46,6 +46,21 @@ def test_cli_writes_the_documented_json(tmp_path: Path, capsys) -> None:
     assert "ndcg" in capsys.readouterr().out
 
 
+def test_cli_fairness_sweep_of_the_exposure_priced_reranker(tmp_path: Path) -> None:
+    from recommender.evaluation.runner import FAIRNESS_STRENGTHS
+
+    ratings, items = _write_csv(tmp_path)
+    out = tmp_path / "fair.json"
+    assert main(["--ratings", str(ratings), "--items", str(items), "--models", "hybrid", "--skip", "rating,cold_start",
+                 "--no-embeddings", "--quiet", "--json", str(out), "--seed", "1"]) == 0
+    rows = json.loads(out.read_text())["fairness"]["exposure"]
+    assert [row["strength"] for row in rows] == list(FAIRNESS_STRENGTHS)
+    for row in rows:
+        assert {"ndcg", "gini", "coverage", "avg_popularity", "ndcg_change", "gini_change"} <= set(row)
+    assert rows[0]["ndcg_change"] == rows[0]["gini_change"] == 0.0
+    assert rows[-1]["gini"] <= rows[0]["gini"]
+
+
 def test_cli_temporal_protocol_and_bad_input(tmp_path: Path) -> None:
     ratings, _items = _write_csv(tmp_path)
     out = tmp_path / "t.json"

@@ -189,3 +189,44 @@ def test_closest_review_text_is_named_only_when_close():
     assert _closest_review(state, (a + b) / np.sqrt(2), threshold=0.9) is None
     assert _closest_review(state, np.zeros(3, dtype=np.float32)) is None  # an item without a vector
     assert _closest_review(SimpleNamespace(review_vectors=[]), a) is None
+
+
+def test_fairness_setting_spreads_exposure_over_many_feeds(trained_model):
+    users = list(User.objects.filter(username__startswith="ml_").order_by("pk")[:20])
+    _version, model = serving.active_model()
+    counts = model.data.item_counts()
+    popularity = {int(pk): int(counts[i]) for i, pk in enumerate(model.item_pks)}
+    for diversity in (1.0, 0.8):
+        shown = {}
+        for strength in (0.0, 1.0):
+            context = FeedContext(fairness=strength, diversity=diversity)
+            feeds = [serving.feed_for_user(user, k=10, context=context) for user in users]
+            shown[strength] = [r.item.pk for feed in feeds for r in feed]
+        assert len(set(shown[1.0])) > len(set(shown[0.0]))  # more distinct items
+        mean_pop = {s: sum(popularity.get(pk, 0) for pk in pks) / len(pks) for s, pks in shown.items()}
+        assert mean_pop[1.0] < mean_pop[0.0]
+
+
+def test_an_artifact_without_exposure_prices_gets_them_on_load(trained_model, settings):
+    import hashlib
+    import pickle
+    from pathlib import Path
+
+    from recommender.models import ModelVersion
+    from recommender.training import artifact_load, version_activate
+
+    old = artifact_load(trained_model)
+    assert old.exposure_prices.prices.shape == (11, old.n_items)  # training stores them
+    del old.exposure_prices  # as pickled before the exposure re-ranker existed
+    payload = pickle.dumps(old)
+    (Path(settings.RECSYS_ARTIFACT_DIR) / "old-format.pkl").write_bytes(payload)
+    version = ModelVersion.objects.create(artifact="old-format.pkl", sha256=hashlib.sha256(payload).hexdigest())
+    version_activate(version=version)
+    serving.model_cache_clear()
+    try:
+        active, model = serving.active_model()
+        assert active.pk == version.pk and model.exposure_prices is not None
+        assert serving.feed_for_user(User.objects.get(username="ml_1"), k=5, context=FeedContext(fairness=0.5))
+    finally:
+        version_activate(version=trained_model)
+        serving.model_cache_clear()
