@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 FAIRNESS_POOL = 200  # candidates per user the exposure prices are fitted on (serving scores as many)
 FAIRNESS_K = 10  # list length the prices spread exposure for
+FAIRNESS_USERS = 5000  # users the prices are fitted on at most (a seeded sample; exposure shares scale)
 
 # implicit positives and the rating they count as
 IMPLICIT_RATINGS = {
@@ -118,6 +119,8 @@ def exposure_prices_fit(model: Hybrid, *, k: int = FAIRNESS_K, pool: int = FAIRN
     """Exposure prices fitted on every trained user's candidate list (their own items masked):
     training data only, so serving can apply them statelessly."""
     users = np.arange(model.data.n_users)
+    if len(users) > FAIRNESS_USERS:  # shares of exposure need a sample, not everyone: bounded time
+        users = np.sort(np.random.default_rng(0).choice(users, FAIRNESS_USERS, replace=False))
     items, scores = model.recommend_users(users, pool, exclude=[model.data.seen(int(u)) for u in users])
     return exposure_prices(items, scores, n_items=model.n_items, k=k)
 
