@@ -28,7 +28,10 @@ logger = logging.getLogger(__name__)
 
 FAIRNESS_POOL = 200  # candidates per user the exposure prices are fitted on (serving scores as many)
 FAIRNESS_K = 10  # list length the prices spread exposure for
-FAIRNESS_USERS = 5000  # users the prices are fitted on at most (a seeded sample; exposure shares scale)
+# Users the prices are fitted on at most (a seeded sample; exposure shares scale): 5,000, and
+# fewer on large catalogues, where each user's candidate list costs a pass over every item.
+FAIRNESS_USERS = 5000
+FAIRNESS_CELLS = 100_000_000  # users x items scored for the prices at most (1,000 users at 100K items)
 
 # implicit positives and the rating they count as
 IMPLICIT_RATINGS = {
@@ -119,8 +122,9 @@ def exposure_prices_fit(model: Hybrid, *, k: int = FAIRNESS_K, pool: int = FAIRN
     """Exposure prices fitted on every trained user's candidate list (their own items masked):
     training data only, so serving can apply them statelessly."""
     users = np.arange(model.data.n_users)
-    if len(users) > FAIRNESS_USERS:  # shares of exposure need a sample, not everyone: bounded time
-        users = np.sort(np.random.default_rng(0).choice(users, FAIRNESS_USERS, replace=False))
+    cap = min(FAIRNESS_USERS, max(100, FAIRNESS_CELLS // max(model.n_items, 1)))
+    if len(users) > cap:  # shares of exposure need a sample, not everyone: bounded time
+        users = np.sort(np.random.default_rng(0).choice(users, cap, replace=False))
     items, scores = model.recommend_users(users, pool, exclude=[model.data.seen(int(u)) for u in users])
     return exposure_prices(items, scores, n_items=model.n_items, k=k)
 
