@@ -262,8 +262,10 @@ def _popularity(pks: list[int], model: Any) -> list[float]:
     """log(1 + interactions) of each item in the model's training data (0 for newer items)."""
     if model is None:
         return [0.0] * len(pks)
-    counts = model.data.item_counts()
-    return [float(np.log1p(counts[model.index_of_pk[pk]])) if pk in model.index_of_pk else 0.0 for pk in pks]
+    pop = model.components.get("pop")
+    # the popularity component holds log(1 + counts) already: recounting reads every interaction
+    log_counts = pop.item_scores if pop is not None else np.log1p(model.data.item_counts())
+    return [float(log_counts[model.index_of_pk[pk]]) if pk in model.index_of_pk else 0.0 for pk in pks]
 
 
 def feed_for_user(user: AbstractBaseUser | None, k: int = 10, context: FeedContext | None = None
@@ -312,7 +314,8 @@ def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: An
                   else "no trained model yet" if model is None else "the popularity baseline")
         return _popular(k=k, context=context, state=state, reason=reason)
     seen_idx = [e[0] for e in state.profile.events]
-    if context.algorithm == "ease" and state.profile.events:
+    # a large catalogue's model has no EASE (see LARGE_CATALOG_ITEMS): the variant gets the hybrid
+    if context.algorithm == "ease" and state.profile.events and "ease" in model.components:
         ease = model.components["ease"]
         idx, scores = ease.recommend(state.profile, k=POOL, exclude=seen_idx)
         pks = [int(model.item_pks[i]) for i in idx]

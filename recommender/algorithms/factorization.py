@@ -13,7 +13,7 @@ from typing import Any, Self
 import numpy as np
 import scipy.sparse as sp
 
-from .base import FoldIn
+from .base import FoldIn, is_large_catalog
 from .data import Event, Interactions
 from .tuning import pick_best
 
@@ -115,6 +115,10 @@ class ALS(_ImplicitMF):
         if self.factors is None or self.regularization is None:
             scale = max(float(np.mean(data.user_counts())), 1.0) / 10.0
             pairs = [(32, 1.0), (64, 1.0)]
+            if is_large_catalog(data.n_items):  # no grid search: each point is a full fit
+                params.update(factors=self.factors or 64, regularization=self.regularization or scale)
+                self._fit_model(data, params)
+                return self
             grid = [{**params, "factors": self.factors or f, "regularization": (self.regularization or r * scale)}
                     for f, r in pairs]
             params, self.tuning_ = pick_best(lambda **p: ALS(seed=self.seed, num_threads=self.num_threads, **p),
