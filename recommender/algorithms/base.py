@@ -176,16 +176,20 @@ def ranks_at(values: np.ndarray, columns: np.ndarray) -> np.ndarray:
 
     Equals ``argsort(argsort(-values, kind="stable"))[columns]`` for NaN-free ``values``."""
     v = values[columns]
+    if len(v) == 0:
+        return np.zeros(0, dtype=np.int64)
     cand = np.sort(v)
-    below = np.searchsorted(cand, values, side="left")  # per item: candidate values below it
+    upper = np.flatnonzero(values >= cand[0])  # items below every candidate outrank none of them
+    uv = values[upper]
+    below = np.searchsorted(cand, uv, side="left")  # per item: candidate values below it
     # suffix[j]: items with at least j candidate values below them
     suffix = np.cumsum(np.bincount(below, minlength=len(cand) + 1)[::-1])[::-1]
     ranks = suffix[np.searchsorted(cand, v, side="right")].astype(np.int64)  # items strictly better
     # items equal to a candidate value, counted at the value's first place in ``cand``
-    equal = cand[np.minimum(below, len(cand) - 1)] == values
+    equal = cand[np.minimum(below, len(cand) - 1)] == uv
     tied = np.bincount(below[equal], minlength=len(cand))[np.searchsorted(cand, v, side="left")] > 1
     for value in np.unique(v[tied]):
-        same = np.flatnonzero(values == value)
+        same = upper[uv == value]  # ascending item indices
         pick = tied & (v == value)
         ranks[pick] += np.searchsorted(same, columns[pick])  # equal items with a lower index
     return ranks
