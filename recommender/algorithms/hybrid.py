@@ -125,10 +125,14 @@ class Hybrid(Recommender):
         if refit:
             # refit on all data with the hyper-parameters the hold-out fit chose (no second tuning)
             self._use({n: self.components[n].frozen().fit(data, **side_info) for n in names}, data)
-        self.item_vectors = side_info.get("item_vectors")
         return self
 
     def _use(self, components: dict[str, Recommender], data: Interactions) -> None:
+        content, session = components.get("content"), components.get("session")
+        if (content is not None and getattr(session, "item_vectors", None) is not None
+                and np.array_equal(session.item_vectors, content.item_vectors)):
+            # one copy of the normalised vectors in memory and in the artifact (1.5 GB at 1M items)
+            session.item_vectors = content.item_vectors
         self.components, self.data = components, data
         self._prepare_item_stats(data)
 
