@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from catalog.models import Event, EventKind, Item, Profile, Review
 from recommender import explanations
-from recommender.algorithms.base import zscore_rows
+from recommender.algorithms.base import top_stable, zscore_rows
 from recommender.algorithms.data import Profile as LiveProfile
 from recommender.algorithms.rerank import fairness_rerank, mmr_rerank
 from recommender.models import ItemEmbedding, ModelVersion, ProfileEmbedding, ReviewEmbedding
@@ -403,7 +403,7 @@ def similar_items(item: Item, k: int = 10, user: AbstractBaseUser | None = None,
                  for name in SIMILAR_SIGNALS if name in model.components}
         total = np.sum(list(parts.values()), axis=0)
         total[model.index_of_pk[item.pk]] = -np.inf
-        top = np.argsort(-total, kind="stable")[:POOL]
+        top = top_stable(total, POOL)
         pks = [int(model.item_pks[i]) for i in top]
         score_of = {pk: float(total[i]) for pk, i in zip(pks, top, strict=True)}
         contributions = {pk: {name: round(float(v[i]), 4) for name, v in parts.items()}

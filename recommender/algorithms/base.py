@@ -170,6 +170,19 @@ def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(part, order, axis=1)
 
 
+def top_stable(scores: np.ndarray, k: int) -> np.ndarray:
+    """``np.argsort(-scores, kind="stable")[:k]`` for NaN-free scores, in O(n) instead of O(n log n)."""
+    n = len(scores)
+    if k >= n:
+        return np.argsort(-scores, kind="stable")
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    threshold = np.partition(scores, n - k)[n - k]  # the k-th largest
+    above = np.flatnonzero(scores > threshold)
+    chosen = np.concatenate([above, np.flatnonzero(scores == threshold)[: k - len(above)]])
+    return chosen[np.lexsort((chosen, -scores[chosen]))]
+
+
 def ranks_at(values: np.ndarray, columns: np.ndarray) -> np.ndarray:
     """Positions of ``values[columns]`` in a stable descending sort of ``values`` (0 = best; ties
     by index), without sorting the whole row: O(n log m) for m columns instead of O(n log n).

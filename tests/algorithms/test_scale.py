@@ -7,7 +7,7 @@ import pytest
 
 from recommender.algorithms import Hybrid, ItemKNN
 from recommender.algorithms import base as base_module
-from recommender.algorithms.base import LARGE_CATALOG_ITEMS, ranks_at, zscore_at, zscore_rows
+from recommender.algorithms.base import LARGE_CATALOG_ITEMS, ranks_at, top_stable, zscore_at, zscore_rows
 from recommender.algorithms.hybrid import usable
 
 
@@ -74,3 +74,13 @@ def test_hybrid_features_do_not_depend_on_the_rank_path(monkeypatch, tiny) -> No
     fast = model._features(users, histories, None)[0]
     np.testing.assert_array_equal(fast.items, dense.items)
     np.testing.assert_allclose(fast.features, dense.features, rtol=1e-6, equal_nan=True)
+
+
+def test_top_stable_equals_a_stable_argsort() -> None:
+    rng = np.random.default_rng(2)
+    for trial in range(100):
+        n = int(rng.integers(1, 100))
+        scores = rng.integers(0, 3, n).astype(float) if trial % 2 else rng.standard_normal(n)
+        scores[rng.integers(0, n)] = -np.inf
+        k = int(rng.integers(0, n + 3))
+        np.testing.assert_array_equal(top_stable(scores, k), np.argsort(-scores, kind="stable")[:k])
