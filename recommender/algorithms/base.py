@@ -192,19 +192,24 @@ def ranks_at(values: np.ndarray, columns: np.ndarray) -> np.ndarray:
     if len(v) == 0:
         return np.zeros(0, dtype=np.int64)
     cand = np.sort(v)
-    upper = np.flatnonzero(values >= cand[0])  # items below every candidate outrank none of them
+    # only items above the lowest candidate value can outrank a candidate
+    upper = np.flatnonzero(values > cand[0])
     uv = values[upper]
     below = np.searchsorted(cand, uv, side="left")  # per item: candidate values below it
     # suffix[j]: items with at least j candidate values below them
     suffix = np.cumsum(np.bincount(below, minlength=len(cand) + 1)[::-1])[::-1]
     ranks = suffix[np.searchsorted(cand, v, side="right")].astype(np.int64)  # items strictly better
-    # items equal to a candidate value, counted at the value's first place in ``cand``
-    equal = cand[np.minimum(below, len(cand) - 1)] == uv
+    # ties (equal items with a lower index come first): at the lowest value, then among ``upper``
+    lowest = v == cand[0]
+    same = np.flatnonzero(values == cand[0])
+    if len(same) > 1:
+        ranks[lowest] += np.searchsorted(same, columns[lowest])
+    equal = cand[np.minimum(below, len(cand) - 1)] == uv  # counted at the value's first place in ``cand``
     tied = np.bincount(below[equal], minlength=len(cand))[np.searchsorted(cand, v, side="left")] > 1
-    for value in np.unique(v[tied]):
+    for value in np.unique(v[tied & ~lowest]):
         same = upper[uv == value]  # ascending item indices
-        pick = tied & (v == value)
-        ranks[pick] += np.searchsorted(same, columns[pick])  # equal items with a lower index
+        pick = v == value
+        ranks[pick] += np.searchsorted(same, columns[pick])
     return ranks
 
 
