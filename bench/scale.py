@@ -53,6 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--similar-calls", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases and artifacts")
     parser.add_argument("--skip-load", action="store_true", help="reuse a kept database (no drop, no load)")
+    parser.add_argument("--serve-only", action="store_true",
+                        help="reuse a kept database and its trained model: measure serving only")
 
 
 # ------------------------------------------------------------------ memory
@@ -427,7 +429,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         row: dict[str, Any] = {"items": n_items, "users": n_users, "events_requested": n_events,
                                "database": database}
         print(f"\n--- {n_items:,} items, {n_users:,} users, {n_events:,} interactions ({database}) ---", flush=True)
-        if not args.skip_load:
+        if args.serve_only:
+            row["train"] = json.loads((folder / f"{database}.train.json").read_text())
+            load_json = folder / f"{database}.load.json"
+            if load_json.exists():
+                row["load"] = json.loads(load_json.read_text())
+        elif not args.skip_load:
             _drop(database)
             shutil.rmtree(artifacts, ignore_errors=True)
             t0 = time.perf_counter()
@@ -437,8 +444,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             row["load"] = _worker("load", env, ["--n-items", str(n_items), "--n-users", str(n_users),
                                                 "--n-events", str(n_events)], folder / f"{database}.load.json")
             print(f"load: {row['load']}", flush=True)
-        row["train"] = _worker("train", env, [], folder / f"{database}.train.json")
-        print(f"train: {row['train']}", flush=True)
+        if not args.serve_only:
+            row["train"] = _worker("train", env, [], folder / f"{database}.train.json")
+            print(f"train: {row['train']}", flush=True)
         row["serve"] = _worker("serve", env, ["--feed-calls", str(args.feed_calls), "--similar-calls",
                                               str(args.similar_calls)], folder / f"{database}.serve.json")
         print(f"serve: {row['serve']}", flush=True)

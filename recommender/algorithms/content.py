@@ -11,7 +11,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from .base import Recommender, decay_weights
+from .base import Recommender, decay_weights, is_large_catalog
 from .data import Event, Interactions, Profile, UserRef
 
 # A user's recency half-life is this share of the time their own history spans.
@@ -68,6 +68,8 @@ class Content(Recommender):
         taste = self.taste_vector(events, getattr(self, "_extra", []))
         if taste is None:
             return np.full(self.n_items, np.nan)
+        if is_large_catalog(self.n_items):
+            taste = taste.astype(np.float32)  # float64 would copy the whole matrix to float64 per call
         scores = (self.item_vectors @ taste).astype(np.float64)
         scores[~self.has_vector] = np.nan
         return scores

@@ -47,6 +47,10 @@ class ItemToItem(Recommender):
 
     def contributions(self, events: list[Event], item: int) -> dict[int, float]:
         """Each history item's additive share of ``item``'s score."""
+        if sp.issparse(self.weights):  # only the history's rows: a CSR column slice reads all of W
+            idx = [j for j, _w, _t in events]
+            column = np.asarray(self.weights[idx][:, [item]].todense()).ravel() if idx else np.zeros(0)
+            return {int(j): float(c) for j, c in zip(idx, column, strict=True) if c != 0}
         column = self.weights[:, item]
         column = np.asarray(column.todense()).ravel() if sp.issparse(column) else np.asarray(column).ravel()
         return {int(j): float(column[j]) for j, _w, _t in events if column[j] != 0}
