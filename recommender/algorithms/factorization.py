@@ -68,6 +68,8 @@ class _ImplicitMF(FoldIn):
             vec = self._fold_in(events)
         else:
             return np.full(self.n_items, np.nan)
+        if is_large_catalog(self.n_items):
+            vec = np.asarray(vec, dtype=np.float32)  # a float64 vector would copy the factors to float64
         return (self.item_factors @ vec).astype(np.float64)
 
     def _score_rows(self, matrix: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
