@@ -76,6 +76,15 @@ class Content(Recommender):
 
     def _score_rows(self, matrix, users):
         histories = [self.data.history(int(u)) for u in users]
+        if is_large_catalog(self.n_items):
+            # the histories' rows only, in float32: a dense float64 weights @ vectors copies the whole
+            # item matrix to float64 (3 GB at 1M items) and multiplies mostly zeros
+            tastes = [self.taste_vector(events) for events in histories]
+            taste = np.vstack([t if t is not None else np.zeros(self.item_vectors.shape[1]) for t in tastes])
+            scores = (taste.astype(np.float32) @ self.item_vectors.T).astype(np.float64)
+            scores[[t is None for t in tastes]] = np.nan
+            scores[:, ~self.has_vector] = np.nan
+            return scores
         weights = np.zeros((len(users), self.n_items))
         for r, events in enumerate(histories):
             if events:

@@ -84,3 +84,15 @@ def test_top_stable_equals_a_stable_argsort() -> None:
         scores[rng.integers(0, n)] = -np.inf
         k = int(rng.integers(0, n + 3))
         np.testing.assert_array_equal(top_stable(scores, k), np.argsort(-scores, kind="stable")[:k])
+
+
+def test_content_rows_on_a_large_catalogue_match_the_dense_path(monkeypatch, tiny) -> None:
+    from recommender.algorithms import Content
+
+    data, vectors, _kg = tiny
+    model = Content().fit(data, item_vectors=vectors)
+    users = np.arange(6)
+    dense = model.score_users(users)
+    monkeypatch.setattr(base_module, "LARGE_CATALOG_ITEMS", 5)
+    np.testing.assert_allclose(model.score_users(users), dense, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.score(0), dense[0], rtol=1e-5, atol=1e-6)
