@@ -36,8 +36,9 @@ CANDIDATES_PER_GENERATOR = 30
 MAX_TRAIN_USERS = 3000
 # Per-user features take a dense row of every component's scores over the catalogue: the
 # ranker's training users are capped so users x items stays below TRAIN_CELLS (1,000 users at
-# 1M items), and they are featurised FEATURE_CELLS at a time (the results do not depend on it).
-TRAIN_CELLS = 1_000_000_000
+# 300K items, at least 500), and they are featurised FEATURE_CELLS at a time (the results do
+# not depend on it). ML-100K's 943 users are all kept.
+TRAIN_CELLS = 300_000_000
 FEATURE_CELLS = 20_000_000
 
 DEFAULT_COMPONENTS: dict[str, Callable[..., Recommender]] = {
