@@ -35,7 +35,7 @@ bench: setup
 	$(PY) manage.py import_movielens --no-progress
 	$(PY) manage.py embed --no-progress
 	$(PY) manage.py train --if-missing
-	$(PY) -m bench
+	$(PY) -m bench --skip scale  # the scale benchmark (an hour or more): python -m bench scale
 
 lint: venv
 	$(VENV)/bin/ruff check .

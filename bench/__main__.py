@@ -1,8 +1,8 @@
 """``python -m bench`` runs every benchmark; ``python -m bench NAME [options]`` runs one.
 
-Names: embed_throughput, freshness, search_latency, storefront, api_load, load, hnsw_scale (``--help`` lists
-options);
-``python -m bench --skip hnsw_scale`` leaves out the long one.
+Names: embed_throughput, freshness, search_latency, storefront, api_load, load, hnsw_scale, scale
+(``--help`` lists options);
+``python -m bench --skip hnsw_scale --skip scale`` leaves out the long ones.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from types import ModuleType
 
 from bench.common import django_setup, machine, write_result
 
-BENCHMARKS = ("embed_throughput", "freshness", "search_latency", "storefront", "api_load", "load", "hnsw_scale")
+BENCHMARKS = (
+    "embed_throughput", "freshness", "search_latency", "storefront", "api_load", "load", "hnsw_scale", "scale",
+)
 
 
 def _module(name: str) -> ModuleType:

@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from catalog.models import Event, EventKind, Item, Profile, Review
 from recommender import explanations
-from recommender.algorithms.base import zscore_rows
+from recommender.algorithms.base import top_stable, zscore_rows
 from recommender.algorithms.data import Profile as LiveProfile
 from recommender.algorithms.rerank import fairness_rerank, fairness_scores, mmr_rerank
 from recommender.models import ItemEmbedding, ModelVersion, ProfileEmbedding, ReviewEmbedding
@@ -330,7 +330,8 @@ def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: An
                   else "no trained model yet" if model is None else "the popularity baseline")
         return _popular(k=k, context=context, state=state, reason=reason)
     seen_idx = [e[0] for e in state.profile.events]
-    if context.algorithm == "ease" and state.profile.events:
+    # a large catalogue's model has no EASE (see LARGE_CATALOG_ITEMS): the variant gets the hybrid
+    if context.algorithm == "ease" and state.profile.events and "ease" in model.components:
         ease = model.components["ease"]
         idx, scores = ease.recommend(state.profile, k=POOL, exclude=seen_idx)
         pks = [int(model.item_pks[i]) for i in idx]
@@ -418,7 +419,7 @@ def similar_items(item: Item, k: int = 10, user: AbstractBaseUser | None = None,
                  for name in SIMILAR_SIGNALS if name in model.components}
         total = np.sum(list(parts.values()), axis=0)
         total[model.index_of_pk[item.pk]] = -np.inf
-        top = np.argsort(-total, kind="stable")[:POOL]
+        top = top_stable(total, POOL)
         pks = [int(model.item_pks[i]) for i in top]
         score_of = {pk: float(total[i]) for pk, i in zip(pks, top, strict=True)}
         contributions = {pk: {name: round(float(v[i]), 4) for name, v in parts.items()}

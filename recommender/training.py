@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
-from catalog.models import Event, EventKind, Item, ItemRelation, Profile, Review
+from catalog.models import EventKind, Item, ItemRelation
 from recommender.algorithms.data import Interactions
 from recommender.algorithms.hybrid import Hybrid
 from recommender.algorithms.rerank import ExposurePrices, exposure_prices
@@ -50,41 +50,99 @@ class TrainingData:
 
 
 def training_data() -> TrainingData:
-    """Read the catalog into the plain-Python structures the algorithms take."""
+    """Read the catalog into the plain-Python structures the algorithms take.
+
+    A (user, item) pair counts once: its highest value (a review's rating, or the implicit
+    rating of its strongest event), a review winning a tie, then the latest event. Rows are
+    streamed with binary ``COPY`` into numpy (10M rows: seconds, not an ORM loop).
+    """
     items = list(Item.objects.active().order_by("pk").values_list("pk", "external_id"))
     item_keys = [external_id for _, external_id in items]
-    opted_out = set(Profile.objects.filter(personalization_opt_out=True).values_list("user_id", flat=True))
-    best: dict[tuple[int, str], tuple[float, int]] = {}
-    reviews = Review.objects.filter(is_hidden=False, item__is_active=True).values_list(
-        "user_id", "item__external_id", "rating", "created_at"
+    item_pks = np.array([pk for pk, _ in items], dtype=np.int64)
+    rows = _interaction_rows()
+    # the order the rows were read in: reviews, then events, each newest first
+    order = np.lexsort((-rows["id"], -rows["ts"], rows["src"]))
+    rows = rows[order]
+    position = np.arange(len(rows))
+    # per pair: the first row of the best value wins; the pair's place is its first row
+    best = np.lexsort((position, -rows["value"], rows["item"], rows["user"]))
+    pair_start = np.ones(len(best), dtype=bool)
+    pair_start[1:] = (rows["user"][best][1:] != rows["user"][best][:-1]) | (
+        rows["item"][best][1:] != rows["item"][best][:-1])
+    winners = best[pair_start]
+    first_seen = np.minimum.reduceat(position[best], np.flatnonzero(pair_start)) if len(best) else position[:0]
+    winners = winners[np.argsort(first_seen, kind="stable")]
+    users, item_of_row = rows["user"][winners], rows["item"][winners]
+    # users in order of first appearance, as ``Interactions.from_arrays`` numbers them
+    unique_users, first_index, user_index = np.unique(users, return_index=True, return_inverse=True)
+    rank = np.empty(len(unique_users), dtype=np.int64)
+    rank[np.argsort(first_index, kind="stable")] = np.arange(len(unique_users))
+    interactions = Interactions(
+        [str(u) for u in unique_users[np.argsort(first_index, kind="stable")]], item_keys,
+        rank[user_index], np.searchsorted(item_pks, item_of_row),
+        rows["value"][winners], rows["ts"][winners] // 1_000_000 + PG_EPOCH,
     )
-    for user_id, item, rating, created in reviews.iterator(chunk_size=20000):
-        if user_id not in opted_out:
-            best[(user_id, item)] = (float(rating), int(created.timestamp()))
-    events = Event.objects.filter(kind__in=list(IMPLICIT_RATINGS), user__isnull=False, item__is_active=True)
-    for user_id, item, kind, created in events.values_list("user_id", "item__external_id", "kind", "created_at"):
-        if user_id in opted_out:
-            continue
-        value = IMPLICIT_RATINGS[kind]
-        key = (user_id, item)
-        if key not in best or best[key][0] < value:
-            best[key] = (value, int(created.timestamp()))
-    keys = list(best)
-    interactions = Interactions.from_arrays(
-        [str(u) for u, _ in keys], [i for _, i in keys],
-        [best[k][0] for k in keys], [best[k][1] for k in keys], all_items=item_keys,
-    )
-    pk_of = {external_id: pk for pk, external_id in items}
-    item_pks = np.array([pk_of[key] for key in interactions.item_ids], dtype=np.int64)
-    vectors = np.zeros((interactions.n_items, settings.EMBEDDING_DIMENSIONS), dtype=np.float32)
-    index_of_pk = {int(pk): i for i, pk in enumerate(item_pks)}
-    for pk, vector in ItemEmbedding.objects.filter(item_id__in=pk_of.values()).values_list("item_id", "vector"):
-        vectors[index_of_pk[pk]] = vector
+    vectors = _item_vectors(item_pks)
     kg = list(
         ItemRelation.objects.filter(item__is_active=True).values_list("item__external_id", "relation",
                                                                         "entity__external_id")
     )
     return TrainingData(interactions, item_pks, vectors, kg)
+
+
+PG_EPOCH = 946_684_800  # 2000-01-01 in unix seconds: binary timestamps count microseconds from it
+_ROW = np.dtype([("n", ">i2"), ("l0", ">i4"), ("src", ">i2"), ("l1", ">i4"), ("id", ">i8"), ("l2", ">i4"),
+                 ("user", ">i8"), ("l3", ">i4"), ("item", ">i8"), ("l4", ">i4"), ("value", ">f4"),
+                 ("l5", ">i4"), ("ts", ">i8")])
+
+
+def _copy_out(sql: str, params: list[object], dtype: np.dtype) -> np.ndarray:
+    """Fixed-width rows of a ``COPY (query) TO STDOUT (FORMAT BINARY)`` as a numpy record array."""
+    buffer = bytearray()
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)",
+                                                            params) as copy:
+        for chunk in copy:
+            buffer += chunk
+    header = 19 + int.from_bytes(buffer[15:19], "big") if buffer else 0  # signature, flags, extension
+    return np.frombuffer(bytes(buffer[header:len(buffer) - 2]), dtype=dtype) if buffer else np.zeros(0, dtype)
+
+
+def _interaction_rows() -> np.ndarray:
+    """Visible ratings (src 0) and implicit events (src 1) of users who did not opt out, on active items."""
+    kinds = list(IMPLICIT_RATINGS)
+    value = "CASE e.kind " + " ".join("WHEN %s THEN %s" for _ in kinds) + " END"
+    sql = (
+        "SELECT 0::int2, r.id::int8, r.user_id::int8, r.item_id::int8, r.rating::float4, r.created_at "
+        "FROM catalog_review r "
+        "JOIN catalog_item i ON i.id = r.item_id WHERE NOT r.is_hidden AND i.is_active "
+        f"AND r.user_id NOT IN ({OPTED_OUT}) UNION ALL "
+        f"SELECT 1::int2, e.id::int8, e.user_id::int8, e.item_id::int8, ({value})::float4, e.created_at "
+        "FROM catalog_event e "
+        "JOIN catalog_item i ON i.id = e.item_id WHERE e.kind = ANY(%s) AND e.user_id IS NOT NULL AND i.is_active "
+        f"AND e.user_id NOT IN ({OPTED_OUT})"
+    )
+    params: list[object] = [x for kind in kinds for x in (str(kind), IMPLICIT_RATINGS[kind])]
+    rows = _copy_out(sql, [*params, [str(kind) for kind in kinds]], _ROW)
+    out = np.empty(len(rows), dtype=[("src", "i2"), ("id", "i8"), ("user", "i8"), ("item", "i8"),
+                                     ("value", "f4"), ("ts", "i8")])
+    for name in out.dtype.names:
+        out[name] = rows[name]
+    return out
+
+
+OPTED_OUT = "SELECT p.user_id FROM catalog_profile p WHERE p.personalization_opt_out"
+
+
+def _item_vectors(item_pks: np.ndarray) -> np.ndarray:
+    """(n_items, d) item embeddings in ``item_pks`` order; zeros where an item has none."""
+    dim = settings.EMBEDDING_DIMENSIONS
+    dtype = np.dtype([("n", ">i2"), ("l0", ">i4"), ("pk", ">i8"), ("l1", ">i4"), ("dim", ">i2"), ("unused", ">i2"),
+                      ("v", ">f4", (dim,))])
+    rows = _copy_out(f"SELECT e.item_id::int8, e.vector FROM {ItemEmbedding._meta.db_table} e "
+                     "JOIN catalog_item i ON i.id = e.item_id WHERE i.is_active", [], dtype)
+    vectors = np.zeros((len(item_pks), dim), dtype=np.float32)
+    vectors[np.searchsorted(item_pks, rows["pk"])] = rows["v"]
+    return vectors
 
 
 def model_train(*, seed: int = 0, activate: bool = True) -> ModelVersion:

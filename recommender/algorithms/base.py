@@ -21,6 +21,17 @@ from .data import Event, Interactions, UserRef, resolve_history
 
 ARTIFACT_VERSION = 1
 
+# Above this many items a catalogue is "large": dense item x item matrices (EASE, the dense
+# ItemKNN) no longer fit in memory, so EASE is left out, neighbour models are built sparse,
+# components use fixed hyper-parameters instead of a grid search (each grid point is a full
+# fit), and per-user work avoids sorting whole score rows. ML-100K (1,682 items) and ML-1M
+# (3,706) are far below it; see docs/BENCHMARKS.md, "Scale".
+LARGE_CATALOG_ITEMS = 10_000
+
+
+def is_large_catalog(n_items: int) -> bool:
+    return n_items > LARGE_CATALOG_ITEMS
+
 
 class Recommender:
     """Base class; subclasses implement :meth:`fit` and :meth:`_score_events`."""
@@ -159,12 +170,68 @@ def top_k_rows(scores: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(part, order, axis=1)
 
 
+def top_stable(scores: np.ndarray, k: int) -> np.ndarray:
+    """``np.argsort(-scores, kind="stable")[:k]`` for NaN-free scores, in O(n) instead of O(n log n)."""
+    n = len(scores)
+    if k >= n:
+        return np.argsort(-scores, kind="stable")
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    threshold = np.partition(scores, n - k)[n - k]  # the k-th largest
+    above = np.flatnonzero(scores > threshold)
+    chosen = np.concatenate([above, np.flatnonzero(scores == threshold)[: k - len(above)]])
+    return chosen[np.lexsort((chosen, -scores[chosen]))]
+
+
+def ranks_at(values: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Positions of ``values[columns]`` in a stable descending sort of ``values`` (0 = best; ties
+    by index), without sorting the whole row: O(n log m) for m columns instead of O(n log n).
+
+    Equals ``argsort(argsort(-values, kind="stable"))[columns]`` for NaN-free ``values``."""
+    v = values[columns]
+    if len(v) == 0:
+        return np.zeros(0, dtype=np.int64)
+    cand = np.sort(v)
+    # only items above the lowest candidate value can outrank a candidate
+    upper = np.flatnonzero(values > cand[0])
+    uv = values[upper]
+    below = np.searchsorted(cand, uv, side="left")  # per item: candidate values below it
+    # suffix[j]: items with at least j candidate values below them
+    suffix = np.cumsum(np.bincount(below, minlength=len(cand) + 1)[::-1])[::-1]
+    ranks = suffix[np.searchsorted(cand, v, side="right")].astype(np.int64)  # items strictly better
+    # ties (equal items with a lower index come first): at the lowest value, then among ``upper``
+    lowest = v == cand[0]
+    same = np.flatnonzero(values == cand[0])
+    if len(same) > 1:
+        ranks[lowest] += np.searchsorted(same, columns[lowest])
+    equal = cand[np.minimum(below, len(cand) - 1)] == uv  # counted at the value's first place in ``cand``
+    tied = np.bincount(below[equal], minlength=len(cand))[np.searchsorted(cand, v, side="left")] > 1
+    for value in np.unique(v[tied & ~lowest]):
+        same = upper[uv == value]  # ascending item indices
+        pick = v == value
+        ranks[pick] += np.searchsorted(same, columns[pick])
+    return ranks
+
+
 def decay_weights(timestamps: np.ndarray, half_life: float) -> np.ndarray:
     """Exponential recency weights (1 for the newest event) with the given half-life in seconds."""
     if len(timestamps) == 0 or half_life <= 0:
         return np.ones(len(timestamps))
     age = float(np.max(timestamps)) - np.asarray(timestamps, dtype=np.float64)
     return np.power(0.5, age / half_life)
+
+
+def zscore_at(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``zscore_rows(x)[rows, cols]`` (the same values) without transforming whole rows."""
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    if x.size == 0:
+        return x[rows, cols]
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(x, axis=1)[rows]
+        sd = np.nanstd(x, axis=1)[rows]
+    v = x[rows, cols]
+    return np.where(sd > 0, (v - mean) / np.where(sd > 0, sd, 1.0), v - mean)
 
 
 def zscore_rows(x: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from .base import Recommender, decay_weights
+from .base import Recommender, decay_weights, is_large_catalog
 from .data import Event, Interactions, Profile, UserRef
 
 # A user's recency half-life is this share of the time their own history spans.
@@ -68,12 +68,23 @@ class Content(Recommender):
         taste = self.taste_vector(events, getattr(self, "_extra", []))
         if taste is None:
             return np.full(self.n_items, np.nan)
+        if is_large_catalog(self.n_items):
+            taste = taste.astype(np.float32)  # float64 would copy the whole matrix to float64 per call
         scores = (self.item_vectors @ taste).astype(np.float64)
         scores[~self.has_vector] = np.nan
         return scores
 
     def _score_rows(self, matrix, users):
         histories = [self.data.history(int(u)) for u in users]
+        if is_large_catalog(self.n_items):
+            # the histories' rows only, in float32: a dense float64 weights @ vectors copies the whole
+            # item matrix to float64 (3 GB at 1M items) and multiplies mostly zeros
+            tastes = [self.taste_vector(events) for events in histories]
+            taste = np.vstack([t if t is not None else np.zeros(self.item_vectors.shape[1]) for t in tastes])
+            scores = (taste.astype(np.float32) @ self.item_vectors.T).astype(np.float64)
+            scores[[t is None for t in tastes]] = np.nan
+            scores[:, ~self.has_vector] = np.nan
+            return scores
         weights = np.zeros((len(users), self.n_items))
         for r, events in enumerate(histories):
             if events:

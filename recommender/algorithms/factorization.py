@@ -13,7 +13,7 @@ from typing import Any, Self
 import numpy as np
 import scipy.sparse as sp
 
-from .base import FoldIn
+from .base import FoldIn, is_large_catalog
 from .data import Event, Interactions
 from .tuning import pick_best
 
@@ -68,6 +68,8 @@ class _ImplicitMF(FoldIn):
             vec = self._fold_in(events)
         else:
             return np.full(self.n_items, np.nan)
+        if is_large_catalog(self.n_items):
+            vec = np.asarray(vec, dtype=np.float32)  # a float64 vector would copy the factors to float64
         return (self.item_factors @ vec).astype(np.float64)
 
     def _score_rows(self, matrix: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
@@ -115,6 +117,10 @@ class ALS(_ImplicitMF):
         if self.factors is None or self.regularization is None:
             scale = max(float(np.mean(data.user_counts())), 1.0) / 10.0
             pairs = [(32, 1.0), (64, 1.0)]
+            if is_large_catalog(data.n_items):  # no grid search: each point is a full fit
+                params.update(factors=self.factors or 64, regularization=self.regularization or scale)
+                self._fit_model(data, params)
+                return self
             grid = [{**params, "factors": self.factors or f, "regularization": (self.regularization or r * scale)}
                     for f, r in pairs]
             params, self.tuning_ = pick_best(lambda **p: ALS(seed=self.seed, num_threads=self.num_threads, **p),

@@ -20,7 +20,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from .base import Recommender, top_k, top_k_rows, zscore_rows
+from .base import Recommender, is_large_catalog, ranks_at, top_k, top_k_rows, zscore_at, zscore_rows
 from .content import Content
 from .data import Event, Interactions, Profile, UserRef, resolve_history
 from .factorization import ALS, _threads
@@ -34,6 +34,12 @@ COLD_SHARE = 0.2  # share of validation users also shown with a truncated histor
 MAX_COLD_EVENTS = 3
 CANDIDATES_PER_GENERATOR = 30
 MAX_TRAIN_USERS = 3000
+# Per-user features take a dense row of every component's scores over the catalogue: the
+# ranker's training users are capped so users x items stays below TRAIN_CELLS (1,000 users at
+# 300K items, at least 500), and they are featurised FEATURE_CELLS at a time (the results do
+# not depend on it). ML-100K's 943 users are all kept.
+TRAIN_CELLS = 300_000_000
+FEATURE_CELLS = 20_000_000
 
 DEFAULT_COMPONENTS: dict[str, Callable[..., Recommender]] = {
     "ease": EASE, "itemknn": ItemKNN, "tknn": TemporalItemKNN, "als": ALS, "content": Content,
@@ -51,8 +57,11 @@ SIGNAL_OF_FEATURE = {
 }
 
 
-def usable(name: str, side_info: dict[str, Any]) -> bool:
-    """Whether a component has the side information it needs (content: vectors, kg: facts)."""
+def usable(name: str, side_info: dict[str, Any], n_items: int = 0) -> bool:
+    """Whether a component has the side information it needs (content: vectors, kg: facts) and
+    fits the catalogue (EASE inverts a dense items x items matrix: not above LARGE_CATALOG_ITEMS)."""
+    if name == "ease":
+        return not is_large_catalog(n_items)
     if name == "content":
         return side_info.get("item_vectors") is not None
     if name == "kg":
@@ -98,7 +107,7 @@ class Hybrid(Recommender):
         the components are refitted on all of ``data`` afterwards. ``fitted`` reuses components
         already trained on ``data`` (the offline evaluation does, to count training once).
         """
-        names = [n for n in self.component_names if usable(n, side_info)]
+        names = [n for n in self.component_names if usable(n, side_info, data.n_items)]
         refit = validation is None
         train = data
         if refit:
@@ -117,10 +126,14 @@ class Hybrid(Recommender):
         if refit:
             # refit on all data with the hyper-parameters the hold-out fit chose (no second tuning)
             self._use({n: self.components[n].frozen().fit(data, **side_info) for n in names}, data)
-        self.item_vectors = side_info.get("item_vectors")
         return self
 
     def _use(self, components: dict[str, Recommender], data: Interactions) -> None:
+        content, session = components.get("content"), components.get("session")
+        if (content is not None and getattr(session, "item_vectors", None) is not None
+                and np.array_equal(session.item_vectors, content.item_vectors)):
+            # one copy of the normalised vectors in memory and in the artifact (1.5 GB at 1M items)
+            session.item_vectors = content.item_vectors
         self.components, self.data = components, data
         self._prepare_item_stats(data)
 
@@ -176,12 +189,19 @@ class Hybrid(Recommender):
         for name in self.components:
             s = np.where(seen, np.nan, scores[name])
             filled = np.where(np.isnan(s), -np.inf, s)
-            order = np.argsort(-filled, axis=1, kind="stable")
-            ranks = np.empty_like(order)
-            np.put_along_axis(ranks, order, np.arange(self.n_items)[None].repeat(n, 0), axis=1)
-            rank_feature = np.log2(2.0 + ranks).astype(np.float64)
-            rank_feature[np.isnan(s)] = np.nan
-            cols += [zscore_rows(s)[rows, items], rank_feature[rows, items]]
+            if is_large_catalog(self.n_items):
+                # the same ranks, without sorting (and holding) whole rows of the catalogue
+                bounds = np.searchsorted(rows, np.arange(n + 1))
+                ranks_wanted = np.concatenate([ranks_at(filled[r], items[bounds[r]:bounds[r + 1]])
+                                               for r in range(n)]) if n else np.zeros(0, dtype=np.int64)
+            else:
+                order = np.argsort(-filled, axis=1, kind="stable")
+                ranks = np.empty_like(order)
+                np.put_along_axis(ranks, order, np.arange(self.n_items)[None].repeat(n, 0), axis=1)
+                ranks_wanted = ranks[rows, items]
+            rank_feature = np.log2(2.0 + ranks_wanted).astype(np.float64)
+            rank_feature[np.isnan(s[rows, items])] = np.nan
+            cols += [zscore_at(s, rows, items), rank_feature]
         activity = np.array([np.log1p(len(h)) for h in histories])
         mean_rating = np.array([np.mean([e[1] for e in h]) if h else np.nan for h in histories])
         mean_time = np.array([np.mean([e[2] for e in h]) if h else np.nan for h in histories])
@@ -203,10 +223,11 @@ class Hybrid(Recommender):
         val = validation.binary()
         users = np.flatnonzero(np.diff(val.indptr) > 0)
         users = users[users < train.n_users]
-        if len(users) > MAX_TRAIN_USERS:
-            users = rng.choice(users, MAX_TRAIN_USERS, replace=False)
+        cap = min(MAX_TRAIN_USERS, max(500, TRAIN_CELLS // max(train.n_items, 1)))
+        if len(users) > cap:
+            users = rng.choice(users, cap, replace=False)
         refs: list[UserRef] = [int(u) for u in users]
-        parts = [(self._features(refs, [train.history(int(u)) for u in users], None)[0], users)]
+        parts = [(self._features_chunked(refs, [train.history(int(u)) for u in users]), users)]
         cold = rng.choice(users, int(len(users) * COLD_SHARE), replace=False) if len(users) > 4 else users[:0]
         cold_histories = []
         for u in cold:
@@ -214,7 +235,7 @@ class Hybrid(Recommender):
             keep = rng.choice(len(h), min(len(h), int(rng.integers(1, MAX_COLD_EVENTS + 1))), replace=False)
             cold_histories.append([h[i] for i in sorted(keep)])
         if len(cold):
-            parts.append((self._features(cold_histories, cold_histories, None)[0], cold))
+            parts.append((self._features_chunked(cold_histories, cold_histories), cold))
         out = []
         for batch, batch_users in parts:
             labels = np.asarray(val[batch_users][batch.rows, batch.items]).ravel() > 0
@@ -224,6 +245,16 @@ class Hybrid(Recommender):
                 if labels[sel].any():
                     out.append((batch.features[sel], labels[sel].astype(np.float32)))
         return out
+
+    def _features_chunked(self, refs: list[UserRef], histories: list[list[Event]]) -> _Batch:
+        """:meth:`_features` over the candidate pool, FEATURE_CELLS user x item cells at a time."""
+        step = max(1, FEATURE_CELLS // max(self.n_items, 1))
+        if len(refs) <= step:
+            return self._features(refs, histories, None)[0]
+        batches = [self._features(refs[i:i + step], histories[i:i + step], None)[0]
+                   for i in range(0, len(refs), step)]
+        return _Batch(np.concatenate([b.rows + i * step for i, b in enumerate(batches)]),
+                      np.concatenate([b.items for b in batches]), np.vstack([b.features for b in batches]))
 
     def _fit_ranker(self, groups: list[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator) -> None:
         order = rng.permutation(len(groups))  # mix users and folds before the early-stopping cut

@@ -6,12 +6,13 @@ without retraining and each history item's share of a score (``W[j, i]``) is an 
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Self
 
 import numpy as np
 import scipy.sparse as sp
 
-from .base import Recommender
+from .base import Recommender, is_large_catalog
 from .data import Event, Interactions
 from .tuning import pick_best
 
@@ -30,6 +31,10 @@ class ItemToItem(Recommender):
     def _score_events(self, events: list[Event], user: int | None) -> np.ndarray:
         if not events:
             return np.full(self.n_items, np.nan)
+        if sp.issparse(self.weights) and is_large_catalog(self.n_items):
+            # the history's rows of W only (a dense row times W reads all of W)
+            rows = np.unique(np.fromiter((e[0] for e in events), dtype=np.int64, count=len(events)))
+            return np.asarray(self.weights[rows].sum(axis=0)).ravel().astype(np.float64)
         return np.asarray(self._history_row(events) @ self.weights).ravel().astype(np.float64)
 
     def _score_rows(self, matrix: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
@@ -42,6 +47,10 @@ class ItemToItem(Recommender):
 
     def contributions(self, events: list[Event], item: int) -> dict[int, float]:
         """Each history item's additive share of ``item``'s score."""
+        if sp.issparse(self.weights):  # only the history's rows: a CSR column slice reads all of W
+            idx = [j for j, _w, _t in events]
+            column = np.asarray(self.weights[idx][:, [item]].todense()).ravel() if idx else np.zeros(0)
+            return {int(j): float(c) for j, c in zip(idx, column, strict=True) if c != 0}
         column = self.weights[:, item]
         column = np.asarray(column.todense()).ravel() if sp.issparse(column) else np.asarray(column).ravel()
         return {int(j): float(column[j]) for j, _w, _t in events if column[j] != 0}
@@ -63,6 +72,9 @@ class ItemKNN(ItemToItem):
 
     def fit(self, data: Interactions, **side_info: Any) -> Self:
         k, shrink = self.k, self.shrink
+        if is_large_catalog(data.n_items):
+            # a grid search is one full fit per point: fixed, commonly good values instead
+            k, shrink = k or LARGE_CATALOG_K, LARGE_CATALOG_SHRINK if shrink is None else shrink
         if k is None or shrink is None:
             grid = [{"k": kk, "shrink": ss} for kk in ([k] if k else [20, 50, 100, 200])
                     for ss in ([shrink] if shrink is not None else [0.0, 10.0, 50.0])]
@@ -71,12 +83,54 @@ class ItemKNN(ItemToItem):
         self.k_, self.shrink_ = int(k), float(shrink)
         self.data = data
         x = data.binary().tocsc().astype(np.float32)
+        if is_large_catalog(data.n_items):
+            self.weights = _sparse_cosine_top_k(x, self.shrink_, self.k_)
+            return self
         co = (x.T @ x).toarray()
         norms = np.sqrt(np.diag(co))
         sim = co / (np.outer(norms, norms) + self.shrink_ + 1e-9)
         np.fill_diagonal(sim, 0.0)
         self.weights = _prune_columns(sim, self.k_)
         return self
+
+
+LARGE_CATALOG_K = 50
+LARGE_CATALOG_SHRINK = 10.0
+CO_BLOCK_NNZ = 30_000_000  # co-occurrence entries computed at a time by the sparse ItemKNN
+
+
+def _sparse_cosine_top_k(x: sp.csc_matrix, shrink: float, k: int) -> sp.csr_matrix:
+    """ItemKNN's pruned similarity built sparse: the co-occurrence ``x' x`` one block of target
+    items at a time, each target cut to its ``k`` most similar positive sources.
+
+    Memory is one block (about CO_BLOCK_NNZ entries) plus the result (n_items x k), never n_items^2."""
+    n = x.shape[1]
+    by_user = x.tocsr()
+    by_item = x.T.tocsr()  # items x users
+    norms = np.sqrt(np.diff(x.indptr).astype(np.float64))  # sqrt(users per item): the diagonal's root
+    # a target's block cost: the sum of its users' item counts (its co-occurrences before merging)
+    user_items = np.diff(by_user.indptr).astype(np.float64)
+    cost = np.bincount(np.repeat(np.arange(n), np.diff(x.indptr)), weights=user_items[x.indices], minlength=n)
+    cut = np.searchsorted(np.cumsum(cost), np.arange(CO_BLOCK_NNZ, cost.sum() + CO_BLOCK_NNZ, CO_BLOCK_NNZ))
+    edges = np.unique(np.concatenate([[0], np.minimum(cut + 1, n), [n]]))
+    rows, cols, vals = [], [], []
+    for start, stop in itertools.pairwise(edges):
+        co = by_item[start:stop] @ by_user  # targets x sources
+        target = np.repeat(np.arange(start, stop), np.diff(co.indptr))
+        source = co.indices
+        sim = co.data / (norms[source] * norms[target] + shrink + 1e-9)
+        keep = (source != target) & (sim > 0)
+        source, target, sim = source[keep], target[keep], sim[keep]
+        bounds = np.searchsorted(target, np.arange(start, stop + 1))
+        take = np.ones(len(sim), dtype=bool)
+        for r in np.flatnonzero(np.diff(bounds) > k):
+            lo, hi = bounds[r], bounds[r + 1]
+            take[lo + np.argpartition(-sim[lo:hi], k - 1)[k:]] = False
+        rows.append(source[take])
+        cols.append(target[take])
+        vals.append(sim[take].astype(np.float32))
+    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n),
+                         dtype=np.float32)
 
 
 def _prune_columns(sim: np.ndarray, k: int) -> sp.csr_matrix:
@@ -179,6 +233,9 @@ class UserKNN(Recommender):
         return self._scores_from_sims(sims)[0]
 
 
+LARGE_CATALOG_WINDOW = 5
+
+
 class TemporalItemKNN(ItemToItem):
     """Items rated close together in time by the same users (within ``window`` events).
 
@@ -197,6 +254,8 @@ class TemporalItemKNN(ItemToItem):
 
     def fit(self, data: Interactions, **side_info: Any) -> Self:
         window = self.window
+        if window is None and is_large_catalog(data.n_items):
+            window = LARGE_CATALOG_WINDOW  # no grid search: each point is a full fit
         if window is None:
             best, self.tuning_ = pick_best(TemporalItemKNN, [{"window": w} for w in (5, 20, 50)], data,
                                            seed=self.seed)
