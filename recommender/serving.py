@@ -28,6 +28,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -308,19 +309,43 @@ def _feed_key(user: AbstractBaseUser | None, k: int, context: FeedContext, versi
               ) -> str | None:
     if settings.RECSYS_FEED_CACHE_SECONDS <= 0 or (user is None and not context.session_key):
         return None
-    actor = Q(user=user) if user is not None else Q(user=None, session_key=context.session_key)
-    if user is not None and context.session_key:
-        actor |= Q(user=None, session_key=context.session_key)
-    # the newest action, by the (user | session, created_at) indexes: a max(id) walks the primary
-    # key backwards past everyone else's events, which grows with the table
-    latest = (Event.objects.filter(actor).exclude(kind=EventKind.IMPRESSION).order_by("-created_at", "-id")
-              .values_list("id", flat=True).first())
-    profile = (Profile.objects.filter(user=user).values_list("personalization_opt_out", "embedding__embedded_at")
-               .first() if user is not None else None)
+    profile, latest = _actor_state(user, context.session_key)
     parts = [version.pk if version else None, user.pk if user else context.session_key, latest, profile, k,
              sorted(context.exclude), context.genre, context.diversity, context.fairness, context.refine,
              context.algorithm, settings.RECSYS_DIVERSITY, settings.RECSYS_FAIRNESS]
     return "recsite:feed:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _actor_state(user: AbstractBaseUser | None, session_key: str) -> tuple[tuple | None, int | None]:
+    """(the profile's opt-out and interest-vector time, the id of the newest action) of a user
+    and/or session: what the feed cache key follows. One plain SQL statement on every cached
+    request (the ORM spent ~1 ms building the two queries it replaces, the database 0.3 ms).
+    The newest action is found through the (user | session, created_at) indexes; a max(id)
+    walks the primary key backwards past everyone else's events, which grows with the table."""
+    event, profile, vectors = Event._meta.db_table, Profile._meta.db_table, ProfileEmbedding._meta
+    actor, params = [], []
+    if user is not None:
+        actor.append("ev.user_id = %s")
+        params.append(user.pk)
+    if session_key:
+        actor.append("(ev.user_id IS NULL AND ev.session_key = %s)")
+        params.append(session_key)
+    latest = (f"SELECT ev.id FROM {event} ev WHERE ({' OR '.join(actor)}) AND ev.kind <> %s "
+              "ORDER BY ev.created_at DESC, ev.id DESC LIMIT 1")
+    params.append(EventKind.IMPRESSION.value)
+    with connection.cursor() as cursor:
+        if user is not None:
+            cursor.execute(
+                f"SELECT p.personalization_opt_out, e.embedded_at, ({latest}) FROM {profile} p LEFT JOIN "
+                f"{vectors.db_table} e ON e.{vectors.pk.column} = p.{Profile._meta.pk.column} WHERE p.user_id = %s",
+                [*params, user.pk],
+            )
+            row = cursor.fetchone()
+            if row is not None:
+                return (row[0], row[1]), row[2]
+        cursor.execute(latest, params)
+        row = cursor.fetchone()
+    return None, row[0] if row else None
 
 
 def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: Any) -> list[Recommendation]:
