@@ -36,13 +36,13 @@ from catalog.models import Event, EventKind, Item, Profile, Review
 from recommender import explanations
 from recommender.algorithms.base import top_stable, zscore_rows
 from recommender.algorithms.data import Profile as LiveProfile
-from recommender.algorithms.rerank import fairness_rerank, fairness_scores, mmr_rerank
+from recommender.algorithms.rerank import CANDIDATE_POOL, fairness_rerank, fairness_scores, mmr_rerank
 from recommender.models import ItemEmbedding, ModelVersion, ProfileEmbedding, ReviewEmbedding
 from recommender.training import artifact_load, exposure_prices_fit
 
 logger = logging.getLogger(__name__)
 
-POOL = 200  # candidates scored before filtering and re-ranking
+POOL = CANDIDATE_POOL  # candidates scored before filtering and re-ranking
 HISTORY_LIMIT = 500
 SESSION_LIMIT = 20
 # implicit signals as ratings for a live history (explicit ratings are used as they are)

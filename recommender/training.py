@@ -21,12 +21,11 @@ from django.db import connection, transaction
 from catalog.models import EventKind, Item, ItemRelation
 from recommender.algorithms.data import Interactions
 from recommender.algorithms.hybrid import Hybrid
-from recommender.algorithms.rerank import ExposurePrices, exposure_prices
+from recommender.algorithms.rerank import CANDIDATE_POOL, ExposurePrices, exposure_prices
 from recommender.models import ItemEmbedding, ModelVersion
 
 logger = logging.getLogger(__name__)
 
-FAIRNESS_POOL = 200  # candidates per user the exposure prices are fitted on (serving scores as many)
 FAIRNESS_K = 10  # list length the prices spread exposure for
 # Users the prices are fitted on at most (a seeded sample; exposure shares scale): 5,000, and
 # fewer on large catalogues, where each user's candidate list costs a pass over every item.
@@ -176,7 +175,7 @@ def model_train(*, seed: int = 0, activate: bool = True) -> ModelVersion:
     return version
 
 
-def exposure_prices_fit(model: Hybrid, *, k: int = FAIRNESS_K, pool: int = FAIRNESS_POOL) -> ExposurePrices:
+def exposure_prices_fit(model: Hybrid, *, k: int = FAIRNESS_K, pool: int = CANDIDATE_POOL) -> ExposurePrices:
     """Exposure prices fitted on every trained user's candidate list (their own items masked):
     training data only, so serving can apply them statelessly."""
     users = np.arange(model.data.n_users)

@@ -54,8 +54,6 @@ def _request(url: str, data: dict | None = None, token: str = "") -> tuple[int, 
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers), exc.read()
 
-
-_get = _request
 SERVICES = [sys.executable, "-m", "recsite.services_cli"]
 
 
@@ -96,7 +94,7 @@ def _gunicorn(env: dict[str, str]) -> Iterator[str]:
         deadline = time.monotonic() + 90
         while True:
             try:
-                if _get(f"{base}/healthz")[0] == 200:
+                if _request(f"{base}/healthz")[0] == 200:
                     break
             except OSError:
                 pass
@@ -124,7 +122,7 @@ def test_database_restart_under_load_gives_503_and_recovers():
     with _isolated_project("dbfault") as env, _gunicorn(env) as base:
         urls = [f"{base}/browse/", f"{base}/api/items/", f"{base}/api/recommendations/?k=5"]
         for url in urls:
-            assert _get(url)[0] == 200, url
+            assert _request(url)[0] == 200, url
         outcomes: Counter[str] = Counter()
         stop_at = [float("inf")]
 
@@ -132,7 +130,7 @@ def test_database_restart_under_load_gives_503_and_recovers():
             while time.monotonic() < stop_at[0]:
                 url = urls[n % len(urls)]
                 try:
-                    status, headers, body = _get(url)
+                    status, headers, body = _request(url)
                 except OSError as exc:  # a refused or reset connection would be a failure
                     outcomes[f"error {type(exc).__name__}"] += 1
                     continue
@@ -148,11 +146,11 @@ def test_database_restart_under_load_gives_503_and_recovers():
                 time.sleep(2)
                 subprocess.run([*SERVICES, "stop", "postgres"], cwd=ROOT, env=env, check=True, timeout=60)
                 time.sleep(2)
-                assert _get(f"{base}/healthz")[0] == 200  # alive, though not ready
-                assert _get(f"{base}/readyz")[0] == 503
+                assert _request(f"{base}/healthz")[0] == 200  # alive, though not ready
+                assert _request(f"{base}/readyz")[0] == 503
                 subprocess.run([*SERVICES, "start", "postgres"], cwd=ROOT, env=env, check=True, timeout=60)
                 back = time.monotonic()
-                while _get(f"{base}/api/items/")[0] != 200 or _get(f"{base}/browse/")[0] != 200:
+                while _request(f"{base}/api/items/")[0] != 200 or _request(f"{base}/browse/")[0] != 200:
                     assert time.monotonic() - back < 5, "did not recover within 5 s of the database's return"
                     time.sleep(0.2)
                 time.sleep(1)
@@ -191,7 +189,7 @@ def test_broker_outage_loses_no_write_and_no_embedding():
                 status, _, body = _request(f"{base}/api/items/", {"title": "Before the outage"}, token)
                 assert status == 201, body
                 subprocess.run([*SERVICES, "stop", "redis"], cwd=ROOT, env=env, check=True, timeout=60)
-                assert _get(f"{base}/readyz")[0] == 503
+                assert _request(f"{base}/readyz")[0] == 503
                 created = []
                 for n in range(5):
                     started = time.monotonic()

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 Similarity = np.ndarray | Callable[[int, int], float]
+# Candidates per list that are re-ranked: serving scores this many, and the exposure prices are
+# fitted (training, offline evaluation) on lists of the same length.
+CANDIDATE_POOL = 200
 FAIRNESS_GRID = tuple(round(0.1 * i, 1) for i in range(11))  # strengths prices are fitted at
 PRICE_WEIGHT = 1.0  # price per log-unit of over-exposure at strength 1, in standard deviations of a list's scores
 PRICE_ROUNDS = 40

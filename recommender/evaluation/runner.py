@@ -16,7 +16,7 @@ from recommender.algorithms.data import Interactions, split_per_user
 from recommender.algorithms.hybrid import Hybrid, usable
 from recommender.algorithms.prior import PopularityBlend
 from recommender.algorithms.rating import BPMF
-from recommender.algorithms.rerank import exposure_prices, fairness_rerank, genre_similarity
+from recommender.algorithms.rerank import CANDIDATE_POOL, exposure_prices, fairness_rerank, genre_similarity
 
 from . import metrics
 
@@ -24,7 +24,6 @@ RATIOS = (0.8, 0.1, 0.1)
 COLD_MAX_EVENTS = 3
 COLD_USER_SHARE = 0.2
 FAIRNESS_STRENGTHS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
-FAIRNESS_POOL = 200  # as serving's POOL
 HYBRID_REUSES = ("ease", "itemknn", "tknn", "als", "pop", "trending", "timepop", "content", "kg", "session")
 
 
@@ -198,7 +197,7 @@ def cold_start_report(split: Split, side_info: dict[str, Any], k: int, *, seed: 
 
 # ------------------------------------------------------------------ fairness
 def fairness_tradeoff(model: Hybrid, split: Split, k: int, strengths: Sequence[float] = FAIRNESS_STRENGTHS,
-                      pool: int = FAIRNESS_POOL, progress: bool = True) -> dict[str, list[dict[str, float]]]:
+                      pool: int = CANDIDATE_POOL, progress: bool = True) -> dict[str, list[dict[str, float]]]:
     """NDCG@k and exposure Gini of the hybrid's top-``pool`` re-ranked by the exposure-priced
     re-ranker at each fairness strength.
 
