@@ -245,7 +245,8 @@ def _rerank(candidates: list[int], scores: dict[int, float], items: dict[int, It
 
     With fairness on, MMR's relevance is the fairness-adjusted score, so diversity does not
     undo the choice of who is shown."""
-    order = [pk for pk in candidates if pk in items]
+    # best first (items newer than the model were appended after the model's pool)
+    order = sorted((pk for pk in candidates if pk in items), key=lambda pk: -scores[pk])
     relevance = {pk: scores[pk] for pk in order}
     strength = settings.RECSYS_FAIRNESS if context.fairness is None else context.fairness
     prices = getattr(model, "exposure_prices", None)
@@ -367,9 +368,10 @@ def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: An
     idx, scores, contributions = model.recommend_explained(state.profile, k=POOL, exclude=seen_idx)
     pks = [int(model.item_pks[i]) for i in idx]
     score_of = {pk: float(s) for pk, s in zip(pks, scores, strict=True)}
-    # items newer than the model: content similarity to the user's taste, through pgvector
-    for pk, sim in _fresh_candidates(model, state):
-        score_of.setdefault(pk, sim)
+    # items newer than the model: the nearest to the user's taste (pgvector), scored by the model
+    fresh = _fresh_candidates(model, state, scores)
+    for pk, score in fresh.items():
+        score_of[pk] = score
         pks.append(pk)
     items = _filtered(pks, state=state, context=context)
     refine: dict[int, float] = {}
@@ -380,7 +382,8 @@ def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: An
         pks = sorted(refine, key=lambda pk: -score_of[pk])
     order = _rerank(pks, score_of, items, k=k, context=context, model=model)
     return explanations.explain(model, state, [(items[pk], score_of[pk]) for pk in order], context=context,
-                                contributions=contributions, extra={pk: {"refine": v} for pk, v in refine.items()})
+                                contributions=contributions, extra={pk: {"refine": v} for pk, v in refine.items()},
+                                new_items={pk: {"content": score} for pk, score in fresh.items()})
 
 
 def _refine_terms(pks: list[int], score_of: dict[int, float], model: Any, text: str) -> dict[int, float]:
@@ -396,18 +399,26 @@ def _refine_terms(pks: list[int], score_of: dict[int, float], model: Any, text: 
     return {pk: float(v) for pk, v in zip(pks, REFINE_WEIGHT * spread * z, strict=True)}
 
 
-def _fresh_candidates(model: Any, state: LiveUser, limit: int = 20) -> list[tuple[int, float]]:
+def _fresh_candidates(model: Any, state: LiveUser, ranked_scores: np.ndarray, limit: int = 20) -> dict[int, float]:
+    """Active items newer than the model nearest to the user's taste (pgvector): pk -> score on
+    the model's scale (:meth:`Hybrid.score_new_items`: placed by their content similarity's rank)."""
     if not state.has_history or "content" not in model.components:
-        return []
+        return {}
     taste = model.components["content"].taste_vector(state.profile.events, state.profile.vectors)
-    if taste is None:
-        return []
+    version = _cache["version"]
+    if taste is None or version is None:
+        return {}
     from recommender.selectors import items_nearest
 
-    newer = Item.objects.filter(created_at__gt=_cache["version"].created_at) if _cache["version"] else None
-    if newer is None or not newer.exists():
-        return []
-    return [(item.pk, sim) for item, sim in items_nearest(taste.astype(np.float32), k=limit, queryset=newer)]
+    newer = Item.objects.active().filter(created_at__gt=version.created_at)
+    if not newer.exists():
+        return {}
+    pks = [item.pk for item, _sim in items_nearest(taste.astype(np.float32), k=limit, queryset=newer)
+           if item.pk not in model.index_of_pk]
+    if not pks:
+        return {}
+    scores = model.score_new_items(state.profile, _vectors(pks, model), ranked_scores)
+    return {pk: float(score) for pk, score in zip(pks, scores, strict=True) if np.isfinite(score)}
 
 
 def _popular(*, k: int, context: FeedContext, state: LiveUser, reason: str, since_days: int | None = None

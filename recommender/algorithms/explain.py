@@ -1,8 +1,9 @@
-"""Faithful explanations: a structured dict and one sentence built from actual contributions.
+"""The words of an explanation: signal labels, relation phrases and the one sentence.
 
-:func:`build_explanation` is pure: it takes the per-signal contributions of a score (which sum
-to it), the anchor items behind the collaborative / content signals, shared knowledge-graph
-entities and genre overlap, and names the signal with the largest contribution first.
+Pure (no Django): ``recommender.explanations`` gathers the evidence from the actual score
+contributions (the model's per-signal contributions, the history items behind them, shared
+knowledge-graph entities) and these functions turn it into text. One place for the wording,
+so the feed, the "similar to" rows and the experiment arms say things the same way.
 """
 
 from __future__ import annotations
@@ -10,102 +11,110 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-# The words that name each signal in a sentence (distinct, so a test can find the top one).
-SIGNAL_LABELS = {
-    "ease": "what people with your ratings watch",
-    "itemknn": "movies often watched together",
-    "tknn": "movies watched around the same time",
-    "userknn": "viewers like you",
-    "als": "your overall taste profile",
-    "bpr": "your ranking history",
-    "content": "similar content",
-    "kg": "shared cast and crew",
-    "session": "what you watched most recently",
-    "pop": "overall popularity",
-    "trending": "what is trending now",
-    "timepop": "what was popular when you were active",
-    "rating": "how highly viewers rate it",
-    "timing": "what was watched when you were active",
-    "activity": "how much you have rated so far",
-}
 RELATION_PHRASES = {
-    "directed_by": "a director", "actor": "an actor", "written_by": "a writer",
-    "produced_by": "a producer", "genre": "a genre", "cinematography": "a cinematographer",
-    "production_companies": "a studio", "award_won": "an award", "award_nomination": "an award nomination",
-    "language": "a language", "country": "a country", "subjects": "a subject", "rating": "an age rating",
-    "sequel": "a sequel link", "prequel": "a prequel link",
+    "directed_by": "shares a director with", "actor": "shares an actor with",
+    "written_by": "shares a writer with", "produced_by": "shares a producer with",
+    "genre": "shares a genre with", "cinematography": "shares a cinematographer with",
+    "production_companies": "comes from the same studio as", "subjects": "is about the same subject as",
+    "sequel": "is a sequel of", "prequel": "is a prequel of", "award_nomination": "shares an award nomination with",
+    "award_won": "won an award that", "language": "is in the same language as",
+    "country": "comes from the same country as",
+    "rating": "has the same content rating as",
 }
-ANCHORED = {"ease", "itemknn", "tknn", "als", "bpr", "content", "session", "kg"}
+COLLABORATIVE = frozenset({"ease", "itemknn", "tknn", "als", "bpr", "userknn"})
+SIGNAL_LABELS = {
+    "ease": "collaborative filtering (EASE)", "itemknn": "collaborative filtering (item kNN)",
+    "als": "collaborative filtering (ALS)", "bpr": "collaborative filtering (BPR)", "content": "content similarity",
+    "tknn": "collaborative filtering (items rated close in time)", "userknn": "similar users",
+    "timepop": "popularity at your time",
+    "kg": "knowledge graph", "session": "your current session", "pop": "popularity", "popularity": "popularity",
+    "trending": "trending", "rating": "average rating", "timing": "release timing", "activity": "your activity level",
+    "baseline": "baseline", "refine": "your request",
+}
+# signals that are about the item rather than the user; they never headline a personal sentence
+ITEM_ONLY = frozenset({"pop", "popularity", "trending", "timepop", "rating", "timing", "activity", "baseline"})
+LIKED = 3.0  # a rating below this is never named as the reason for a recommendation
+VERBS = {"view": "viewed", "click": "clicked", "purchase": "bought", "add_to_cart": "added to your cart",
+         "more_like_this": "asked for more like"}
 
 
-def _stars(rating: float | None) -> str:
-    if rating is None:
-        return ""
-    value = f"{rating:g}"
-    return f" {value} star" + ("" if value == "1" else "s")
+def label(signal: str) -> str:
+    return SIGNAL_LABELS.get(signal, signal)
 
 
-def build_explanation(
-    item: int,
-    contributions: Mapping[str, float],
-    *,
-    titles: Mapping[int, str] | None = None,
-    anchors: Mapping[str, Sequence[tuple[int, float]]] | None = None,
-    ratings: Mapping[int, float] | None = None,
-    kg_links: Sequence[Mapping[str, Any]] = (),
-    entity_names: Mapping[str, str] | None = None,
-    genre_overlap: Sequence[str] = (),
-) -> dict[str, Any]:
-    """Structured explanation of ``item``'s score.
-
-    ``contributions``: signal -> additive contribution (``baseline`` is the model's constant).
-    ``anchors``: signal -> [(history item, contribution to this item's score)], largest first.
-    ``kg_links``: dicts with ``relation``, ``entity``, ``item`` (the liked item), ``contribution``.
-    """
-    titles, anchors, ratings, entity_names = titles or {}, anchors or {}, ratings or {}, entity_names or {}
-    signals = sorted(((k, float(v)) for k, v in contributions.items() if k != "baseline"),
-                     key=lambda kv: -kv[1])
-    total_positive = sum(v for _k, v in signals if v > 0) or 1.0
-    top = signals[0][0] if signals else None
-
-    def title(i: int) -> str:
-        return titles.get(i, f"item {i}")
-
-    anchor_list = list(anchors.get(top, ())) if top else []
-    anchor = anchor_list[0][0] if anchor_list else None
-    if top == "kg" and kg_links:
-        anchor = kg_links[0]["item"]
-    sentence = _sentence(top, anchor, title, ratings, kg_links, entity_names)
-    return {
-        "item": item,
-        "score": float(sum(contributions.values())),
-        "top_signal": top,
-        "signals": [{"signal": k, "label": SIGNAL_LABELS.get(k, k), "contribution": v,
-                     "share": max(v, 0.0) / total_positive} for k, v in signals],
-        "baseline": float(contributions.get("baseline", 0.0)),
-        "anchors": {k: [{"item": i, "title": title(i), "rating": ratings.get(i), "contribution": float(c)}
-                        for i, c in v] for k, v in anchors.items()},
-        "shared_entities": [{**link, "name": entity_names.get(link["entity"]), "item_title": title(link["item"])}
-                            for link in kg_links],
-        "genre_overlap": list(genre_overlap),
-        "sentence": sentence,
-    }
+def describe(anchor: Mapping[str, Any]) -> str:
+    """``{"kind": "rated", "title": ..., "rating": 5}`` -> "you rated <title> 5 stars"."""
+    if anchor.get("kind") == "rated":
+        stars = anchor["rating"]
+        stars = int(stars) if float(stars).is_integer() else stars
+        return f"you rated {anchor['title']} {stars} star{'s' if stars != 1 else ''}"
+    return f"you {VERBS.get(anchor.get('kind'), 'liked')} {anchor['title']}"
 
 
-def _sentence(top: str | None, anchor: int | None, title, ratings: Mapping[int, float],
-              kg_links: Sequence[Mapping[str, Any]], entity_names: Mapping[str, str]) -> str:
-    if top is None:
-        return "Recommended for you."
-    label = SIGNAL_LABELS.get(top, top)
-    if top not in ANCHORED or anchor is None:
-        return f"Recommended because of {label}."
-    because = f"Because you rated {title(anchor)}{_stars(ratings.get(anchor))}"
-    if top == "session":
-        because = f"Because you just watched {title(anchor)}"
-    link = next((lk for lk in kg_links if lk["item"] == anchor), None)
-    tail = ""
-    if link is not None:
-        name = entity_names.get(link["entity"])
-        relation = RELATION_PHRASES.get(link["relation"], link["relation"].replace("_", " "))
-        tail = f" and it shares {relation}" + (f" ({name})" if name else "") + " with it"
-    return f"{because}{tail} ({label})."
+def relation_phrase(relation: str) -> str:
+    return RELATION_PHRASES.get(relation, f"shares {relation.replace('_', ' ')} with")
+
+
+def headline(contributions: Mapping[str, float], personal: bool) -> str:
+    """The signal a sentence names: the largest contribution; for a user with a history, the
+    largest positive personal one when there is any (popularity explains nothing personal)."""
+    candidates = {s: v for s, v in contributions.items() if s != "baseline"}
+    if personal:
+        personal_only = {s: v for s, v in candidates.items() if s not in ITEM_ONLY and v > 0}
+        if personal_only:
+            candidates = personal_only
+    return max(candidates, key=lambda s: candidates[s]) if candidates else "baseline"
+
+
+def top_anchor(contributions: Mapping[int, float], anchors: Mapping[int, Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The history item that contributed most, among those the user did not dislike."""
+    ranked = sorted(((v, i) for i, v in contributions.items()
+                     if v > 0 and i in anchors and anchors[i].get("rating", LIKED) >= LIKED), reverse=True)
+    if not ranked:
+        return None
+    value, idx = ranked[0]
+    return {**anchors[idx], "contribution": round(float(value), 4)}
+
+
+def sentence(signal: str, evidence: Mapping[str, Any], genres: Sequence[str] = ()) -> str:
+    """One sentence for a feed card from the headline ``signal`` and its ``evidence``
+    (``anchor``, ``shared_entities``, ``review``, ``refine``, ``genre_match``)."""
+    anchor = evidence.get("anchor")
+    shared = evidence.get("shared_entities") or []
+    if signal == "kg" and shared:
+        link = shared[0]
+        who = link.get("anchor_action") or f"you liked {link['anchor']}"
+        return f"Because {who} and it {relation_phrase(link['relation'])} it."
+    if signal in COLLABORATIVE and anchor:
+        return f"Because {describe(anchor)}: people who liked that also liked this."
+    if signal in COLLABORATIVE:
+        return "People with tastes like yours liked this."
+    if signal == "refine":
+        return f"Matches what you asked for: \u201c{evidence['refine']}\u201d."
+    if signal == "content":
+        if evidence.get("review"):
+            return f"Close to what you wrote: \u201c{evidence['review']['text'][:80]}\u201d."
+        if anchor:
+            return f"Because {describe(anchor)} and it is similar in content."
+        return "Matches the interests in your profile."
+    if signal == "session" and anchor:
+        return f"Because {describe(anchor)} just now."
+    if signal in {"trending", "pop", "popularity"}:
+        matches = evidence.get("genre_match") or genres[:1]
+        return f"Popular right now{f' in {matches[0]}' if matches else ''}."
+    if signal == "rating":
+        return "Rated highly by other viewers."
+    return f"Recommended mainly by {label(signal)}."
+
+
+def similar_sentence(signal: str, anchor_title: str, evidence: Mapping[str, Any]) -> str:
+    """The sentence of a "similar to <anchor_title>" row."""
+    shared = evidence.get("shared_entities") or []
+    if signal == "kg" and shared:
+        return f"It {RELATION_PHRASES.get(shared[0]['relation'], 'is linked to')} {anchor_title}."
+    if signal in COLLABORATIVE:
+        return f"People who liked {anchor_title} also liked this."
+    if signal == "content":
+        both = evidence.get("genre_match") or []
+        return f"Similar in content to {anchor_title}" + (f" ({', '.join(both[:2])})." if both else ".")
+    return f"Related to {anchor_title} by {label(signal)}."

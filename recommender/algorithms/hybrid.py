@@ -355,6 +355,35 @@ class Hybrid(Recommender):
                 out_scores[start + r, :len(idx)] = scores
         return out, out_scores
 
+    def score_new_items(self, user_or_history: UserRef, vectors: np.ndarray, ranked_scores: np.ndarray
+                        ) -> np.ndarray:
+        """Scores, on the ranker's scale, of items newer than the model, from their ``vectors``.
+
+        The ranker cannot score them itself: it learned from items with interactions, and for
+        an item with none (popularity 0, no collaborative scores) its output is an
+        extrapolation (measured on ML-100K: -5, far below any feed, and not even monotone in
+        content similarity). So they are placed by rank: an item whose content similarity to
+        the user's taste beats all but r of the catalogue's unseen items gets the (r+1)-th best
+        of ``ranked_scores`` (the user's scores from :meth:`recommend`, best first); NaN past
+        their end, or without a history or a taste."""
+        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        out = np.full(len(vectors), np.nan)
+        history = resolve_history(self.data, user_or_history)
+        content = self.components.get("content")
+        if not history or not isinstance(content, Content) or not len(vectors):
+            return out
+        similarity = content.score_vectors(user_or_history, vectors)
+        row = content.score(user_or_history)
+        row[[e[0] for e in history]] = np.nan
+        row = np.where(np.isnan(row), -np.inf, row)
+        ranked_scores = np.asarray(ranked_scores, dtype=np.float64)
+        for n, value in enumerate(similarity):
+            if np.isfinite(value):
+                rank = int((row > value).sum())
+                if rank < len(ranked_scores):
+                    out[n] = ranked_scores[rank]
+        return out
+
     # -------------------------------------------------------------- explaining
     def signal_contributions(self, user_or_history: UserRef, item: int) -> dict[str, float]:
         """Per-signal additive contributions to ``item``'s score (they sum to :meth:`score`)."""

@@ -1,4 +1,4 @@
-"""Pure explanation builder and the re-rankers."""
+"""The words of explanations and the re-rankers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from recommender.algorithms.explain import SIGNAL_LABELS, build_explanation
+from recommender.algorithms.explain import SIGNAL_LABELS, describe, headline, sentence, similar_sentence, top_anchor
 from recommender.algorithms.rerank import (
     ExposurePrices,
     exposure_prices,
@@ -20,35 +20,44 @@ from recommender.algorithms.rerank import (
 from recommender.evaluation.metrics import exposure_gini
 
 
-def test_sentence_names_the_largest_contribution_and_its_anchor() -> None:
-    explanation = build_explanation(
-        7, {"baseline": -1.0, "ease": 0.4, "kg": 0.9, "pop": 0.2},
-        titles={1: "Star Wars (1977)", 2: "Alien (1979)"},
-        anchors={"ease": [(2, 0.3)]}, ratings={1: 5.0, 2: 4.0},
-        kg_links=[{"relation": "directed_by", "entity": "m.0xyz", "item": 1, "contribution": 0.5}],
-    )
-    assert explanation["top_signal"] == "kg"
-    assert explanation["score"] == pytest.approx(0.5)
-    assert explanation["sentence"] == (
-        f"Because you rated Star Wars (1977) 5 stars and it shares a director with it ({SIGNAL_LABELS['kg']})."
-    )
-    assert [s["signal"] for s in explanation["signals"]] == ["kg", "ease", "pop"]
+def test_headline_is_the_largest_personal_contribution() -> None:
+    contributions = {"baseline": -1.0, "ease": 0.4, "kg": 0.9, "pop": 1.5}
+    assert headline(contributions, personal=True) == "kg"  # popularity explains nothing personal
+    assert headline(contributions, personal=False) == "pop"  # a user without a history
+    assert headline({"pop": 0.2, "ease": -0.1}, personal=True) == "pop"  # no positive personal signal
 
 
-def test_named_entity_and_collaborative_anchor() -> None:
-    explanation = build_explanation(
-        3, {"itemknn": 1.0, "content": 0.1}, titles={4: "Heat (1995)"}, anchors={"itemknn": [(4, 0.8)]},
-        ratings={4: 4.0}, kg_links=[{"relation": "actor", "entity": "e1", "item": 4, "contribution": 0.1}],
-        entity_names={"e1": "Al Pacino"},
-    )
-    expected = "Because you rated Heat (1995) 4 stars and it shares an actor (Al Pacino)"
-    assert explanation["sentence"].startswith(expected)
-    assert SIGNAL_LABELS["itemknn"] in explanation["sentence"]
+def test_the_anchor_is_the_largest_liked_contributor() -> None:
+    anchors = {1: {"kind": "rated", "title": "Alien (1979)", "rating": 2.0},
+               2: {"kind": "rated", "title": "Heat (1995)", "rating": 4.0},
+               3: {"kind": "purchase", "title": "Fargo (1996)"}}
+    # Alien contributed most but was disliked: never named as the reason
+    assert top_anchor({1: 0.9, 2: 0.5, 3: 0.2}, anchors) == {**anchors[2], "contribution": 0.5}
+    assert top_anchor({1: 0.9, 2: -0.1}, anchors) is None
 
 
-def test_item_level_signal_sentence() -> None:
-    explanation = build_explanation(1, {"trending": 2.0, "content": 0.5})
-    assert SIGNAL_LABELS["trending"] in explanation["sentence"]
+def test_sentences_name_the_signal_and_its_evidence() -> None:
+    rated = {"kind": "rated", "title": "Star Wars (1977)", "rating": 5.0}
+    assert sentence("ease", {"anchor": rated}) == (
+        "Because you rated Star Wars (1977) 5 stars: people who liked that also liked this.")
+    assert sentence("kg", {"shared_entities": [{"relation": "directed_by", "anchor": "Star Wars (1977)",
+                                                "anchor_action": describe(rated)}]}) == (
+        "Because you rated Star Wars (1977) 5 stars and it shares a director with it.")
+    bought = {"kind": "purchase", "title": "Fargo (1996)"}
+    assert sentence("session", {"anchor": bought}) == "Because you bought Fargo (1996) just now."
+    assert sentence("content", {"anchor": {**rated, "rating": 4.5}}) == (
+        "Because you rated Star Wars (1977) 4.5 stars and it is similar in content.")
+    assert sentence("trending", {"genre_match": []}, ["Comedy", "Drama"]) == "Popular right now in Comedy."
+    assert sentence("itemknn", {}) == "People with tastes like yours liked this."
+    assert SIGNAL_LABELS["timepop"] in sentence("timepop", {})
+
+
+def test_similar_sentences() -> None:
+    assert similar_sentence("kg", "Heat (1995)", {"shared_entities": [{"relation": "actor"}]}) == (
+        "It shares an actor with Heat (1995).")
+    assert similar_sentence("content", "Heat (1995)", {"genre_match": ["Crime", "Thriller", "Drama"]}) == (
+        "Similar in content to Heat (1995) (Crime, Thriller).")
+    assert similar_sentence("als", "Heat (1995)", {}) == "People who liked Heat (1995) also liked this."
 
 
 def test_mmr_lambda_one_is_identity_order() -> None:

@@ -230,3 +230,28 @@ def test_an_artifact_without_exposure_prices_gets_them_on_load(trained_model, se
     finally:
         version_activate(version=trained_model)
         serving.model_cache_clear()
+
+
+def test_a_new_item_reaches_the_feed_through_content_as_soon_as_it_is_embedded(trained_model, settings):
+    from recommender.embedding import embed_rows
+
+    settings.RECSYS_FEED_CACHE_SECONDS = 0  # a cached feed shows new items when it expires
+    fan = User.objects.create_user("trilogy_fan")
+    for external_id in ("ml:50", "ml:172", "ml:181"):  # the Star Wars trilogy, 5 stars each
+        services.review_save(user=fan, item=Item.objects.get(external_id=external_id), rating="5")
+    star_wars = Item.objects.get(external_id="ml:50")
+    fields = dict(description=star_wars.description, genres=star_wars.genres, tags=star_wars.tags, year=1997)
+    new = services.item_create(title="Star Wars: Special Edition", **fields)
+    hidden = services.item_create(title="Star Wars: The Lost Reels", is_active=False, **fields)
+    assert not {new.pk, hidden.pk} & {r.item.pk for r in serving.feed_for_user(fan, k=50)}  # no vector yet
+    embed_rows(kind="item", ids=[new.pk, hidden.pk])
+    recs = serving.feed_for_user(fan, k=10)
+    ranked = {r.item.pk: r for r in recs}
+    # unknown to the model, found by its vector, placed on the model's scale: in the top 10 but
+    # not above everything the model knows (it takes the score of the rank its content earns)
+    assert new.pk in ranked and hidden.pk not in ranked
+    card = ranked[new.pk]
+    assert card.source == "content" and card.contributions == {"content": pytest.approx(card.score, abs=1e-3)}
+    assert card.score <= max(r.score for r in recs if r.item.pk != new.pk) + 1e-9
+    assert "Star Wars (1977)" in card.sentence or "Return of the Jedi" in card.sentence \
+        or "Empire Strikes Back" in card.sentence  # the closest liked item is named
