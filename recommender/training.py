@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from django.conf import settings
@@ -153,13 +155,14 @@ def model_train(*, seed: int = 0, activate: bool = True) -> ModelVersion:
     model = Hybrid(seed=seed).fit(data.interactions, item_vectors=data.item_vectors, kg=data.kg)
     model.item_pks = data.item_pks  # item index -> Item.pk, for serving
     model.exposure_prices = exposure_prices_fit(model)  # for the fairness re-ranker
-    payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-    digest = hashlib.sha256(payload).hexdigest()
     directory = Path(settings.RECSYS_ARTIFACT_DIR)
     directory.mkdir(parents=True, exist_ok=True)
-    name = f"hybrid-{time.strftime('%Y%m%d-%H%M%S')}-{digest[:12]}.pkl"
-    tmp = directory / f".{name}.tmp"
-    tmp.write_bytes(payload)
+    tmp = directory / f".hybrid-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.tmp"
+    with tmp.open("wb") as handle:  # streamed: no artifact-sized copy in memory (4 GB at 1M items)
+        writer = _HashingWriter(handle)
+        pickle.dump(model, writer, protocol=pickle.HIGHEST_PROTOCOL)
+    digest = writer.sha256.hexdigest()
+    name = f"{tmp.name[1:-len('.tmp')]}-{digest[:12]}.pkl"
     tmp.replace(directory / name)  # atomic: a reader never sees half a file
     elapsed = time.monotonic() - started
     with transaction.atomic():
@@ -195,8 +198,24 @@ def version_activate(*, version: ModelVersion) -> ModelVersion:
     return version
 
 
+class _HashingWriter:
+    """A binary file that hashes what is written to it."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle, self.sha256 = handle, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        return self.handle.write(data)
+
+
 def artifact_load(version: ModelVersion) -> Hybrid:
-    payload = (Path(settings.RECSYS_ARTIFACT_DIR) / version.artifact).read_bytes()
-    if hashlib.sha256(payload).hexdigest() != version.sha256:
-        raise ValueError(f"artifact of {version} is corrupt (checksum mismatch)")
-    return pickle.loads(payload)
+    """The version's model, once its file's checksum matches: the file is hashed in chunks and
+    then unpickled from disk, so a serving process never holds the raw bytes next to the model
+    (that doubled its peak memory while loading: 8.4 GiB for a 4 GB artifact at 1M items)."""
+    path = Path(settings.RECSYS_ARTIFACT_DIR) / version.artifact
+    with path.open("rb") as handle:
+        if hashlib.file_digest(handle, "sha256").hexdigest() != version.sha256:
+            raise ValueError(f"artifact of {version} is corrupt (checksum mismatch)")
+        handle.seek(0)
+        return pickle.load(handle)

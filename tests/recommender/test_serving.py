@@ -176,6 +176,23 @@ def test_an_unusable_artifact_falls_back_to_popularity_and_says_so(trained_model
     serving.model_cache_clear()
 
 
+def test_the_artifact_checksum_is_of_the_file_written_and_a_corrupt_file_is_refused(trained_model, settings):
+    import hashlib
+    from pathlib import Path
+
+    from recommender.models import ModelVersion
+    from recommender.training import artifact_load
+
+    path = Path(settings.RECSYS_ARTIFACT_DIR) / trained_model.artifact
+    data = bytearray(path.read_bytes())
+    assert hashlib.sha256(data).hexdigest() == trained_model.sha256  # hashed while streamed to disk
+    assert artifact_load(trained_model).n_items == trained_model.n_items
+    data[len(data) // 2] ^= 0xFF  # one flipped byte
+    path.with_name("corrupt.pkl").write_bytes(data)
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        artifact_load(ModelVersion.objects.create(artifact="corrupt.pkl", sha256=trained_model.sha256))
+
+
 def test_closest_review_text_is_named_only_when_close():
     from types import SimpleNamespace
 
