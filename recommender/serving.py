@@ -369,7 +369,7 @@ def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: An
     pks = [int(model.item_pks[i]) for i in idx]
     score_of = {pk: float(s) for pk, s in zip(pks, scores, strict=True)}
     # items newer than the model: the nearest to the user's taste (pgvector), scored by the model
-    fresh = _fresh_candidates(model, state, scores)
+    fresh = _fresh_candidates(model, state.profile, scores) if state.has_history else {}
     for pk, score in fresh.items():
         score_of[pk] = score
         pks.append(pk)
@@ -399,12 +399,14 @@ def _refine_terms(pks: list[int], score_of: dict[int, float], model: Any, text: 
     return {pk: float(v) for pk, v in zip(pks, REFINE_WEIGHT * spread * z, strict=True)}
 
 
-def _fresh_candidates(model: Any, state: LiveUser, ranked_scores: np.ndarray, limit: int = 20) -> dict[int, float]:
-    """Active items newer than the model nearest to the user's taste (pgvector): pk -> score on
-    the model's scale (:meth:`Hybrid.score_new_items`: placed by their content similarity's rank)."""
-    if not state.has_history or "content" not in model.components:
+def _fresh_candidates(model: Any, profile: LiveProfile, ranked_scores: np.ndarray, limit: int = 20
+                      ) -> dict[int, float]:
+    """Active items newer than the model nearest to the ``profile``'s taste (pgvector): pk ->
+    score on the scale of ``ranked_scores`` (the model's, best first), placed by the rank of
+    their content similarity (:meth:`Hybrid.score_new_items`)."""
+    if not profile.events or "content" not in model.components:
         return {}
-    taste = model.components["content"].taste_vector(state.profile.events, state.profile.vectors)
+    taste = model.components["content"].taste_vector(profile.events, profile.vectors)
     version = _cache["version"]
     if taste is None or version is None:
         return {}
@@ -417,7 +419,7 @@ def _fresh_candidates(model: Any, state: LiveUser, ranked_scores: np.ndarray, li
            if item.pk not in model.index_of_pk]
     if not pks:
         return {}
-    scores = model.score_new_items(state.profile, _vectors(pks, model), ranked_scores)
+    scores = model.score_new_items(profile, _vectors(pks, model), ranked_scores)
     return {pk: float(score) for pk, score in zip(pks, scores, strict=True) if np.isfinite(score)}
 
 
@@ -460,6 +462,10 @@ def similar_items(item: Item, k: int = 10, user: AbstractBaseUser | None = None,
         score_of = {pk: float(total[i]) for pk, i in zip(pks, top, strict=True)}
         contributions = {pk: {name: round(float(v[i]), 4) for name, v in parts.items()}
                          for pk, i in zip(pks, top, strict=True)}
+        # items newer than the model: by the rank of their content similarity, as in feeds
+        for pk, score in _fresh_candidates(model, anchor, total[top]).items():
+            pks.append(pk)
+            score_of[pk], contributions[pk] = score, {"content": round(score, 4)}
     else:
         from recommender.selectors import item_similar_list
 

@@ -272,3 +272,7 @@ def test_a_new_item_reaches_the_feed_through_content_as_soon_as_it_is_embedded(t
     assert card.score <= max(r.score for r in recs if r.item.pk != new.pk) + 1e-9
     assert "Star Wars (1977)" in card.sentence or "Return of the Jedi" in card.sentence \
         or "Empire Strikes Back" in card.sentence  # the closest liked item is named
+    # and in the "similar" row of the movie it resembles
+    similar = {r.item.pk: r for r in serving.similar_items(star_wars, k=10)}
+    assert new.pk in similar and hidden.pk not in similar
+    assert similar[new.pk].sentence.startswith("Similar in content to Star Wars (1977)")
