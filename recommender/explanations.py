@@ -14,7 +14,6 @@ import numpy as np
 
 from recommender.algorithms.explain import (
     COLLABORATIVE,
-    SIGNAL_LABELS,
     describe,
     headline,
     label,
@@ -22,8 +21,6 @@ from recommender.algorithms.explain import (
     similar_sentence,
     top_anchor,
 )
-
-__all__ = ["SIGNAL_LABELS", "explain", "explain_similar", "explain_single"]
 
 
 def _signal_evidence(model: Any, state: Any, signal: str, idx: int) -> dict[str, Any]:
@@ -124,7 +121,7 @@ def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context:
         if context.refine and signal != "refine":
             share = contributions.get("refine", 0.0)
             text += (f" Re-ranked for \u201c{context.refine}\u201d: "
-                         f"{'a good' if share > 0 else 'a weaker'} match ({share:+.2f}).")
+                     f"{'a good' if share > 0 else 'a weaker'} match ({share:+.2f}).")
         out.append(Recommendation(item, float(score), signal, text, evidence, algorithm="hybrid"))
     return out
 

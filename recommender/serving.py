@@ -36,6 +36,7 @@ from catalog.models import Event, EventKind, Item, Profile, Review
 from recommender import explanations
 from recommender.algorithms.base import top_stable, zscore_rows
 from recommender.algorithms.data import Profile as LiveProfile
+from recommender.algorithms.explain import label
 from recommender.algorithms.rerank import CANDIDATE_POOL, fairness_rerank, fairness_scores, mmr_rerank
 from recommender.models import ItemEmbedding, ModelVersion, ProfileEmbedding, ReviewEmbedding
 from recommender.training import artifact_load, exposure_prices_fit
@@ -86,12 +87,10 @@ class Recommendation:
     @property
     def top_contributions(self) -> list[tuple[str, float, int]]:
         """The largest positive contributions as (label, value, percent of the shown total)."""
-        from recommender.explanations import SIGNAL_LABELS
-
         positive = sorted(((v, s) for s, v in self.contributions.items() if s != "baseline" and v > 0), reverse=True)
         top = positive[:4]
         total = sum(v for v, _ in top) or 1.0
-        return [(SIGNAL_LABELS.get(s, s), v, round(100 * v / total)) for v, s in top]
+        return [(label(s), v, round(100 * v / total)) for v, s in top]
 
 
 @dataclass
@@ -369,7 +368,7 @@ def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: An
     pks = [int(model.item_pks[i]) for i in idx]
     score_of = {pk: float(s) for pk, s in zip(pks, scores, strict=True)}
     # items newer than the model: the nearest to the user's taste (pgvector), scored by the model
-    fresh = _fresh_candidates(model, state.profile, scores) if state.has_history else {}
+    fresh = _fresh_candidates(model, state.profile, scores)
     for pk, score in fresh.items():
         score_of[pk] = score
         pks.append(pk)
@@ -401,9 +400,9 @@ def _refine_terms(pks: list[int], score_of: dict[int, float], model: Any, text: 
 
 def _fresh_candidates(model: Any, profile: LiveProfile, ranked_scores: np.ndarray, limit: int = 20
                       ) -> dict[int, float]:
-    """Active items newer than the model nearest to the ``profile``'s taste (pgvector): pk ->
-    score on the scale of ``ranked_scores`` (the model's, best first), placed by the rank of
-    their content similarity (:meth:`Hybrid.score_new_items`)."""
+    """Active items the model does not know (added since its training started), the nearest to
+    the ``profile``'s taste by pgvector: pk -> score on the scale of ``ranked_scores`` (the
+    model's, best first), placed by the rank of their similarity (:meth:`Hybrid.score_new_items`)."""
     if not profile.events or "content" not in model.components:
         return {}
     taste = model.components["content"].taste_vector(profile.events, profile.vectors)
@@ -412,15 +411,15 @@ def _fresh_candidates(model: Any, profile: LiveProfile, ranked_scores: np.ndarra
         return {}
     from recommender.selectors import items_nearest
 
-    newer = Item.objects.active().filter(created_at__gt=version.created_at)
-    if not newer.exists():
+    # the version row is written when training ends; its data was read when it began
+    started = version.created_at - timedelta(seconds=version.training_seconds or 0)
+    newer = Item.objects.active().filter(created_at__gte=started)
+    if not newer.exists():  # the usual case: no HNSW scan for a filter nothing passes
         return {}
-    pks = [item.pk for item, _sim in items_nearest(taste.astype(np.float32), k=limit, queryset=newer)
-           if item.pk not in model.index_of_pk]
-    if not pks:
-        return {}
-    scores = model.score_new_items(profile, _vectors(pks, model), ranked_scores)
-    return {pk: float(score) for pk, score in zip(pks, scores, strict=True) if np.isfinite(score)}
+    nearest = [(item.pk, sim) for item, sim in items_nearest(taste.astype(np.float32), k=limit, queryset=newer)
+               if item.pk not in model.index_of_pk]
+    scores = model.score_new_items(profile, [sim for _pk, sim in nearest], ranked_scores)
+    return {pk: float(score) for (pk, _sim), score in zip(nearest, scores, strict=True) if np.isfinite(score)}
 
 
 def _popular(*, k: int, context: FeedContext, state: LiveUser, reason: str, since_days: int | None = None

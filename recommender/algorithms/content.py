@@ -12,7 +12,7 @@ from typing import Any, Self
 import numpy as np
 
 from .base import Recommender, decay_weights, is_large_catalog
-from .data import Event, Interactions, Profile, UserRef, resolve_history
+from .data import Event, Interactions, Profile, UserRef
 
 # A user's recency half-life is this share of the time their own history spans.
 RECENCY_SPAN_SHARE = 0.5
@@ -96,17 +96,6 @@ class Content(Recommender):
         scores[norms[:, 0] == 0] = np.nan
         scores[:, ~self.has_vector] = np.nan
         return scores.astype(np.float64)
-
-    def score_vectors(self, user_or_history: UserRef, vectors: np.ndarray) -> np.ndarray:
-        """Cosine of the user's taste to item ``vectors`` the model has not seen; NaN without a taste."""
-        extra = user_or_history.vectors if isinstance(user_or_history, Profile) else []
-        taste = self.taste_vector(resolve_history(self.data, user_or_history), extra)
-        vectors = normalise_rows(np.atleast_2d(np.asarray(vectors, dtype=np.float32)))
-        if taste is None:
-            return np.full(len(vectors), np.nan)
-        scores = (vectors @ taste.astype(np.float32)).astype(np.float64)
-        scores[~vectors.any(axis=1)] = np.nan
-        return scores
 
     def contributions(self, events: list[Event], item: int) -> dict[int, float]:
         """Each history item's share of the (unnormalised) cosine with ``item``."""

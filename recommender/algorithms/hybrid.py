@@ -246,9 +246,14 @@ class Hybrid(Recommender):
                     out.append((batch.features[sel], labels[sel].astype(np.float32)))
         return out
 
+    def _users_per_batch(self) -> int:
+        """Users featurised at once: each component's dense rows of a batch are held together,
+        so at most FEATURE_CELLS users x items (20 users at 1M items; the results do not depend on it)."""
+        return max(1, FEATURE_CELLS // max(self.n_items, 1))
+
     def _features_chunked(self, refs: list[UserRef], histories: list[list[Event]]) -> _Batch:
-        """:meth:`_features` over the candidate pool, FEATURE_CELLS user x item cells at a time."""
-        step = max(1, FEATURE_CELLS // max(self.n_items, 1))
+        """:meth:`_features` over the candidate pool, :meth:`_users_per_batch` users at a time."""
+        step = self._users_per_batch()
         if len(refs) <= step:
             return self._features(refs, histories, None)[0]
         batches = [self._features(refs[i:i + step], histories[i:i + step], None)[0]
@@ -339,9 +344,9 @@ class Hybrid(Recommender):
     def recommend_users(self, users: np.ndarray, k: int, batch_size: int = 256,
                         exclude: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (item indices, scores) of many trained users; rows padded with -1 / NaN.
-        At most FEATURE_CELLS users x items per batch: each component's dense rows of a batch
-        are held at once (100 users x 1M items x 8 components was 6.4 GB)."""
-        batch_size = max(1, min(batch_size, FEATURE_CELLS // max(self.n_items, 1)))
+        At most :meth:`_users_per_batch` users per batch (100 users x 1M items x 8 components
+        in one batch was 6.4 GB)."""
+        batch_size = min(batch_size, self._users_per_batch())
         out = np.full((len(users), k), -1, dtype=np.int64)
         out_scores = np.full((len(users), k), np.nan)
         for start in range(0, len(users), batch_size):
@@ -358,33 +363,33 @@ class Hybrid(Recommender):
                 out_scores[start + r, :len(idx)] = scores
         return out, out_scores
 
-    def score_new_items(self, user_or_history: UserRef, vectors: np.ndarray, ranked_scores: np.ndarray
-                        ) -> np.ndarray:
-        """Scores, on the ranker's scale, of items newer than the model, from their ``vectors``.
+    def score_new_items(self, user_or_history: UserRef, similarities: Sequence[float] | np.ndarray,
+                        ranked_scores: np.ndarray) -> np.ndarray:
+        """Scores, on the ranker's scale, of items newer than the model, from their content
+        ``similarities`` to the user's taste (cosines, as pgvector returns them).
 
         The ranker cannot score them itself: it learned from items with interactions, and for
         an item with none (popularity 0, no collaborative scores) its output is an
         extrapolation (measured on ML-100K: -5, far below any feed, and not even monotone in
-        content similarity). So they are placed by rank: an item whose content similarity to
-        the user's taste beats all but r of the catalogue's unseen items gets the (r+1)-th best
-        of ``ranked_scores`` (the user's scores from :meth:`recommend`, best first); NaN past
-        their end, or without a history or a taste."""
-        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-        out = np.full(len(vectors), np.nan)
+        content similarity). So they are placed by rank: an item whose similarity beats all
+        but r of the catalogue's unseen items gets the (r+1)-th best of ``ranked_scores`` (the
+        user's scores from :meth:`recommend`, best first); NaN past their end, or without a
+        history or a content component."""
+        similarities = np.asarray(similarities, dtype=np.float64)
+        out = np.full(len(similarities), np.nan)
         history = resolve_history(self.data, user_or_history)
         content = self.components.get("content")
-        if not history or not isinstance(content, Content) or not len(vectors):
+        m = len(ranked_scores)
+        if not history or not isinstance(content, Content) or not len(similarities) or not m:
             return out
-        similarity = content.score_vectors(user_or_history, vectors)
         row = content.score(user_or_history)
         row[[e[0] for e in history]] = np.nan
-        row = np.where(np.isnan(row), -np.inf, row)
-        ranked_scores = np.asarray(ranked_scores, dtype=np.float64)
-        for n, value in enumerate(similarity):
-            if np.isfinite(value):
-                rank = int((row > value).sum())
-                if rank < len(ranked_scores):
-                    out[n] = ranked_scores[rank]
+        row = row[~np.isnan(row)]
+        # only the m best similarities matter: a rank of m or more gets no score
+        best = np.sort(np.partition(row, len(row) - m)[len(row) - m:]) if len(row) > m else np.sort(row)
+        rank = len(best) - np.searchsorted(best, similarities, side="right")  # how many beat each
+        ok = np.isfinite(similarities) & (rank < m)
+        out[ok] = np.asarray(ranked_scores, dtype=np.float64)[rank[ok]]
         return out
 
     # -------------------------------------------------------------- explaining

@@ -96,3 +96,22 @@ def test_content_rows_on_a_large_catalogue_match_the_dense_path(monkeypatch, tin
     monkeypatch.setattr(base_module, "LARGE_CATALOG_ITEMS", 5)
     np.testing.assert_allclose(model.score_users(users), dense, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(model.score(0), dense[0], rtol=1e-5, atol=1e-6)
+
+
+def test_batching_users_does_not_change_results(monkeypatch, tiny) -> None:
+    from recommender.algorithms import hybrid as hybrid_module
+
+    data, vectors, kg = tiny
+    model = Hybrid(seed=3, num_threads=1).fit(data, item_vectors=vectors, kg=kg)
+    users = np.arange(6)
+    histories = [data.history(int(u)) for u in users]
+    whole = model._features_chunked(list(users), histories), model.recommend_users(users, k=5)
+    monkeypatch.setattr(hybrid_module, "FEATURE_CELLS", model.n_items * 2)  # two users per batch
+    assert model._users_per_batch() == 2
+    chunked = model._features_chunked(list(users), histories), model.recommend_users(users, k=5)
+    np.testing.assert_array_equal(chunked[0].rows, whole[0].rows)
+    np.testing.assert_array_equal(chunked[0].items, whole[0].items)
+    # float32 features: a batch of another shape may round the last bit of a BLAS product differently
+    np.testing.assert_allclose(chunked[0].features, whole[0].features, rtol=1e-5, atol=1e-5, equal_nan=True)
+    np.testing.assert_array_equal(chunked[1][0], whole[1][0])
+    np.testing.assert_allclose(chunked[1][1], whole[1][1], rtol=1e-5, atol=1e-5)

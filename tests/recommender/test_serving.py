@@ -176,7 +176,8 @@ def test_an_unusable_artifact_falls_back_to_popularity_and_says_so(trained_model
     serving.model_cache_clear()
 
 
-def test_the_artifact_checksum_is_of_the_file_written_and_a_corrupt_file_is_refused(trained_model, settings):
+def test_the_artifact_checksum_is_of_the_file_written_and_a_corrupt_file_is_refused(trained_model, settings,
+                                                                                   tmp_path):
     import hashlib
     from pathlib import Path
 
@@ -188,7 +189,8 @@ def test_the_artifact_checksum_is_of_the_file_written_and_a_corrupt_file_is_refu
     assert hashlib.sha256(data).hexdigest() == trained_model.sha256  # hashed while streamed to disk
     assert artifact_load(trained_model).n_items == trained_model.n_items
     data[len(data) // 2] ^= 0xFF  # one flipped byte
-    path.with_name("corrupt.pkl").write_bytes(data)
+    (tmp_path / "corrupt.pkl").write_bytes(data)
+    settings.RECSYS_ARTIFACT_DIR = str(tmp_path)
     with pytest.raises(ValueError, match="checksum mismatch"):
         artifact_load(ModelVersion.objects.create(artifact="corrupt.pkl", sha256=trained_model.sha256))
 
