@@ -164,34 +164,44 @@ def rating_cv(data: Interactions, *, folds: int = 5, seed: int = 0, progress: bo
 
 
 # --------------------------------------------------------------- cold start
-def truncate_users(split: Split, share: float, max_events: int, seed: int) -> tuple[Split, np.ndarray]:
-    """A copy of ``split`` where a random ``share`` of test users keep only ``max_events`` random
-    training events (validation and test untouched): simulated new users."""
+def truncate_users(split: Split, cold: np.ndarray, max_events: int, seed: int) -> Split:
+    """A copy of ``split`` where the ``cold`` users keep only ``max_events`` random training
+    events (validation and test untouched): simulated new users."""
     rng = np.random.default_rng(seed)
-    users = test_users(split)
-    cold = np.sort(rng.choice(users, max(1, int(len(users) * share)), replace=False))
     train = split.train
     keep = np.ones(len(train), dtype=bool)
     for u in cold:
         events = np.flatnonzero(train.users == u)
         drop = rng.permutation(events)[max_events:]
         keep[drop] = False
-    return Split(train.subset(keep), split.valid, split.test), cold
+    return Split(train.subset(keep), split.valid, split.test)
 
 
 def cold_start_report(split: Split, side_info: dict[str, Any], k: int, *, seed: int, num_threads: int | None,
                       progress: bool = True) -> dict[str, dict[str, float]]:
-    """NDCG etc. of the hybrid and popularity for users with at most 3 training interactions."""
-    cold_split, cold_users = truncate_users(split, COLD_USER_SHARE, COLD_MAX_EVENTS, seed)
-    fitted = fit_models(["pop", "hybrid"], cold_split, side_info, seed=seed, num_threads=num_threads,
-                        progress=progress)
-    exclude = [cold_split.seen_before_test(int(u)) for u in cold_users]
-    popularity = cold_split.train.item_counts()
+    """NDCG etc. of the hybrid and popularity for users with at most 3 training interactions.
+
+    The test users are dealt into ``1 / COLD_USER_SHARE`` disjoint groups. In each round one
+    group is cut to 3 training events and both models are refitted, so every test user is
+    simulated once while the other 80% keep their history.
+    """
+    users = np.random.default_rng(seed).permutation(test_users(split))
+    rounds = round(1 / COLD_USER_SHARE)
+    lists: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"hybrid": [], "pop": []}
+    for group in tqdm(np.array_split(users, rounds), desc="cold start", disable=not progress):
+        cold = np.sort(group)
+        cold_split = truncate_users(split, cold, COLD_MAX_EVENTS, seed)
+        fitted = fit_models(["pop", "hybrid"], cold_split, side_info, seed=seed, num_threads=num_threads,
+                            progress=False)
+        exclude = [cold_split.seen_before_test(int(u)) for u in cold]
+        for name, found in lists.items():
+            found.append((cold, recommend_lists(fitted.models[name], cold, exclude, k)))
     out = {}
-    for name in ("hybrid", "pop"):
-        lists = recommend_lists(fitted.models[name], cold_users, exclude, k)
-        out[name] = ranking_report(lists, cold_users, cold_split.test, k, item_popularity=popularity,
-                                   n_users=cold_split.train.n_users, similarity=None)
+    for name, found in lists.items():
+        cold_users = np.concatenate([c for c, _ in found])
+        out[name] = ranking_report(np.concatenate([lst for _, lst in found]), cold_users, split.test, k,
+                                   item_popularity=split.train.item_counts(), n_users=split.train.n_users,
+                                   similarity=None)
     return out
 
 

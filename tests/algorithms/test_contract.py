@@ -24,6 +24,7 @@ from recommender.algorithms import (
     Trending,
     UserKNN,
 )
+from recommender.algorithms.tuning import pick_best
 
 FACTORIES = {
     "pop": lambda: Popularity(),
@@ -144,3 +145,14 @@ def test_frozen_copy_reuses_tuned_hyper_parameters(name: str, fitted, tiny) -> N
     refit = copy.fit(tiny[0])
     assert not hasattr(refit, "tuning_")  # nothing was tuned again
     np.testing.assert_allclose(np.nan_to_num(refit.score(1)), np.nan_to_num(model.score(1)), rtol=1e-4, atol=1e-5)
+
+
+def test_tuning_over_several_hold_outs_averages_them_and_takes_the_best(tiny) -> None:
+    data = tiny[0]
+    grid = [{"lam": lam} for lam in (1.0, 10.0, 100.0, 1000.0)]
+    singles = [pick_best(EASE, grid, data, seed=5 + fold)[1] for fold in range(3)]
+    best, averaged = pick_best(EASE, grid, data, seed=5, folds=3)
+    expected = {key: np.mean([s[key] for s in singles]) for key in singles[0]}
+    assert averaged == pytest.approx(expected)
+    assert repr(best) == max(expected, key=expected.get)
+    assert len(set(map(frozenset, (s.items() for s in singles)))) > 1  # the hold-outs differ
