@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from catalog.models import EventKind, Item, ItemRelation
 from recommender.algorithms.data import Interactions
 from recommender.algorithms.hybrid import Hybrid
+from recommender.algorithms.knowledge import catalog_facts
 from recommender.algorithms.rerank import CANDIDATE_POOL, ExposurePrices, exposure_prices
 from recommender.models import ItemEmbedding, ModelVersion
 
@@ -87,7 +88,7 @@ def training_data() -> TrainingData:
     kg = list(
         ItemRelation.objects.filter(item__is_active=True).values_list("item__external_id", "relation",
                                                                         "entity__external_id")
-    )
+    ) + catalog_facts(Item.objects.filter(is_active=True).values_list("external_id", "genres", "year"))
     return TrainingData(interactions, item_pks, vectors, kg)
 
 

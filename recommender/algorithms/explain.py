@@ -21,6 +21,8 @@ RELATION_PHRASES = {
     "country": "comes from the same country as",
     "rating": "has the same content rating as",
 }
+# relations whose entity is a name (the catalog's own facts): the sentence says it
+ENTITY_CLAUSES = {"listed_genre": "is listed under {entity}", "release_year": "came out in {entity}"}
 COLLABORATIVE = frozenset({"ease", "itemknn", "tknn", "als", "bpr", "userknn"})
 SIGNAL_LABELS = {
     "ease": "collaborative filtering (EASE)", "itemknn": "collaborative filtering (item kNN)",
@@ -55,6 +57,12 @@ def relation_phrase(relation: str) -> str:
     return RELATION_PHRASES.get(relation, f"shares {relation.replace('_', ' ')} with")
 
 
+def entity_clause(link: Mapping[str, Any]) -> str | None:
+    """"is listed under Sci-Fi" for a link whose entity is a name, else None."""
+    clause = ENTITY_CLAUSES.get(link["relation"])
+    return clause.format(entity=link["entity"]) if clause else None
+
+
 def headline(contributions: Mapping[str, float], personal: bool) -> str:
     """The signal a sentence names: the largest contribution; for a user with a history, the
     largest positive personal one when there is any (popularity explains nothing personal)."""
@@ -84,7 +92,9 @@ def sentence(signal: str, evidence: Mapping[str, Any], genres: Sequence[str] = (
     if signal == "kg" and shared:
         link = shared[0]
         who = link.get("anchor_action") or f"you liked {link['anchor']}"
-        return f"Because {who} and it {relation_phrase(link['relation'])} it."
+        named = entity_clause(link)
+        return f"Because {who} and it {named} too." if named else \
+            f"Because {who} and it {relation_phrase(link['relation'])} it."
     if signal in COLLABORATIVE and anchor:
         return f"Because {describe(anchor)}: people who liked that also liked this."
     if signal in COLLABORATIVE:
@@ -111,7 +121,10 @@ def similar_sentence(signal: str, anchor_title: str, evidence: Mapping[str, Any]
     """The sentence of a "similar to <anchor_title>" row."""
     shared = evidence.get("shared_entities") or []
     if signal == "kg" and shared:
-        return f"It {RELATION_PHRASES.get(shared[0]['relation'], 'is linked to')} {anchor_title}."
+        named = entity_clause(shared[0])
+        if named:
+            return f"Like {anchor_title}, it {named}."
+        return f"It {relation_phrase(shared[0]['relation'])} {anchor_title}."
     if signal in COLLABORATIVE:
         return f"People who liked {anchor_title} also liked this."
     if signal == "content":

@@ -8,16 +8,29 @@ held-out items, and its weight is how much better than chance it does (so ``genr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Self
 
 import numpy as np
 import scipy.sparse as sp
 
-from .base import Recommender
+from .base import Recommender, is_large_catalog
 from .content import preference_weights
 from .data import Event, Interactions
-from .tuning import holdout, ndcg_at_k
+from .tuning import holdout, holdout_users, ndcg_at_k
+
+
+def catalog_facts(items: Iterable[tuple[str, Sequence[str], int | None]]) -> list[tuple[str, str, str]]:
+    """``(item id, genres, release year)`` rows as knowledge-graph facts: ``listed_genre`` and
+    ``release_year``. Unlike a graph linked from outside (MovieLens' Freebase links point at the
+    wrong films in many places) they are right for every item, and their entities are names a
+    sentence can use."""
+    facts = []
+    for item_id, genres, year in items:
+        facts += [(item_id, "listed_genre", genre) for genre in genres or ()]
+        if year:
+            facts.append((item_id, "release_year", str(year)))
+    return facts
 
 
 class KnowledgeGraph(Recommender):
@@ -50,7 +63,8 @@ class KnowledgeGraph(Recommender):
         self.idf = np.log((1.0 + data.n_items) / (1.0 + df)).astype(np.float32)
         self.relation_weights = np.ones(len(self.relations), dtype=np.float32)
         self._build()
-        if self.learn_relation_weights and len(self.relations) > 1 and len(data):
+        # learning the weights scores dense hold-out rows: fixed equal weights on large catalogues
+        if self.learn_relation_weights and len(self.relations) > 1 and len(data) and not is_large_catalog(data.n_items):
             self.relation_weights = self._learn_weights(data)
             self._build()
         return self
@@ -66,20 +80,41 @@ class KnowledgeGraph(Recommender):
         self.has_facts = norms > 0
 
     def _learn_weights(self, data: Interactions) -> np.ndarray:
+        """Each relation's weight is its hold-out NDCG gain over chance; relations are then added
+        in the order of that gain and kept only when they improve the combined score, so a
+        relation with a little signal of its own cannot drown a better one in noise."""
         fit_part, held = holdout(data, self.seed)
-        users = np.flatnonzero(np.diff(held.csr().indptr) > 0)
-        gains = np.zeros(len(self.relations), dtype=np.float32)
+        users = holdout_users(held, self.seed)
+        history = fit_part.csr()[users]
         base = ndcg_at_k(np.random.default_rng(self.seed).random((len(users), data.n_items)), fit_part, held, users)
         original = self.relation_weights.copy()
-        history = fit_part.csr()[users]
-        for r in range(len(self.relations)):
-            self.relation_weights = (np.arange(len(self.relations)) == r).astype(np.float32)
+
+        def ndcg_with(weights: np.ndarray) -> float:
+            self.relation_weights = weights.astype(np.float32)
             self._build()
             scores = np.asarray((self._profiles(history) @ self.candidate_features).todense())
-            gains[r] = max(ndcg_at_k(scores, fit_part, held, users) - base, 0.0)
-        self.relation_weights = original
+            return ndcg_at_k(scores, fit_part, held, users)
+
+        n = len(self.relations)
+        gains = np.array([max(ndcg_with(np.arange(n) == r) - base, 0.0) for r in range(n)])
         self.relation_weights_tuning_ = dict(zip(self.relations, gains.tolist(), strict=True))
-        return gains / gains.max() if gains.max() > 0 else np.ones_like(gains)
+        self.relation_weights = original
+        if gains.max() <= 0:
+            return np.ones(n, dtype=np.float32)
+        gains = gains / gains.max()
+        order = [r for r in np.argsort(-gains, kind="stable") if gains[r] > 0]
+        chosen = np.zeros(n)
+        chosen[order[0]] = gains[order[0]]
+        best = ndcg_with(chosen)
+        for r in order[1:]:
+            trial = chosen.copy()
+            trial[r] = gains[r]
+            score = ndcg_with(trial)
+            if score > best:
+                chosen, best = trial, score
+        self.relation_weights = original
+        self.relations_kept_ = [self.relations[r] for r in np.flatnonzero(chosen)]
+        return chosen.astype(np.float32)
 
     def _profiles(self, ratings: sp.csr_matrix) -> sp.csr_matrix:
         """Entity profiles of users: liked-weighted sums of their items' feature rows."""

@@ -23,6 +23,14 @@ def holdout(data: Interactions, seed: int = 0) -> tuple[Interactions, Interactio
     return fit_part, held
 
 
+def holdout_users(held: Interactions, seed: int = 0) -> np.ndarray:
+    """The users with held-out events, at most ``MAX_TUNING_USERS`` of them (a seeded sample)."""
+    users = np.flatnonzero(np.diff(held.csr().indptr) > 0)
+    if len(users) > MAX_TUNING_USERS:
+        users = np.sort(np.random.default_rng(seed).choice(users, MAX_TUNING_USERS, replace=False))
+    return users
+
+
 def ndcg_at_k(scores: np.ndarray, train: Interactions, held: Interactions, users: np.ndarray, k: int = 10) -> float:
     """Mean NDCG@k of dense ``scores`` (rows = ``users``), masking the users' training items."""
     from .base import top_k_rows
@@ -60,9 +68,7 @@ def pick_best(
     totals = np.zeros(len(grid))
     for fold in range(folds):
         fit_part, held = holdout(data, seed + fold)
-        users = np.flatnonzero(np.diff(held.csr().indptr) > 0)
-        if len(users) > MAX_TUNING_USERS:
-            users = np.random.default_rng(seed + fold).choice(users, MAX_TUNING_USERS, replace=False)
+        users = holdout_users(held, seed + fold)
         for g, params in enumerate(grid):
             model = factory(**params).fit(fit_part, **(fit_kwargs or {}))
             totals[g] += ndcg_at_k(model.score_users(users), fit_part, held, users)

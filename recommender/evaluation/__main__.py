@@ -66,10 +66,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     vectors = None
     if not args.no_embeddings and dataset.items:
         vectors = item_embeddings(dataset, data.item_ids)
-    side_info: dict[str, Any] = {"item_vectors": vectors, "kg": dataset.kg}
+    side_info: dict[str, Any] = {"item_vectors": vectors, "kg": runner.knowledge(dataset)}
     if vectors is None:
         names = [n for n in names if n != "content"]
-    if not dataset.kg:
+    if not side_info["kg"]:
         names = [n for n in names if n != "kg"]
     split = runner.make_split(data, args.protocol, args.seed)
     fitted = runner.fit_models(names, split, side_info, seed=args.seed, num_threads=args.threads,

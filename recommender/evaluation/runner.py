@@ -14,6 +14,7 @@ from recommender.algorithms import REGISTRY, build
 from recommender.algorithms.base import Recommender, top_k_rows
 from recommender.algorithms.data import Interactions, split_per_user
 from recommender.algorithms.hybrid import Hybrid, usable
+from recommender.algorithms.knowledge import catalog_facts
 from recommender.algorithms.prior import PopularityBlend
 from recommender.algorithms.rating import BPMF
 from recommender.algorithms.rerank import CANDIDATE_POOL, exposure_prices, fairness_rerank, genre_similarity
@@ -36,6 +37,11 @@ class Split:
     def seen_before_test(self, user: int) -> np.ndarray:
         """Items masked when ranking for the test (train + validation, as RecBole does)."""
         return np.union1d(self.train.seen(user), self.valid.seen(user))
+
+
+def knowledge(dataset: Any) -> list[tuple[str, str, str]]:
+    """A dataset's knowledge graph: its linked facts plus its items' genres and release years."""
+    return list(dataset.kg) + catalog_facts((i, record.genres, record.year) for i, record in dataset.items.items())
 
 
 def make_split(data: Interactions, protocol: str, seed: int) -> Split:

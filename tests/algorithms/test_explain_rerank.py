@@ -43,6 +43,10 @@ def test_sentences_name_the_signal_and_its_evidence() -> None:
     assert sentence("kg", {"shared_entities": [{"relation": "directed_by", "anchor": "Star Wars (1977)",
                                                 "anchor_action": describe(rated)}]}) == (
         "Because you rated Star Wars (1977) 5 stars and it shares a director with it.")
+    # the catalog's own facts have names, and the sentence says them
+    assert sentence("kg", {"shared_entities": [{"relation": "listed_genre", "entity": "Sci-Fi",
+                                                "anchor": "Star Wars (1977)", "anchor_action": describe(rated)}]}) == (
+        "Because you rated Star Wars (1977) 5 stars and it is listed under Sci-Fi too.")
     bought = {"kind": "purchase", "title": "Fargo (1996)"}
     assert sentence("session", {"anchor": bought}) == "Because you bought Fargo (1996) just now."
     assert sentence("content", {"anchor": {**rated, "rating": 4.5}}) == (
@@ -55,6 +59,8 @@ def test_sentences_name_the_signal_and_its_evidence() -> None:
 def test_similar_sentences() -> None:
     assert similar_sentence("kg", "Heat (1995)", {"shared_entities": [{"relation": "actor"}]}) == (
         "It shares an actor with Heat (1995).")
+    same_year = {"shared_entities": [{"relation": "release_year", "entity": "1995"}]}
+    assert similar_sentence("kg", "Heat (1995)", same_year) == "Like Heat (1995), it came out in 1995."
     assert similar_sentence("content", "Heat (1995)", {"genre_match": ["Crime", "Thriller", "Drama"]}) == (
         "Similar in content to Heat (1995) (Crime, Thriller).")
     assert similar_sentence("als", "Heat (1995)", {}) == "People who liked Heat (1995) also liked this."
