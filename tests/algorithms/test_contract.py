@@ -24,6 +24,7 @@ from recommender.algorithms import (
     Trending,
     UserKNN,
 )
+from recommender.algorithms.knowledge import catalog_facts
 from recommender.algorithms.tuning import pick_best
 
 FACTORIES = {
@@ -156,3 +157,21 @@ def test_tuning_over_several_hold_outs_averages_them_and_takes_the_best(tiny) ->
     assert averaged == pytest.approx(expected)
     assert repr(best) == max(expected, key=expected.get)
     assert len(set(map(frozenset, (s.items() for s in singles)))) > 1  # the hold-outs differ
+
+
+def test_knowledge_graph_keeps_only_relations_that_improve_the_combined_score(tiny) -> None:
+    data, _vectors, kg = tiny
+    # "studio" repeats the director for half of the items: some signal alone, nothing new beside it
+    studio = [(f"i{i}", "studio", f"studio{i // 12}") for i in range(0, 26, 2)]
+    model = KnowledgeGraph(seed=0).fit(data, kg=kg + studio)
+    gains = model.relation_weights_tuning_
+    assert gains["directed_by"] > gains["studio"] > 0 and gains["actor"] == 0
+    assert model.relations_kept_ == ["directed_by"]
+    weights = dict(zip(model.relations, model.relation_weights.tolist(), strict=True))
+    assert weights == {"actor": 0.0, "directed_by": 1.0, "studio": 0.0}
+
+
+def test_catalog_facts_name_genres_and_release_years() -> None:
+    facts = catalog_facts([("m1", ("Sci-Fi", "War"), 1977), ("m2", (), None), ("m3", ["Drama"], None)])
+    assert facts == [("m1", "listed_genre", "Sci-Fi"), ("m1", "listed_genre", "War"), ("m1", "release_year", "1977"),
+                     ("m3", "listed_genre", "Drama")]

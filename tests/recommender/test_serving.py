@@ -39,6 +39,18 @@ def test_feed_excludes_what_the_user_rated_and_explains_every_card(shopper):
             assert anchor["title"] in rec.sentence
 
 
+def test_knowledge_graph_evidence_names_the_catalogs_genres_the_two_movies_share(shopper):
+    """Training hands the catalog's genres and years to the knowledge graph next to the Freebase facts."""
+    rated = {item.display_title: item for item in Item.objects.filter(reviews__user=shopper)}
+    named = 0
+    for rec in serving.feed_for_user(shopper, k=10):
+        for link in rec.evidence.get("shared_entities", []):
+            if link["relation"] == "listed_genre":
+                assert link["entity"] in rec.item.genres and link["entity"] in rated[link["anchor"]].genres
+                named += 1
+    assert named >= 5
+
+
 def test_a_new_rating_changes_the_next_feed_without_retraining(shopper, trained_model):
     before = serving.feed_for_user(shopper, k=10)
     target = before[0].item
