@@ -45,9 +45,11 @@ def test_sparse_itemknn_equals_the_dense_one(monkeypatch, tiny) -> None:
 
 def test_ranks_at_equals_a_stable_descending_sort() -> None:
     rng = np.random.default_rng(0)
-    for trial in range(100):
-        n = int(rng.integers(1, 200))
-        values = rng.integers(0, 4, n).astype(float) if trial % 2 else rng.standard_normal(n)
+    for trial in range(150):
+        n = int(rng.integers(1, 200)) if trial % 3 else int(rng.integers(200, 3000))
+        # few tied values (scanned for), many (one argsort), none
+        values = [rng.standard_normal(n), rng.integers(0, 4, n).astype(float),
+                  rng.integers(0, 300, n).astype(float)][trial % 3]
         values[rng.random(n) < 0.2] = -np.inf
         columns = rng.choice(n, int(rng.integers(1, n + 1)), replace=False)
         ranks = np.empty(n, dtype=np.int64)
