@@ -15,6 +15,7 @@ import numpy as np
 from recommender.algorithms.explain import (
     COLLABORATIVE,
     describe,
+    fact_label,
     headline,
     label,
     sentence,
@@ -38,6 +39,7 @@ def _signal_evidence(model: Any, state: Any, signal: str, idx: int) -> dict[str,
         links = component.shared_entities(events, idx, limit=3)
         evidence["shared_entities"] = [
             {"relation": link["relation"], "entity": link["entity"],
+             "label": fact_label(link["relation"], link["entity"]),
              "anchor": state.anchors.get(link["item"], {}).get("title"),
              "anchor_action": describe(state.anchors[link["item"]]) if link["item"] in state.anchors else None,
              "contribution": round(float(link["contribution"]), 4)}
@@ -169,6 +171,7 @@ def explain_similar(model: Any, anchor_item: Any, ranked: list[tuple[Any, float,
         if anchor_idx is not None and idx is not None and "kg" in model.components:
             links = model.components["kg"].shared_entities([(anchor_idx, 5.0, 0)], idx, limit=3)
             evidence["shared_entities"] = [{"relation": x["relation"], "entity": x["entity"],
+                                            "label": fact_label(x["relation"], x["entity"]),
                                             "contribution": round(float(x["contribution"]), 4)} for x in links]
         text = similar_sentence(signal, anchor_item.display_title, evidence)
         out.append(Recommendation(item, float(score), signal, text, evidence, algorithm="similar"))

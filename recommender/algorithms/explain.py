@@ -57,6 +57,12 @@ def relation_phrase(relation: str) -> str:
     return RELATION_PHRASES.get(relation, f"shares {relation.replace('_', ' ')} with")
 
 
+def fact_label(relation: str, entity: str) -> str:
+    """What a card shows for a shared fact: the name ("Sci-Fi", "1977") for the catalog's own
+    facts, else the kind of link ("directed", "actor": imported entities are ids)."""
+    return entity if relation in ENTITY_CLAUSES else relation.removesuffix("_by").replace("_", " ")
+
+
 def entity_clause(link: Mapping[str, Any]) -> str | None:
     """"is listed under Sci-Fi" for a link whose entity is a name, else None."""
     clause = ENTITY_CLAUSES.get(link["relation"])

@@ -7,7 +7,15 @@ import itertools
 import numpy as np
 import pytest
 
-from recommender.algorithms.explain import SIGNAL_LABELS, describe, headline, sentence, similar_sentence, top_anchor
+from recommender.algorithms.explain import (
+    SIGNAL_LABELS,
+    describe,
+    fact_label,
+    headline,
+    sentence,
+    similar_sentence,
+    top_anchor,
+)
 from recommender.algorithms.rerank import (
     ExposurePrices,
     exposure_prices,
@@ -59,6 +67,7 @@ def test_sentences_name_the_signal_and_its_evidence() -> None:
 def test_similar_sentences() -> None:
     assert similar_sentence("kg", "Heat (1995)", {"shared_entities": [{"relation": "actor"}]}) == (
         "It shares an actor with Heat (1995).")
+    assert fact_label("listed_genre", "Sci-Fi") == "Sci-Fi" and fact_label("directed_by", "m.06nr3_") == "directed"
     same_year = {"shared_entities": [{"relation": "release_year", "entity": "1995"}]}
     assert similar_sentence("kg", "Heat (1995)", same_year) == "Like Heat (1995), it came out in 1995."
     assert similar_sentence("content", "Heat (1995)", {"genre_match": ["Crime", "Thriller", "Drama"]}) == (

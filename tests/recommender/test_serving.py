@@ -47,6 +47,7 @@ def test_knowledge_graph_evidence_names_the_catalogs_genres_the_two_movies_share
         for link in rec.evidence.get("shared_entities", []):
             if link["relation"] == "listed_genre":
                 assert link["entity"] in rec.item.genres and link["entity"] in rated[link["anchor"]].genres
+                assert link["label"] == link["entity"]  # the card shows the genre itself
                 named += 1
     assert named >= 5
 
