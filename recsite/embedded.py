@@ -31,12 +31,13 @@ def _lock(name: str) -> FileLock:
 
 
 def _pid_is(pid: int, program: str) -> bool:
-    """True when ``pid`` is a live process whose executable name contains ``program``."""
+    """True when ``pid`` is a live process (not a zombie) whose executable name contains ``program``."""
     try:
         comm = Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
         return False
-    return program in comm
+    return program in comm and state != "Z"
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -182,5 +183,14 @@ def stop_redis() -> None:
         pid = int(pidfile.read_text().strip())
     except (OSError, ValueError):
         return
-    if _pid_is(pid, "redis"):
-        os.kill(pid, 15)
+    if not _pid_is(pid, "redis"):
+        return
+    # Redis flushes its append-only file before it exits: wait, so that "stopped" means no
+    # connection succeeds any more (the broker-outage test probes /readyz right after)
+    os.kill(pid, 15)
+    deadline = time.monotonic() + 10
+    while _pid_is(pid, "redis"):
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            break
+        time.sleep(0.05)
