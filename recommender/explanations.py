@@ -24,6 +24,21 @@ from recommender.algorithms.explain import (
 )
 
 
+def _facts(links: list[dict[str, Any]], anchors: dict[int, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Knowledge-graph links as evidence: the fact, its card label and contribution, and with
+    ``anchors`` (a feed) the liked item it is shared with."""
+    out = []
+    for link in links:
+        fact = {"relation": link["relation"], "entity": link["entity"],
+                "label": fact_label(link["relation"], link["entity"]),
+                "contribution": round(float(link["contribution"]), 4)}
+        if anchors is not None:
+            anchor = anchors.get(link["item"])
+            fact.update(anchor=anchor["title"] if anchor else None, anchor_action=describe(anchor) if anchor else None)
+        out.append(fact)
+    return out
+
+
 def _signal_evidence(model: Any, state: Any, signal: str, idx: int) -> dict[str, Any]:
     events = state.profile.events
     component = model.components.get(signal)
@@ -36,15 +51,7 @@ def _signal_evidence(model: Any, state: Any, signal: str, idx: int) -> dict[str,
             if anchor:
                 evidence["anchor"] = anchor
     elif signal == "kg" and component is not None:
-        links = component.shared_entities(events, idx, limit=3)
-        evidence["shared_entities"] = [
-            {"relation": link["relation"], "entity": link["entity"],
-             "label": fact_label(link["relation"], link["entity"]),
-             "anchor": state.anchors.get(link["item"], {}).get("title"),
-             "anchor_action": describe(state.anchors[link["item"]]) if link["item"] in state.anchors else None,
-             "contribution": round(float(link["contribution"]), 4)}
-            for link in links
-        ]
+        evidence["shared_entities"] = _facts(component.shared_entities(events, idx, limit=3), state.anchors)
     elif signal == "session" and events:
         last = events[-1][0]
         if last in state.anchors:
@@ -169,10 +176,8 @@ def explain_similar(model: Any, anchor_item: Any, ranked: list[tuple[Any, float,
         }
         idx = model.index_of_pk.get(item.pk) if model is not None else None
         if anchor_idx is not None and idx is not None and "kg" in model.components:
-            links = model.components["kg"].shared_entities([(anchor_idx, 5.0, 0)], idx, limit=3)
-            evidence["shared_entities"] = [{"relation": x["relation"], "entity": x["entity"],
-                                            "label": fact_label(x["relation"], x["entity"]),
-                                            "contribution": round(float(x["contribution"]), 4)} for x in links]
+            evidence["shared_entities"] = _facts(
+                model.components["kg"].shared_entities([(anchor_idx, 5.0, 0)], idx, limit=3))
         text = similar_sentence(signal, anchor_item.display_title, evidence)
         out.append(Recommendation(item, float(score), signal, text, evidence, algorithm="similar"))
     return out

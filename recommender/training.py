@@ -58,9 +58,9 @@ def training_data() -> TrainingData:
     rating of its strongest event), a review winning a tie, then the latest event. Rows are
     streamed with binary ``COPY`` into numpy (10M rows: seconds, not an ORM loop).
     """
-    items = list(Item.objects.active().order_by("pk").values_list("pk", "external_id"))
-    item_keys = [external_id for _, external_id in items]
-    item_pks = np.array([pk for pk, _ in items], dtype=np.int64)
+    items = list(Item.objects.active().order_by("pk").values_list("pk", "external_id", "genres", "year"))
+    item_keys = [external_id for _, external_id, _, _ in items]
+    item_pks = np.array([pk for pk, *_ in items], dtype=np.int64)
     rows = _interaction_rows()
     # the order the rows were read in: reviews, then events, each newest first
     order = np.lexsort((-rows["id"], -rows["ts"], rows["src"]))
@@ -88,7 +88,7 @@ def training_data() -> TrainingData:
     kg = list(
         ItemRelation.objects.filter(item__is_active=True).values_list("item__external_id", "relation",
                                                                         "entity__external_id")
-    ) + catalog_facts(Item.objects.filter(is_active=True).values_list("external_id", "genres", "year"))
+    ) + catalog_facts(row[1:] for row in items)
     return TrainingData(interactions, item_pks, vectors, kg)
 
 

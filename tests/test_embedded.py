@@ -103,3 +103,16 @@ def test_database_url_overrides_the_embedded_server(tmp_path):
     assert proc.stdout.strip().startswith("15")
     assert not (tmp_path / "pgdata").exists()
     assert not (tmp_path / "redis.sock").exists()
+
+
+def test_stopping_redis_returns_once_it_has_exited(var_dir):
+    """``services_cli stop redis`` means stopped: Redis flushes its append-only file after
+    SIGTERM, and a caller probing the broker right away must not still reach it."""
+    code = ("from recsite import embedded; embedded.ensure_redis(); "
+            "pid = int((embedded.VAR_DIR / 'redis.pid').read_text()); "
+            "alive = embedded._pid_is(pid, 'redis'); embedded.stop_redis(); "
+            "print(alive, embedded._pid_is(pid, 'redis'), embedded._redis_alive(embedded.redis_socket()))")
+    proc = _run(var_dir, code)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.split()[-3:] == ["True", "False", "False"]

@@ -183,6 +183,9 @@ def top_stable(scores: np.ndarray, k: int) -> np.ndarray:
     return chosen[np.lexsort((chosen, -scores[chosen]))]
 
 
+SCANNED_TIES = 16  # up to this many tied values a scan each (~0.3 ms at 1M) beats an argsort (~15 ms)
+
+
 def ranks_at(values: np.ndarray, columns: np.ndarray) -> np.ndarray:
     """Positions of ``values[columns]`` in a stable descending sort of ``values`` (0 = best; ties
     by index), from one ascending sort of the row: items strictly better are counted by binary
@@ -203,7 +206,7 @@ def ranks_at(values: np.ndarray, columns: np.ndarray) -> np.ndarray:
     if tied.any():
         shared = np.unique(v[tied])
         # a few shared values: scan the row for each; many: one argsort (the same blocks of equal values)
-        order = np.argsort(values) if len(shared) > 16 else None
+        order = np.argsort(values) if len(shared) > SCANNED_TIES else None
         for value in shared:
             pick = np.flatnonzero(tied & (v == value))
             same = np.flatnonzero(values == value) if order is None else \

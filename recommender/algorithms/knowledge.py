@@ -96,23 +96,25 @@ class KnowledgeGraph(Recommender):
             return ndcg_at_k(scores, fit_part, held, users)
 
         n = len(self.relations)
-        gains = np.array([max(ndcg_with(np.arange(n) == r) - base, 0.0) for r in range(n)])
-        self.relation_weights_tuning_ = dict(zip(self.relations, gains.tolist(), strict=True))
-        self.relation_weights = original
-        if gains.max() <= 0:
-            return np.ones(n, dtype=np.float32)
-        gains = gains / gains.max()
-        order = [r for r in np.argsort(-gains, kind="stable") if gains[r] > 0]
-        chosen = np.zeros(n)
-        chosen[order[0]] = gains[order[0]]
-        best = ndcg_with(chosen)
-        for r in order[1:]:
-            trial = chosen.copy()
-            trial[r] = gains[r]
-            score = ndcg_with(trial)
-            if score > best:
-                chosen, best = trial, score
-        self.relation_weights = original
+        try:
+            solo = np.array([ndcg_with(np.arange(n) == r) for r in range(n)])
+            gains = np.maximum(solo - base, 0.0)
+            self.relation_weights_tuning_ = dict(zip(self.relations, gains.tolist(), strict=True))
+            if gains.max() <= 0:
+                return np.ones(n, dtype=np.float32)
+            gains = gains / gains.max()
+            order = [r for r in np.argsort(-gains, kind="stable") if gains[r] > 0]
+            chosen = np.zeros(n)
+            chosen[order[0]] = gains[order[0]]
+            best = solo[order[0]]  # one relation's scores only scale with its weight
+            for r in order[1:]:
+                trial = chosen.copy()
+                trial[r] = gains[r]
+                score = ndcg_with(trial)
+                if score > best:
+                    chosen, best = trial, score
+        finally:
+            self.relation_weights = original
         self.relations_kept_ = [self.relations[r] for r in np.flatnonzero(chosen)]
         return chosen.astype(np.float32)
 

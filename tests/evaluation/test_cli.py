@@ -43,6 +43,9 @@ def test_cli_writes_the_documented_json(tmp_path: Path, capsys) -> None:
         assert 0.0 <= row["ndcg"] <= 1.0
     assert result["rating"]["rmse"] > 0 and result["rating"]["mae"] > 0
     assert set(result["cold_start"]) == {"hybrid", "pop"}
+    # five rounds of disjoint groups: every user with test items is simulated once
+    assert result["cold_start"]["hybrid"]["users"] == result["cold_start"]["pop"]["users"] == \
+        result["models"]["pop"]["users"]
     assert "ndcg" in capsys.readouterr().out
 
 
