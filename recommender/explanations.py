@@ -59,6 +59,14 @@ def _signal_evidence(model: Any, state: Any, signal: str, idx: int) -> dict[str,
     return evidence
 
 
+def _new_item_facts(model: Any, pks: list[int]) -> dict[int, list[tuple[str, str]]]:
+    """Knowledge-graph facts of the items among ``pks`` that are newer than the model."""
+    from recommender.training import item_facts
+
+    new = [pk for pk in pks if pk not in model.index_of_pk]
+    return item_facts(new) if new and "kg" in model.components else {}
+
+
 def _user_genres(model: Any, state: Any, items_by_index: Any) -> list[str]:
     counts: dict[str, float] = {}
     for idx, rating, _ts in state.profile.events:
@@ -92,6 +100,7 @@ def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context:
 
         pks = [item.pk for item, _ in ranked]
         item_vectors = dict(zip(pks, _vectors(pks, model), strict=True))
+    new_facts = _new_item_facts(model, [item.pk for item, _ in ranked]) if state.profile.events else {}
     all_contributions = dict(contributions or {})
     unknown = [model.index_of_pk[item.pk] for item, _ in ranked
                if item.pk in model.index_of_pk and model.index_of_pk[item.pk] not in all_contributions]
@@ -114,11 +123,17 @@ def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context:
                 shared = _signal_evidence(model, state, "kg", idx).get("shared_entities")
                 if shared:
                     evidence["shared_entities"] = shared
-        elif signal == "content" and item.pk in item_vectors:  # newer than the model: the closest liked item
-            anchor = top_anchor(model.components["content"].vector_contributions(state.profile.events,
-                                                                                item_vectors[item.pk]), state.anchors)
-            if anchor:
-                evidence["anchor"] = anchor
+        else:  # newer than the model: the closest liked item, the facts it shares
+            if signal == "content" and item.pk in item_vectors:
+                anchor = top_anchor(model.components["content"].vector_contributions(
+                    state.profile.events, item_vectors[item.pk]), state.anchors)
+                if anchor:
+                    evidence["anchor"] = anchor
+            if item.pk in new_facts:
+                shared = _facts(model.components["kg"].shared_entities(state.profile.events, new_facts[item.pk],
+                                                                      limit=3), state.anchors)
+                if shared:
+                    evidence["shared_entities"] = shared
         if context.refine:
             evidence["refine"] = context.refine
         review = _closest_review(state, item_vectors.get(item.pk))
@@ -166,6 +181,8 @@ def explain_similar(model: Any, anchor_item: Any, ranked: list[tuple[Any, float,
     from recommender.serving import Recommendation
 
     anchor_idx = model.index_of_pk.get(anchor_item.pk) if model is not None else None
+    kg = model.components.get("kg") if anchor_idx is not None else None
+    new_facts = _new_item_facts(model, [item.pk for item, *_ in ranked]) if kg is not None else {}
     out = []
     for item, score, contributions in ranked:
         signal = headline(contributions, personal=True)
@@ -175,9 +192,9 @@ def explain_similar(model: Any, anchor_item: Any, ranked: list[tuple[Any, float,
             "genre_match": [g for g in item.genres if g in anchor_item.genres],
         }
         idx = model.index_of_pk.get(item.pk) if model is not None else None
-        if anchor_idx is not None and idx is not None and "kg" in model.components:
-            evidence["shared_entities"] = _facts(
-                model.components["kg"].shared_entities([(anchor_idx, 5.0, 0)], idx, limit=3))
+        facts = idx if idx is not None else new_facts.get(item.pk)
+        if kg is not None and facts is not None:
+            evidence["shared_entities"] = _facts(kg.shared_entities([(anchor_idx, 5.0, 0)], facts, limit=3))
         text = similar_sentence(signal, anchor_item.display_title, evidence)
         out.append(Recommendation(item, float(score), signal, text, evidence, algorithm="similar"))
     return out

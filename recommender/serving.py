@@ -1,8 +1,8 @@
 """Serving: feed_for_user and similar_items, the one place views and the API get
 recommendations from.
 
-Pipeline: the active trained model's candidates and learned scores (plus content candidates
-from pgvector, so items added after training are reachable) -> filters (already rated or
+Pipeline: the active trained model's candidates and learned scores (plus items added after
+training, found by content through pgvector and by their knowledge-graph facts) -> filters (already rated or
 bought, not interested, inactive, excluded ids, genre) -> fairness re-ranker -> MMR diversity
 -> explanations built from the actual per-signal score contributions.
 
@@ -39,7 +39,7 @@ from recommender.algorithms.data import Profile as LiveProfile
 from recommender.algorithms.explain import label
 from recommender.algorithms.rerank import CANDIDATE_POOL, fairness_rerank, fairness_scores, mmr_rerank
 from recommender.models import ItemEmbedding, ModelVersion, ProfileEmbedding, ReviewEmbedding
-from recommender.training import artifact_load, exposure_prices_fit
+from recommender.training import artifact_load, exposure_prices_fit, item_facts
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,9 @@ LIVE_EVENT_RATINGS = {
 # A refine text ("something lighter") re-ranks the candidates: its cosine to each item, z-scored,
 # times this many standard deviations of the model's scores is added as a "refine" signal.
 REFINE_WEIGHT = 1.0
+# Items newer than the model a feed matches by their knowledge-graph facts, newest first (an
+# import of thousands waits for the next training; the facts of each are read per request).
+NEW_ITEMS_MATCHED = 500
 
 
 @dataclass
@@ -367,10 +370,10 @@ def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: An
     idx, scores, contributions = model.recommend_explained(state.profile, k=POOL, exclude=seen_idx)
     pks = [int(model.item_pks[i]) for i in idx]
     score_of = {pk: float(s) for pk, s in zip(pks, scores, strict=True)}
-    # items newer than the model: the nearest to the user's taste (pgvector), scored by the model
+    # items newer than the model: by content (pgvector) or their facts, on the model's scale
     fresh = _fresh_candidates(model, state.profile, scores)
-    for pk, score in fresh.items():
-        score_of[pk] = score
+    for pk, new in fresh.items():
+        score_of[pk] = new.score
         pks.append(pk)
     items = _filtered(pks, state=state, context=context)
     refine: dict[int, float] = {}
@@ -382,7 +385,7 @@ def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: An
     order = _rerank(pks, score_of, items, k=k, context=context, model=model)
     return explanations.explain(model, state, [(items[pk], score_of[pk]) for pk in order], context=context,
                                 contributions=contributions, extra={pk: {"refine": v} for pk, v in refine.items()},
-                                new_items={pk: {"content": score} for pk, score in fresh.items()})
+                                new_items={pk: {new.signal: new.score} for pk, new in fresh.items()})
 
 
 def _refine_terms(pks: list[int], score_of: dict[int, float], model: Any, text: str) -> dict[int, float]:
@@ -398,28 +401,56 @@ def _refine_terms(pks: list[int], score_of: dict[int, float], model: Any, text: 
     return {pk: float(v) for pk, v in zip(pks, REFINE_WEIGHT * spread * z, strict=True)}
 
 
-def _fresh_candidates(model: Any, profile: LiveProfile, ranked_scores: np.ndarray, limit: int = 20
-                      ) -> dict[int, float]:
-    """Active items the model does not know (added since its training started), the nearest to
-    the ``profile``'s taste by pgvector: pk -> score on the scale of ``ranked_scores`` (the
-    model's, best first), placed by the rank of their similarity (:meth:`Hybrid.score_new_items`)."""
-    if not profile.events or "content" not in model.components:
-        return {}
-    taste = model.components["content"].taste_vector(profile.events, profile.vectors)
-    version = _cache["version"]
-    if taste is None or version is None:
-        return {}
-    from recommender.selectors import items_nearest
+@dataclass
+class Fresh:
+    """An item newer than the model, placed in a list by one signal (see :func:`_fresh_candidates`)."""
 
+    score: float
+    signal: str
+
+
+def _fresh_candidates(model: Any, profile: LiveProfile, ranked_scores: np.ndarray, limit: int = 20
+                      ) -> dict[int, Fresh]:
+    """Active items the model does not know (added since its training started), pk -> score on
+    the scale of ``ranked_scores`` (the model's, best first) and the signal that placed it.
+
+    Two ways in, each placed by the rank its value earns among the catalogue's items
+    (:meth:`Hybrid.score_new_items`), the better of the two kept: content, the ``limit``
+    nearest to the profile's taste by pgvector (once the item is embedded), and the knowledge
+    graph, the ``limit`` of the newest NEW_ITEMS_MATCHED whose genres, year or relations the
+    profile's items share (at once: facts need no embedding)."""
+    version = _cache["version"]
+    if not profile.events or version is None:
+        return {}
     # the version row is written when training ends; its data was read when it began
     started = version.created_at - timedelta(seconds=version.training_seconds or 0)
     newer = Item.objects.active().filter(created_at__gte=started)
     if not newer.exists():  # the usual case: no HNSW scan for a filter nothing passes
         return {}
-    nearest = [(item.pk, sim) for item, sim in items_nearest(taste.astype(np.float32), k=limit, queryset=newer)
-               if item.pk not in model.index_of_pk]
-    scores = model.score_new_items(profile, [sim for _pk, sim in nearest], ranked_scores)
-    return {pk: float(score) for (pk, _sim), score in zip(nearest, scores, strict=True) if np.isfinite(score)}
+    found: dict[int, Fresh] = {}
+
+    def place(signal: str, pks: list[int], values: list[float] | np.ndarray) -> None:
+        for pk, score in zip(pks, model.score_new_items(profile, values, ranked_scores, signal=signal), strict=True):
+            if np.isfinite(score) and (pk not in found or score > found[pk].score):
+                found[pk] = Fresh(float(score), signal)
+
+    taste = model.components["content"].taste_vector(profile.events, profile.vectors) \
+        if "content" in model.components else None
+    if taste is not None:
+        from recommender.selectors import items_nearest
+
+        nearest = [(item.pk, sim) for item, sim in items_nearest(taste.astype(np.float32), k=limit, queryset=newer)
+                   if item.pk not in model.index_of_pk]
+        place("content", [pk for pk, _sim in nearest], [sim for _pk, sim in nearest])
+    if "kg" in model.components:
+        pks = [pk for pk in newer.order_by("-created_at", "-pk").values_list("pk", flat=True)[:NEW_ITEMS_MATCHED]
+               if pk not in model.index_of_pk]
+        facts = item_facts(pks)
+        values = model.components["kg"].score_facts(profile.events, [facts[pk] for pk in pks])
+        shared = np.flatnonzero(np.nan_to_num(values) > 0)  # no shared fact, no evidence
+        best = shared[np.argsort(-values[shared], kind="stable")[:limit]]
+        place("kg", [pks[i] for i in best], values[best])
+    return found
 
 
 def _popular(*, k: int, context: FeedContext, state: LiveUser, reason: str, since_days: int | None = None
@@ -462,9 +493,9 @@ def similar_items(item: Item, k: int = 10, user: AbstractBaseUser | None = None,
         contributions = {pk: {name: round(float(v[i]), 4) for name, v in parts.items()}
                          for pk, i in zip(pks, top, strict=True)}
         # items newer than the model: by the rank of their content similarity, as in feeds
-        for pk, score in _fresh_candidates(model, anchor, total[top]).items():
+        for pk, new in _fresh_candidates(model, anchor, total[top]).items():
             pks.append(pk)
-            score_of[pk], contributions[pk] = score, {"content": round(score, 4)}
+            score_of[pk], contributions[pk] = new.score, {new.signal: round(new.score, 4)}
     else:
         from recommender.selectors import item_similar_list
 

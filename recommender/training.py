@@ -12,6 +12,7 @@ import logging
 import os
 import pickle
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -90,6 +91,18 @@ def training_data() -> TrainingData:
                                                                         "entity__external_id")
     ) + catalog_facts(row[1:] for row in items)
     return TrainingData(interactions, item_pks, vectors, kg)
+
+
+def item_facts(pks: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+    """The ``(relation, entity)`` facts of the items ``pks``, as :func:`training_data` reads
+    them for the knowledge graph: their relations plus their genres and release year. Serving
+    reads them for items newer than the model."""
+    out: dict[int, list[tuple[str, str]]] = {pk: [] for pk in pks}
+    relations = ItemRelation.objects.filter(item__in=out).values_list("item_id", "relation", "entity__external_id")
+    for pk, relation, entity in [*relations, *catalog_facts(Item.objects.filter(pk__in=out).values_list(
+            "pk", "genres", "year"))]:
+        out[pk].append((relation, entity))
+    return out
 
 
 PG_EPOCH = 946_684_800  # 2000-01-01 in unix seconds: binary timestamps count microseconds from it

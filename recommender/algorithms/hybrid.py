@@ -363,32 +363,33 @@ class Hybrid(Recommender):
                 out_scores[start + r, :len(idx)] = scores
         return out, out_scores
 
-    def score_new_items(self, user_or_history: UserRef, similarities: Sequence[float] | np.ndarray,
-                        ranked_scores: np.ndarray) -> np.ndarray:
-        """Scores, on the ranker's scale, of items newer than the model, from their content
-        ``similarities`` to the user's taste (cosines, as pgvector returns them).
+    def score_new_items(self, user_or_history: UserRef, values: Sequence[float] | np.ndarray,
+                        ranked_scores: np.ndarray, signal: str = "content") -> np.ndarray:
+        """Scores, on the ranker's scale, of items newer than the model, from one component's
+        ``values`` for them: ``content``, their cosine similarities to the user's taste (as
+        pgvector returns them); ``kg``, :meth:`.KnowledgeGraph.score_facts` of their facts.
 
         The ranker cannot score them itself: it learned from items with interactions, and for
         an item with none (popularity 0, no collaborative scores) its output is an
         extrapolation (measured on ML-100K: -5, far below any feed, and not even monotone in
-        content similarity). So they are placed by rank: an item whose similarity beats all
-        but r of the catalogue's unseen items gets the (r+1)-th best of ``ranked_scores`` (the
-        user's scores from :meth:`recommend`, best first); NaN past their end, or without a
-        history or a content component."""
-        similarities = np.asarray(similarities, dtype=np.float64)
-        out = np.full(len(similarities), np.nan)
+        content similarity). So they are placed by rank: an item whose value beats all but r of
+        the component's scores of the catalogue's unseen items gets the (r+1)-th best of
+        ``ranked_scores`` (the user's scores from :meth:`recommend`, best first); NaN past their
+        end, or without a history or the component."""
+        values = np.asarray(values, dtype=np.float64)
+        out = np.full(len(values), np.nan)
         history = resolve_history(self.data, user_or_history)
-        content = self.components.get("content")
+        component = self.components.get(signal)
         m = len(ranked_scores)
-        if not history or not isinstance(content, Content) or not len(similarities) or not m:
+        if not history or component is None or not len(values) or not m:
             return out
-        row = content.score(user_or_history)
+        row = component.score(user_or_history)
         row[[e[0] for e in history]] = np.nan
         row = row[~np.isnan(row)]
-        # only the m best similarities matter: a rank of m or more gets no score
+        # only the m best values matter: a rank of m or more gets no score
         best = np.sort(np.partition(row, len(row) - m)[len(row) - m:]) if len(row) > m else np.sort(row)
-        rank = len(best) - np.searchsorted(best, similarities, side="right")  # how many beat each
-        ok = np.isfinite(similarities) & (rank < m)
+        rank = len(best) - np.searchsorted(best, values, side="right")  # how many beat each
+        ok = np.isfinite(values) & (rank < m)
         out[ok] = np.asarray(ranked_scores, dtype=np.float64)[rank[ok]]
         return out
 

@@ -69,9 +69,12 @@ class KnowledgeGraph(Recommender):
             self._build()
         return self
 
+    def _feature_weights(self) -> np.ndarray:
+        """Each (relation, entity) feature's weight: entity rarity x relation weight."""
+        return self.idf * self.relation_weights[self.feature_relation] if len(self.features) else self.idf
+
     def _build(self) -> None:
-        w = self.idf * self.relation_weights[self.feature_relation] if len(self.features) else self.idf
-        m = (self.incidence @ sp.diags(w)).tocsr()
+        m = (self.incidence @ sp.diags(self._feature_weights())).tocsr()
         norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
         self.item_features = sp.diags(1.0 / np.maximum(norms, 1e-12)) @ m
         self.item_features = self.item_features.tocsr().astype(np.float32)
@@ -134,19 +137,54 @@ class KnowledgeGraph(Recommender):
         scores[:, ~self.has_facts] = np.nan
         return scores
 
+    def _event_profile(self, events: list[Event]) -> sp.csr_matrix:
+        """The entity profile of one history: its items' feature rows weighted by preference."""
+        w = preference_weights(events)
+        return sp.csr_matrix(w.astype(np.float32)[None]) @ self.item_features[[e[0] for e in events]]
+
     def _score_events(self, events: list[Event], user: int | None) -> np.ndarray:
         if not events:
             return np.full(self.n_items, np.nan)
-        w = preference_weights(events)
-        items = [e[0] for e in events]
-        profile = sp.csr_matrix(w.astype(np.float32)[None]) @ self.item_features[items]
-        scores = np.asarray((profile @ self.candidate_features).todense(), dtype=np.float64).ravel()
+        scores = np.asarray((self._event_profile(events) @ self.candidate_features).todense(),
+                            dtype=np.float64).ravel()
         scores[~self.has_facts] = np.nan
         return scores
 
-    def shared_entities(self, events: list[Event], item: int, limit: int = 5) -> list[dict[str, Any]]:
-        """The (relation, entity, liked item) links behind ``item``'s score, largest first."""
-        target = self.item_features[item]
+    def fact_rows(self, facts: Sequence[Iterable[tuple[str, str]]]) -> sp.csr_matrix:
+        """(len(facts), n_features) weights of items the model does not know (added since it
+        was trained), from their ``(relation, entity)`` facts, weighted as a trained item's
+        (entity rarity x relation weight). Facts the model never saw are left out: no item a
+        user has can share them."""
+        index = {feature: col for col, feature in enumerate(self.features)}
+        rows, cols = [], []
+        for row, item_facts in enumerate(facts):
+            found = {index[f] for f in item_facts if f in index}
+            rows += [row] * len(found)
+            cols += sorted(found)
+        incidence = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
+                                  shape=(len(facts), len(self.features)))
+        return (incidence @ sp.diags(self._feature_weights())).tocsr()
+
+    def score_facts(self, events: list[Event], facts: Sequence[Iterable[tuple[str, str]]]) -> np.ndarray:
+        """Scores of items the model does not know, from their facts (see :meth:`fact_rows`), on
+        the scale of :meth:`score`; NaN for an item without a known fact or for no history."""
+        rows = self.fact_rows(facts)
+        if not events:
+            return np.full(len(facts), np.nan)
+        scores = np.asarray((self._event_profile(events) @ rows.T).todense(), dtype=np.float64).ravel()
+        scores[np.diff(rows.indptr) == 0] = np.nan
+        return scores
+
+    def shared_entities(self, events: list[Event], item: int | Iterable[tuple[str, str]],
+                        limit: int = 5) -> list[dict[str, Any]]:
+        """The (relation, entity, liked item) links behind ``item``'s score, largest first.
+        ``item`` is a trained item's index, or the facts of an item the model does not know."""
+        if isinstance(item, (int, np.integer)):
+            target = self.item_features[item]
+        else:
+            row = self.fact_rows([list(item)])
+            norm = float(np.sqrt(row.multiply(row).sum()))
+            target = row / max(norm, 1e-12)
         if not events or target.nnz == 0:
             return []
         liked, inverse = np.unique(np.array([e[0] for e in events]), return_inverse=True)

@@ -175,3 +175,22 @@ def test_catalog_facts_name_genres_and_release_years() -> None:
     facts = catalog_facts([("m1", ("Sci-Fi", "War"), 1977), ("m2", (), None), ("m3", ["Drama"], None)])
     assert facts == [("m1", "listed_genre", "Sci-Fi"), ("m1", "listed_genre", "War"), ("m1", "release_year", "1977"),
                      ("m3", "listed_genre", "Drama")]
+
+
+def test_knowledge_graph_scores_an_unknown_item_from_its_facts_as_a_known_one(tiny) -> None:
+    data, _vectors, kg = tiny
+    model = KnowledgeGraph(learn_relation_weights=False, seed=0).fit(data, kg=kg)
+    history = data.history(0)
+    known = data.item_index("i3")
+    facts_of_i3 = [(r, e) for item, r, e in kg if item == "i3"]
+    scores = model.score_facts(history, [facts_of_i3, [*facts_of_i3, ("actor", "nobody")], [("studio", "x")], []])
+    # an item with i3's facts scores as i3; a fact the model never saw adds nothing
+    assert scores[0] == pytest.approx(model.score(history)[known]) and scores[1] == pytest.approx(scores[0])
+    assert scores[0] > 0 and np.isnan(scores[2:]).all()  # nothing known: no score
+    assert np.isnan(model.score_facts([], [facts_of_i3])).all()
+    links = model.shared_entities(history, facts_of_i3)
+    expected = model.shared_entities(history, known)
+    assert [(x["relation"], x["entity"], x["item"]) for x in links] == [
+        (x["relation"], x["entity"], x["item"]) for x in expected]
+    assert [x["contribution"] for x in links] == pytest.approx([x["contribution"] for x in expected], rel=1e-5)
+    assert {(link["relation"], link["entity"]) for link in links} <= set(facts_of_i3)

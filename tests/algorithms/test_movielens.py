@@ -82,6 +82,26 @@ def test_new_items_are_placed_by_the_rank_of_their_content_similarity(evaluated)
     assert np.isnan(hybrid.score_new_items([], row[[best]], ranked)).all()  # no history
 
 
+def test_new_items_are_placed_by_the_rank_of_their_knowledge_graph_score(evaluated) -> None:
+    hybrid = evaluated[3].models["hybrid"]
+    kg = hybrid.components["kg"]
+    user = 5
+    history = hybrid.data.history(user)
+    _idx, ranked = hybrid.recommend(user, k=50)
+    row = kg.score(user)
+    row[[e[0] for e in history]] = np.nan
+    order = np.argsort(-np.nan_to_num(row, nan=-np.inf), kind="stable")
+    # as new items: copies of the user's best, twentieth and a far unseen item by their facts
+    picks = [order[0], order[19], order[400]]
+    values = kg.score_facts(history, [[kg.features[c] for c in kg.incidence[i].indices] for i in picks])
+    assert values == pytest.approx(row[picks], rel=1e-5)
+    scores = hybrid.score_new_items(user, values, ranked, signal="kg")
+    for value, score in zip(values[:2], scores[:2], strict=True):
+        beaten_by = (np.sum(row > value * (1 + 1e-5)), np.sum(row > value * (1 - 1e-5)))  # ties, rounding
+        assert score in ranked[beaten_by[0]:beaten_by[1] + 1]
+    assert np.isnan(scores[2])  # its rank is past the scores given
+
+
 def test_live_rating_changes_recommendations_without_retraining(evaluated) -> None:
     data, fitted = evaluated[1], evaluated[3]
     hybrid = fitted.models["hybrid"]

@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from catalog import services
 from catalog.models import Event, Item, Review
 from recommender import serving
+from recommender.models import ItemEmbedding
 from recommender.serving import FeedContext
 
 
@@ -272,7 +273,9 @@ def test_a_new_item_reaches_the_feed_through_content_as_soon_as_it_is_embedded(t
     for external_id in ("ml:50", "ml:172", "ml:181"):  # the Star Wars trilogy, 5 stars each
         services.review_save(user=fan, item=Item.objects.get(external_id=external_id), rating="5")
     star_wars = Item.objects.get(external_id="ml:50")
-    fields = dict(description=star_wars.description, genres=star_wars.genres, tags=star_wars.tags, year=1997)
+    # its genres as tags, and a year none of the three has: nothing the knowledge graph can match
+    # it by (the next test), while its text is as close to Star Wars as before
+    fields = dict(description=star_wars.description, genres=[], tags=[*star_wars.genres, *star_wars.tags], year=1997)
     new = services.item_create(title="Star Wars: Special Edition", **fields)
     hidden = services.item_create(title="Star Wars: The Lost Reels", is_active=False, **fields)
     assert not {new.pk, hidden.pk} & {r.item.pk for r in serving.feed_for_user(fan, k=50)}  # no vector yet
@@ -291,3 +294,35 @@ def test_a_new_item_reaches_the_feed_through_content_as_soon_as_it_is_embedded(t
     similar = {r.item.pk: r for r in serving.similar_items(star_wars, k=10)}
     assert new.pk in similar and hidden.pk not in similar
     assert similar[new.pk].sentence.startswith("Similar in content to Star Wars (1977)")
+
+
+def test_a_new_item_reaches_the_feed_through_its_knowledge_graph_facts_before_it_is_embedded(
+        trained_model, settings):
+    settings.RECSYS_FEED_CACHE_SECONDS = 0
+    fan = User.objects.create_user("space_opera_fan")
+    for external_id in ("ml:50", "ml:172", "ml:181"):  # the Star Wars trilogy, 5 stars each
+        services.review_save(user=fan, item=Item.objects.get(external_id=external_id), rating="5")
+    star_wars = Item.objects.get(external_id="ml:50")
+    # a description unlike any film's: found by its genres and year, not by its (missing) vector
+    fields = dict(description="Catalogue number 4471; region-free disc.", genres=star_wars.genres, year=1977)
+    new = services.item_create(title="Star Wars: Special Edition", **fields)
+    hidden = services.item_create(title="Star Wars: The Lost Reels", is_active=False, **fields)
+    other = services.item_create(title="A Quiet Tea Ceremony", description="Tea.", genres=["Documentary"])
+    assert not ItemEmbedding.objects.filter(item_id__in=[new.pk, hidden.pk, other.pk]).exists()
+    recs = serving.feed_for_user(fan, k=10)
+    ranked = {r.item.pk: r for r in recs}
+    assert new.pk in ranked and not {hidden.pk, other.pk} & set(ranked)
+    card = ranked[new.pk]
+    # placed on the model's scale by the rank its knowledge-graph score earns, and explained by it
+    assert card.source == "kg" and card.contributions == {"kg": pytest.approx(card.score, abs=1e-3)}
+    assert card.score <= max(r.score for r in recs if r.item.pk != new.pk) + 1e-9
+    shared = card.evidence["shared_entities"]
+    assert {link["anchor"] for link in shared} <= {"Star Wars (1977)", "Return of the Jedi (1983)",
+                                                    "The Empire Strikes Back (1980)"}
+    assert {(link["relation"], link["entity"]) for link in shared} <= {
+        *(("listed_genre", g) for g in star_wars.genres), ("release_year", "1977")}
+    assert shared[0]["anchor"] in card.sentence and shared[0]["label"] in card.sentence
+    # and in the "similar" row of the movie whose facts it shares
+    similar = {r.item.pk: r for r in serving.similar_items(star_wars, k=10)}
+    assert new.pk in similar and hidden.pk not in similar
+    assert similar[new.pk].source == "kg" and similar[new.pk].evidence["shared_entities"]
