@@ -52,7 +52,7 @@ class KnowledgeGraph(Recommender):
             col = features.setdefault((relation, entity), len(features))
             rows.append(item)
             cols.append(col)
-        self.features = list(features)
+        self.features, self._feature_index = list(features), features
         self.relations = sorted({r for r, _e in self.features})
         self.feature_relation = np.array([self.relations.index(r) for r, _e in self.features], dtype=np.int32)
         incidence = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
@@ -155,7 +155,9 @@ class KnowledgeGraph(Recommender):
         was trained), from their ``(relation, entity)`` facts, weighted as a trained item's
         (entity rarity x relation weight). Facts the model never saw are left out: no item a
         user has can share them."""
-        index = {feature: col for col, feature in enumerate(self.features)}
+        index = getattr(self, "_feature_index", None)
+        if index is None:  # a model saved before the index was kept
+            index = self._feature_index = {feature: col for col, feature in enumerate(self.features)}
         rows, cols = [], []
         for row, item_facts in enumerate(facts):
             found = {index[f] for f in item_facts if f in index}
