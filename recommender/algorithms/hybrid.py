@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
+import scipy.sparse as sp
 
 from .base import Recommender, is_large_catalog, ranks_at, top_k, top_k_rows, zscore_at, zscore_rows
 from .content import Content
@@ -236,15 +237,8 @@ class Hybrid(Recommender):
             cold_histories.append([h[i] for i in sorted(keep)])
         if len(cold):
             parts.append((self._features_chunked(cold_histories, cold_histories), cold))
-        out = []
-        for batch, batch_users in parts:
-            labels = np.asarray(val[batch_users][batch.rows, batch.items]).ravel() > 0
-            bounds = np.searchsorted(batch.rows, np.arange(len(batch_users) + 1))
-            for r in range(len(batch_users)):
-                sel = slice(bounds[r], bounds[r + 1])
-                if labels[sel].any():
-                    out.append((batch.features[sel], labels[sel].astype(np.float32)))
-        return out
+        known = train.binary()
+        return [group for batch, batch_users in parts for group in _labelled_groups(batch, batch_users, val, known)]
 
     def _users_per_batch(self) -> int:
         """Users featurised at once: each component's dense rows of a batch are held together,
@@ -441,6 +435,24 @@ class Hybrid(Recommender):
         return build_explanation(item, contributions, titles=titles, anchors=anchors,
                                  ratings={i: r for i, r, _t in events}, kg_links=links,
                                  entity_names=entity_names, genre_overlap=overlap)
+
+
+def _labelled_groups(batch: _Batch, users: np.ndarray, validation: sp.csr_matrix, known: sp.csr_matrix
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(features, labels) per user of ``batch`` (its ``rows`` index ``users``) with a positive:
+    the user's ``validation`` items are the positives. The user's ``known`` (training) items
+    are left out: for a history cut to simulate a new user they are positives hidden from it,
+    not negatives (a real new user's next items are unknown, not disliked)."""
+    labels = np.asarray(validation[users][batch.rows, batch.items]).ravel() > 0
+    hidden = np.asarray(known[users][batch.rows, batch.items]).ravel() > 0
+    bounds = np.searchsorted(batch.rows, np.arange(len(users) + 1))
+    out = []
+    for r in range(len(users)):
+        sel = np.arange(bounds[r], bounds[r + 1])
+        sel = sel[~hidden[sel]]
+        if labels[sel].any():
+            out.append((batch.features[sel], labels[sel].astype(np.float32)))
+    return out
 
 
 # ------------------------------------------------------------------- rankers
