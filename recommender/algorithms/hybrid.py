@@ -439,18 +439,17 @@ class Hybrid(Recommender):
 
 def _labelled_groups(batch: _Batch, users: np.ndarray, validation: sp.csr_matrix, known: sp.csr_matrix
                      ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(features, labels) per user of ``batch`` (its ``rows`` index ``users``) with a positive.
-
-    Positives are the user's ``validation`` items and, for a history cut to simulate a new
-    user, the ``known`` (training) items cut from it: they are that user's next items, not
-    negatives (a full history's known items are never candidates). Counted as negatives, they
-    had taught the ranker that a new user's likely items are unlikely (docs/EVALUATION.md)."""
-    positive = validation[users] + known[users]
-    labels = np.asarray(positive[batch.rows, batch.items]).ravel() > 0
+    """(features, labels) per user of ``batch`` (its ``rows`` index ``users``) with a positive:
+    the user's ``validation`` items are the positives. The user's ``known`` (training) items
+    are left out: for a history cut to simulate a new user they are positives hidden from it,
+    not negatives (a real new user's next items are unknown, not disliked)."""
+    labels = np.asarray(validation[users][batch.rows, batch.items]).ravel() > 0
+    hidden = np.asarray(known[users][batch.rows, batch.items]).ravel() > 0
     bounds = np.searchsorted(batch.rows, np.arange(len(users) + 1))
     out = []
     for r in range(len(users)):
-        sel = slice(bounds[r], bounds[r + 1])
+        sel = np.arange(bounds[r], bounds[r + 1])
+        sel = sel[~hidden[sel]]
         if labels[sel].any():
             out.append((batch.features[sel], labels[sel].astype(np.float32)))
     return out

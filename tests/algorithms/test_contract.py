@@ -196,7 +196,7 @@ def test_knowledge_graph_scores_an_unknown_item_from_its_facts_as_a_known_one(ti
     assert {(link["relation"], link["entity"]) for link in links} <= set(facts_of_i3)
 
 
-def test_ranker_labels_the_items_cut_from_a_history_as_positives() -> None:
+def test_ranker_rows_of_a_cut_history_leave_out_its_hidden_items() -> None:
     import scipy.sparse as sp
 
     from recommender.algorithms.hybrid import _Batch, _labelled_groups
@@ -205,11 +205,11 @@ def test_ranker_labels_the_items_cut_from_a_history_as_positives() -> None:
     rows = np.array([0, 0, 0, 0, 1, 1, 1])
     items = np.array([0, 1, 2, 3, 2, 4, 5])
     batch = _Batch(rows, items, items[:, None].astype(np.float32))
-    validation = sp.csr_matrix(([1.0, 1.0], ([3, 5], [1, 4])), shape=(6, 6))
-    # user 3's training items 0 and 2 were cut from its history
-    known = sp.csr_matrix(([1.0, 1.0], ([3, 3], [0, 2])), shape=(6, 6))
+    validation = sp.csr_matrix(([1.0, 1.0, 1.0], ([3, 5, 5], [1, 4, 2])), shape=(6, 6))
+    # user 3's training items 0 and 2 were cut from its history; user 5's item 5 too
+    known = sp.csr_matrix(([1.0, 1.0, 1.0], ([3, 3, 5], [0, 2, 5])), shape=(6, 6))
     groups = _labelled_groups(batch, np.array([3, 5]), validation, known)
-    assert [g[0].ravel().tolist() for g in groups] == [[0, 1, 2, 3], [2, 4, 5]]
-    assert [g[1].tolist() for g in groups] == [[1, 1, 1, 0], [0, 1, 0]]
-    # a user without a positive among its candidates gives no group
-    assert _labelled_groups(batch, np.array([3, 5]), sp.csr_matrix((6, 6)), sp.csr_matrix((6, 6))) == []
+    assert [g[0].ravel().tolist() for g in groups] == [[1, 3], [2, 4]]  # neither positive nor negative
+    assert [g[1].tolist() for g in groups] == [[1, 0], [1, 1]]
+    # a user without a positive left gives no group
+    assert _labelled_groups(batch, np.array([3, 5]), sp.csr_matrix((6, 6)), known) == []
