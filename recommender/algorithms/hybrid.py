@@ -8,7 +8,8 @@ lambdarank when installed, else logistic regression. Per-feature contributions (
 ``pred_contrib``, or weight x feature) are summed per signal for faithful explanations.
 
 Cold start: some validation users are shown to the ranker with a history cut to 1-3 events,
-so it learns how to weigh content / knowledge graph / session when activity is low. A user
+so it learns how to weigh content / knowledge graph / session when activity is low (the items
+cut away are left out of their rows: they are unknown to such a user, not disliked). A user
 with no history at all gets the profile-interest vector's content score plus trending.
 """
 
