@@ -151,7 +151,9 @@ def exposure_prices(items: np.ndarray, scores: np.ndarray, *, n_items: int, k: i
     relevance, paying a convex cost for concentrating exposure": a few rounds of damped dual
     ascent, deterministic, over the whole user base, so the same prices serve every request
     statelessly. Items shown much more than their share sink where the relevance given up is
-    small; items seldom shown keep a price near 0. Compute it from training data only.
+    small; items seldom shown keep a price near 0. A strength whose prices would concentrate
+    exposure more (exposure Gini on these lists) than the weaker one keeps the weaker one's
+    prices, so more fairness never means less. Compute it from training data only.
     """
     relevance = standardise_rows(scores)
     by_relevance = np.argsort(-np.nan_to_num(relevance, nan=-np.inf), axis=1, kind="stable")
@@ -160,16 +162,27 @@ def exposure_prices(items: np.ndarray, scores: np.ndarray, *, n_items: int, k: i
     grid = np.asarray(strengths, dtype=np.float64)
     if len(grid) < 2 or grid[0] != 0.0 or np.any(np.diff(grid) <= 0) or grid[-1] > 1.0:
         raise ValueError("strengths must increase from 0 to at most 1")
+    from recommender.evaluation.metrics import gini
+
     fair_share = max(len(items) * k / max(n_items, 1), 1e-9)
     table = np.zeros((len(grid), n_items))
+
+    def exposure(price: np.ndarray) -> np.ndarray:
+        top = _top_rows(relevance, items, price, k)
+        return np.bincount(top[top >= 0], minlength=n_items)
+
+    concentration = gini(exposure(table[0]))
     for g, strength in enumerate(grid):
         price = table[g - 1].copy() if g else np.zeros(n_items)  # warm start from the weaker strength
         for _ in range(rounds if strength > 0 else 0):
-            top = _top_rows(relevance, items, price, k)
-            exposure = np.bincount(top[top >= 0], minlength=n_items)
-            target = strength * PRICE_WEIGHT * np.log1p(exposure / fair_share)
+            target = strength * PRICE_WEIGHT * np.log1p(exposure(price) / fair_share)
             price = (1 - PRICE_DAMPING) * price + PRICE_DAMPING * target
-        table[g] = price
+        # a stronger setting never concentrates exposure more than a weaker one on these lists:
+        # where exposure is already even, the rounds can overshoot; the weaker prices then stay
+        if g and (g_concentration := gini(exposure(price))) <= concentration:
+            table[g], concentration = price, g_concentration
+        elif g:
+            table[g] = table[g - 1]
     return ExposurePrices(strengths=grid, prices=table)
 
 
