@@ -59,14 +59,6 @@ def _signal_evidence(model: Any, state: Any, signal: str, idx: int) -> dict[str,
     return evidence
 
 
-def _new_item_facts(model: Any, pks: list[int]) -> dict[int, list[tuple[str, str]]]:
-    """Knowledge-graph facts of the items among ``pks`` that are newer than the model."""
-    from recommender.training import item_facts
-
-    new = [pk for pk in pks if pk not in model.index_of_pk]
-    return item_facts(new) if new and "kg" in model.components else {}
-
-
 def _user_genres(model: Any, state: Any, items_by_index: Any) -> list[str]:
     counts: dict[str, float] = {}
     for idx, rating, _ts in state.profile.events:
@@ -78,13 +70,14 @@ def _user_genres(model: Any, state: Any, items_by_index: Any) -> list[str]:
 def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context: Any,
             contributions: dict[int, dict[str, float]] | None = None,
             extra: dict[int, dict[str, float]] | None = None,
-            new_items: dict[int, dict[str, float]] | None = None) -> list[Any]:
+            new_items: dict[int, Any] | None = None) -> list[Any]:
     """Recommendations with contributions, evidence and a sentence, for a personal feed.
 
     ``contributions`` (model item index -> signal -> value) are the ones the model computed
     when it scored the items; items missing from it are scored here. ``extra`` (item pk ->
     signal -> value) are serving's own additive stages (the refine text); ``new_items`` (item pk
-    -> signal -> value) the contributions of items newer than the model."""
+    -> :class:`serving.Fresh`) the items newer than the model: the signal that placed each, its
+    score and facts."""
     from recommender.serving import Recommendation
 
     genres_of_index = {}
@@ -100,7 +93,6 @@ def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context:
 
         pks = [item.pk for item, _ in ranked]
         item_vectors = dict(zip(pks, _vectors(pks, model), strict=True))
-    new_facts = _new_item_facts(model, [item.pk for item, _ in ranked]) if state.profile.events else {}
     all_contributions = dict(contributions or {})
     unknown = [model.index_of_pk[item.pk] for item, _ in ranked
                if item.pk in model.index_of_pk and model.index_of_pk[item.pk] not in all_contributions]
@@ -110,7 +102,8 @@ def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context:
     for item, score in ranked:
         idx = model.index_of_pk.get(item.pk)
         if idx is None:  # newer than the model
-            contributions = {s: round(float(v), 4) for s, v in (new_items or {}).get(item.pk, {}).items()}
+            new = (new_items or {}).get(item.pk)
+            contributions = {new.signal: round(new.score, 4)} if new else {}
         else:
             contributions = {s: round(float(v), 4) for s, v in all_contributions[idx].items()}
         contributions.update({s: round(v, 4) for s, v in (extra or {}).get(item.pk, {}).items()})
@@ -129,9 +122,9 @@ def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context:
                     state.profile.events, item_vectors[item.pk]), state.anchors)
                 if anchor:
                     evidence["anchor"] = anchor
-            if item.pk in new_facts:
-                shared = _facts(model.components["kg"].shared_entities(state.profile.events, new_facts[item.pk],
-                                                                      limit=3), state.anchors)
+            if new and new.facts and "kg" in model.components:
+                shared = _facts(model.components["kg"].shared_entities(state.profile.events, new.facts, limit=3),
+                                state.anchors)
                 if shared:
                     evidence["shared_entities"] = shared
         if context.refine:
@@ -176,13 +169,14 @@ def _closest_review(state: Any, vector: np.ndarray | None, threshold: float = 0.
     return {"text": text, "item": pk, "similarity": round(sim, 3)} if sim >= threshold else None
 
 
-def explain_similar(model: Any, anchor_item: Any, ranked: list[tuple[Any, float, dict[str, float]]]) -> list[Any]:
-    """Explanations for "similar to <item>" rows from each signal's contribution."""
+def explain_similar(model: Any, anchor_item: Any, ranked: list[tuple[Any, float, dict[str, float]]],
+                    new_items: dict[int, Any] | None = None) -> list[Any]:
+    """Explanations for "similar to <item>" rows from each signal's contribution (``new_items``:
+    as in :func:`explain`)."""
     from recommender.serving import Recommendation
 
     anchor_idx = model.index_of_pk.get(anchor_item.pk) if model is not None else None
     kg = model.components.get("kg") if anchor_idx is not None else None
-    new_facts = _new_item_facts(model, [item.pk for item, *_ in ranked]) if kg is not None else {}
     out = []
     for item, score, contributions in ranked:
         signal = headline(contributions, personal=True)
@@ -192,7 +186,8 @@ def explain_similar(model: Any, anchor_item: Any, ranked: list[tuple[Any, float,
             "genre_match": [g for g in item.genres if g in anchor_item.genres],
         }
         idx = model.index_of_pk.get(item.pk) if model is not None else None
-        facts = idx if idx is not None else new_facts.get(item.pk)
+        new = (new_items or {}).get(item.pk)
+        facts = idx if idx is not None else new.facts if new else None
         if kg is not None and facts is not None:
             evidence["shared_entities"] = _facts(kg.shared_entities([(anchor_idx, 5.0, 0)], facts, limit=3))
         text = similar_sentence(signal, anchor_item.display_title, evidence)

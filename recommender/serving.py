@@ -385,7 +385,7 @@ def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: An
     order = _rerank(pks, score_of, items, k=k, context=context, model=model)
     return explanations.explain(model, state, [(items[pk], score_of[pk]) for pk in order], context=context,
                                 contributions=contributions, extra={pk: {"refine": v} for pk, v in refine.items()},
-                                new_items={pk: {new.signal: new.score} for pk, new in fresh.items()})
+                                new_items=fresh)
 
 
 def _refine_terms(pks: list[int], score_of: dict[int, float], model: Any, text: str) -> dict[int, float]:
@@ -403,10 +403,12 @@ def _refine_terms(pks: list[int], score_of: dict[int, float], model: Any, text: 
 
 @dataclass
 class Fresh:
-    """An item newer than the model, placed in a list by one signal (see :func:`_fresh_candidates`)."""
+    """An item newer than the model, placed in a list by one signal (see :func:`_fresh_candidates`),
+    with the knowledge-graph facts read to match it (explanations name the shared ones)."""
 
     score: float
     signal: str
+    facts: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _fresh_candidates(model: Any, profile: LiveProfile, ranked_scores: np.ndarray, limit: int = 20
@@ -450,6 +452,8 @@ def _fresh_candidates(model: Any, profile: LiveProfile, ranked_scores: np.ndarra
         shared = np.flatnonzero(np.nan_to_num(values) > 0)  # no shared fact, no evidence
         best = shared[np.argsort(-values[shared], kind="stable")[:limit]]
         place("kg", [pks[i] for i in best], values[best])
+        for pk, new in found.items():
+            new.facts = facts.get(pk, [])
     return found
 
 
@@ -479,6 +483,7 @@ def similar_items(item: Item, k: int = 10, user: AbstractBaseUser | None = None,
     context = context or FeedContext()
     _version, model = active_model()
     state = _user_state(user, FeedContext(session_key=context.session_key), None) if user else _anonymous()
+    fresh: dict[int, Fresh] = {}
     contributions: dict[int, dict[str, float]] = {}
     if model is not None and item.pk in model.index_of_pk:
         anchor = LiveProfile(events=[(model.index_of_pk[item.pk], 5.0, int(time.time()))])
@@ -493,7 +498,8 @@ def similar_items(item: Item, k: int = 10, user: AbstractBaseUser | None = None,
         contributions = {pk: {name: round(float(v[i]), 4) for name, v in parts.items()}
                          for pk, i in zip(pks, top, strict=True)}
         # items newer than the model: by the rank of their content similarity, as in feeds
-        for pk, new in _fresh_candidates(model, anchor, total[top]).items():
+        fresh = _fresh_candidates(model, anchor, total[top])
+        for pk, new in fresh.items():
             pks.append(pk)
             score_of[pk], contributions[pk] = new.score, {new.signal: round(new.score, 4)}
     else:
@@ -505,8 +511,8 @@ def similar_items(item: Item, k: int = 10, user: AbstractBaseUser | None = None,
     items = _filtered(pks, state=state, context=context, exclude_extra={item.pk})
     order = _rerank(pks, score_of, items, k=k, context=context, model=model)
     return explanations.explain_similar(
-        model, item, [(items[pk], score_of[pk], contributions.get(pk, {"content": score_of[pk]})) for pk in order]
-    )
+        model, item, [(items[pk], score_of[pk], contributions.get(pk, {"content": score_of[pk]})) for pk in order],
+        new_items=fresh)
 
 
 def also_liked(item: Item, k: int = 10, user: AbstractBaseUser | None = None,
