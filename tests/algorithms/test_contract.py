@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 import numpy as np
 import pytest
 
@@ -25,6 +27,7 @@ from recommender.algorithms import (
     UserKNN,
 )
 from recommender.algorithms.knowledge import catalog_facts
+from recommender.algorithms.neighbors import EASE_TUNING_FOLDS
 from recommender.algorithms.tuning import pick_best
 
 FACTORIES = {
@@ -157,6 +160,16 @@ def test_tuning_over_several_hold_outs_averages_them_and_takes_the_best(tiny) ->
     assert averaged == pytest.approx(expected)
     assert repr(best) == max(expected, key=expected.get)
     assert len(set(map(frozenset, (s.items() for s in singles)))) > 1  # the hold-outs differ
+
+
+def test_ease_tunes_lambda_along_one_eigendecomposition_as_one_inverse_per_lambda_would(tiny) -> None:
+    data = tiny[0]
+    model = EASE(seed=5).fit(data)
+    lams = [ast.literal_eval(key)["lam"] for key in model.tuning_]
+    best, direct = pick_best(EASE, [{"lam": lam} for lam in lams], data, seed=5, folds=EASE_TUNING_FOLDS)
+    assert model.tuning_ == pytest.approx(direct, abs=1e-12)
+    assert model.lam_ == best["lam"]
+    assert len(set(np.round(list(direct.values()), 9))) > 1  # the lambdas do rank differently
 
 
 def test_knowledge_graph_keeps_only_relations_that_improve_the_combined_score(tiny) -> None:
