@@ -88,14 +88,14 @@ class KnowledgeGraph(Recommender):
         relation with a little signal of its own cannot drown a better one in noise."""
         fit_part, held = holdout(data, self.seed)
         users = holdout_users(held, self.seed)
-        history = fit_part.csr()[users]
+        liking = _liking(fit_part.csr()[users])
         base = ndcg_at_k(np.random.default_rng(self.seed).random((len(users), data.n_items)), fit_part, held, users)
         original = self.relation_weights.copy()
 
         def ndcg_with(weights: np.ndarray) -> float:
             self.relation_weights = weights.astype(np.float32)
             self._build()
-            scores = np.asarray((self._profiles(history) @ self.candidate_features).todense())
+            scores = np.asarray((self._profiles(liking) @ self.candidate_features).todense())
             return ndcg_at_k(scores, fit_part, held, users)
 
         n = len(self.relations)
@@ -121,18 +121,13 @@ class KnowledgeGraph(Recommender):
         self.relations_kept_ = [self.relations[r] for r in np.flatnonzero(chosen)]
         return chosen.astype(np.float32)
 
-    def _profiles(self, ratings: sp.csr_matrix) -> sp.csr_matrix:
-        """Entity profiles of users: liked-weighted sums of their items' feature rows."""
-        weights = ratings.copy().astype(np.float32)
-        for u in range(weights.shape[0]):
-            lo, hi = weights.indptr[u], weights.indptr[u + 1]
-            if hi > lo:
-                r = weights.data[lo:hi]
-                weights.data[lo:hi] = np.clip(1.0 + r - r.mean(), 0.05, None)
-        return (weights @ self.item_features).tocsr()
+    def _profiles(self, liking: sp.csr_matrix) -> sp.csr_matrix:
+        """Entity profiles of users: sums of their items' feature rows, weighted by ``liking``."""
+        return (liking @ self.item_features).tocsr()
 
     def _score_rows(self, matrix: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
-        scores = np.asarray((self._profiles(matrix) @ self.candidate_features).todense(), dtype=np.float64)
+        scores = np.asarray((self._profiles(_liking(matrix)) @ self.candidate_features).todense(),
+                            dtype=np.float64)
         scores[np.diff(matrix.indptr) == 0] = np.nan
         scores[:, ~self.has_facts] = np.nan
         return scores
@@ -199,3 +194,12 @@ class KnowledgeGraph(Recommender):
         return [{"relation": self.features[target.indices[c]][0], "entity": self.features[target.indices[c]][1],
                  "item": int(liked[r]), "contribution": float(links[r, c])}
                 for r, c in zip(rows, cols, strict=True) if links[r, c] > 0]
+
+
+def _liking(ratings: sp.csr_matrix) -> sp.csr_matrix:
+    """How much each rating counts as a like: 1 + (rating - the user's mean rating), floored at 0.05."""
+    counts = np.diff(ratings.indptr)
+    means = np.asarray(ratings.sum(axis=1), dtype=np.float64).ravel() / np.maximum(counts, 1)
+    liking = ratings.astype(np.float32, copy=True)
+    liking.data = np.clip(1.0 + liking.data - np.repeat(means, counts), 0.05, None).astype(np.float32)
+    return liking
