@@ -301,6 +301,9 @@ class Hybrid(Recommender):
         out[ok] = full[wanted[ok]]
         return out
 
+    def _score_events(self, events: list[Event], user: int | None) -> np.ndarray:
+        return self.score(events if user is None else user)  # so score_users works: one user at a time
+
     def recommend(self, user_or_history: UserRef, k: int = 10,
                   exclude: Sequence[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` of the candidate pool (the two-stage result)."""

@@ -88,7 +88,7 @@ class KnowledgeGraph(Recommender):
         relation with a little signal of its own cannot drown a better one in noise."""
         fit_part, held = holdout(data, self.seed)
         users = holdout_users(held, self.seed)
-        liking = _liking(fit_part.csr()[users])
+        liking = _liking([fit_part.history(int(u)) for u in users], data.n_items)
         base = ndcg_at_k(np.random.default_rng(self.seed).random((len(users), data.n_items)), fit_part, held, users)
         original = self.relation_weights.copy()
 
@@ -126,16 +126,15 @@ class KnowledgeGraph(Recommender):
         return (liking @ self.item_features).tocsr()
 
     def _score_rows(self, matrix: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
-        scores = np.asarray((self._profiles(_liking(matrix)) @ self.candidate_features).todense(),
-                            dtype=np.float64)
+        liking = _liking([self.data.history(int(u)) for u in users], self.n_items)
+        scores = np.asarray((self._profiles(liking) @ self.candidate_features).todense(), dtype=np.float64)
         scores[np.diff(matrix.indptr) == 0] = np.nan
         scores[:, ~self.has_facts] = np.nan
         return scores
 
     def _event_profile(self, events: list[Event]) -> sp.csr_matrix:
         """The entity profile of one history: its items' feature rows weighted by preference."""
-        w = preference_weights(events)
-        return sp.csr_matrix(w.astype(np.float32)[None]) @ self.item_features[[e[0] for e in events]]
+        return self._profiles(_liking([events], self.n_items))
 
     def _score_events(self, events: list[Event], user: int | None) -> np.ndarray:
         if not events:
@@ -196,10 +195,11 @@ class KnowledgeGraph(Recommender):
                 for r, c in zip(rows, cols, strict=True) if links[r, c] > 0]
 
 
-def _liking(ratings: sp.csr_matrix) -> sp.csr_matrix:
-    """How much each rating counts as a like: 1 + (rating - the user's mean rating), floored at 0.05."""
-    counts = np.diff(ratings.indptr)
-    means = np.asarray(ratings.sum(axis=1), dtype=np.float64).ravel() / np.maximum(counts, 1)
-    liking = ratings.astype(np.float32, copy=True)
-    liking.data = np.clip(1.0 + liking.data - np.repeat(means, counts), 0.05, None).astype(np.float32)
-    return liking
+def _liking(histories: Sequence[list[Event]], n_items: int) -> sp.csr_matrix:
+    """(histories x items): how much each history item counts as a like, ``preference_weights``
+    (rating above the user's mean, recency); an item met twice counts twice. The one weighting of
+    training, scoring and explanations, so the ranker learns on the scores serving computes."""
+    rows = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
+    cols = np.fromiter((e[0] for h in histories for e in h), dtype=np.int64, count=len(rows))
+    vals = np.concatenate([preference_weights(h) for h in histories if h] or [np.zeros(0)])
+    return sp.csr_matrix((vals.astype(np.float32), (rows, cols)), shape=(len(histories), n_items))

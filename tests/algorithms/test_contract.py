@@ -97,6 +97,16 @@ def test_deterministic_with_seed(name: str, fitted, tiny) -> None:
                                rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", FACTORIES)
+def test_many_users_at_once_score_as_one_at_a_time(name: str, fitted, tiny) -> None:
+    """``score_users`` (training, the ranker's features, evaluation) and ``score`` (serving) agree."""
+    model = fitted[name]
+    users = np.arange(0, tiny[0].n_users, 3)
+    one_by_one = np.vstack([model.score(int(u)) for u in users])
+    np.testing.assert_allclose(np.nan_to_num(model.score_users(users), nan=-99), np.nan_to_num(one_by_one, nan=-99),
+                               rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", sorted(PERSONAL))
 def test_adhoc_history_changes_result(name: str, fitted, tiny) -> None:
     data = tiny[0]
