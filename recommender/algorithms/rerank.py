@@ -128,6 +128,17 @@ def _free(k: int) -> int:
     return int(FREE_SHARE * k)
 
 
+def gini(values: Sequence[float] | np.ndarray) -> float:
+    """Gini coefficient of non-negative values (0 = all equal, towards 1 = concentrated): here,
+    how unevenly exposure is spread over the catalogue."""
+    x = np.sort(np.asarray(values, dtype=float))
+    n = len(x)
+    if n == 0 or x.sum() == 0:
+        return 0.0
+    index = np.arange(1, n + 1)
+    return float((2 * index - n - 1) @ x / (n * x.sum()))
+
+
 def _top_rows(relevance: np.ndarray, items: np.ndarray, price: np.ndarray, k: int) -> np.ndarray:
     """Each row's top-``k`` items by :func:`fairness_scores` (-1 where a row runs out); rows
     must be sorted by relevance (NaN last), so the first columns are the free ones."""
@@ -162,8 +173,6 @@ def exposure_prices(items: np.ndarray, scores: np.ndarray, *, n_items: int, k: i
     grid = np.asarray(strengths, dtype=np.float64)
     if len(grid) < 2 or grid[0] != 0.0 or np.any(np.diff(grid) <= 0) or grid[-1] > 1.0:
         raise ValueError("strengths must increase from 0 to at most 1")
-    from recommender.evaluation.metrics import gini
-
     fair_share = max(len(items) * k / max(n_items, 1), 1e-9)
     table = np.zeros((len(grid), n_items))
 

@@ -10,6 +10,8 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 
+from recommender.algorithms.rerank import gini  # the re-ranker bounds it too; audits import it from here
+
 
 def _hits(ranked: Sequence[int], relevant: Collection[int], k: int) -> np.ndarray:
     return np.array([item in relevant for item in list(ranked)[:k]], dtype=float)
@@ -74,16 +76,6 @@ def average_popularity(lists: Sequence[Sequence[int]], item_popularity: np.ndarr
     """Mean training popularity (number of interactions) of recommended items."""
     values = [item_popularity[i] for lst in lists for i in lst]
     return float(np.mean(values)) if values else 0.0
-
-
-def gini(values: Sequence[float] | np.ndarray) -> float:
-    """Gini coefficient of non-negative values (0 = all equal, towards 1 = concentrated)."""
-    x = np.sort(np.asarray(values, dtype=float))
-    n = len(x)
-    if n == 0 or x.sum() == 0:
-        return 0.0
-    index = np.arange(1, n + 1)
-    return float((2 * index - n - 1) @ x / (n * x.sum()))
 
 
 def exposure_gini(lists: Sequence[Sequence[int]], n_items: int) -> float:
