@@ -80,11 +80,8 @@ def average_popularity(lists: Sequence[Sequence[int]], item_popularity: np.ndarr
 
 def exposure_gini(lists: Sequence[Sequence[int]], n_items: int) -> float:
     """Gini of how often each catalogue item is recommended (items never shown count as 0)."""
-    counts = np.zeros(n_items)
-    for lst in lists:
-        for i in lst:
-            counts[i] += 1
-    return gini(counts)
+    shown = np.fromiter((i for lst in lists for i in lst), dtype=np.int64)
+    return gini(np.bincount(shown, minlength=n_items))
 
 
 def rmse(predicted: Sequence[float], actual: Sequence[float]) -> float:

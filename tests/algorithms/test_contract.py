@@ -99,7 +99,9 @@ def test_deterministic_with_seed(name: str, fitted, tiny) -> None:
 
 @pytest.mark.parametrize("name", FACTORIES)
 def test_many_users_at_once_score_as_one_at_a_time(name: str, fitted, tiny) -> None:
-    """``score_users`` (training, the ranker's features, evaluation) and ``score`` (serving) agree."""
+    """``score_users`` (training, the ranker's features, evaluation) and ``score`` (serving) agree.
+    It failed for the knowledge graph (batch rows weighted by rating alone) and raised for the
+    hybrid (no ``_score_events`` behind ``score_users``)."""
     model = fitted[name]
     users = np.arange(0, tiny[0].n_users, 3)
     one_by_one = np.vstack([model.score(int(u)) for u in users])
