@@ -75,7 +75,7 @@ def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context:
 
     ``contributions`` (model item index -> signal -> value) are the ones the model computed
     when it scored the items; items missing from it are scored here. ``extra`` (item pk ->
-    signal -> value) are serving's own additive stages (the refine text); ``new_items`` (item pk
+    signal -> value) are serving's own additive stages (the refine text, "more like this"); ``new_items`` (item pk
     -> :class:`serving.Fresh`) the items newer than the model: the signal that placed each, its
     score and facts."""
     from recommender.serving import Recommendation
@@ -129,6 +129,9 @@ def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context:
                     evidence["shared_entities"] = shared
         if context.refine:
             evidence["refine"] = context.refine
+        target = model.index_of_pk.get(state.more_like[0]) if state.more_like else None
+        if contributions.get("more_like") and target in state.anchors:
+            evidence["more_like"] = state.anchors[target]["title"]
         review = _closest_review(state, item_vectors.get(item.pk))
         if review:
             evidence["review"] = review

@@ -54,6 +54,14 @@ LIVE_EVENT_RATINGS = {
 # A refine text ("something lighter") re-ranks the candidates: its cosine to each item, z-scored,
 # times this many standard deviations of the model's scores is added as a "refine" signal.
 REFINE_WEIGHT = 1.0
+# "More like this" steers the feed for a while: the targets of the newest such actions of the
+# last STEER_HOURS add STEER_WEIGHT x (the feed scores' spread) x (each candidate's z-scored
+# similarity to the target, as the item page's "similar" row scores it), and their
+# STEER_CANDIDATES most similar items join the candidates.
+STEER_HOURS = 24
+STEER_TARGETS = 3
+STEER_WEIGHT = 0.5
+STEER_CANDIDATES = 20
 # Items newer than the model a feed matches by their knowledge-graph facts, newest first (an
 # import of thousands waits for the next training; the facts of each are read per request).
 NEW_ITEMS_MATCHED = 500
@@ -164,6 +172,7 @@ class LiveUser:
     review_vectors: list[tuple[np.ndarray, str, int]]  # (vector, text, item pk)
     personalized: bool = True
     has_history: bool = False
+    more_like: list[int] = field(default_factory=list)  # "more like this" targets (pks), newest first
 
 
 def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any) -> LiveUser:
@@ -173,6 +182,7 @@ def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any)
     seen: set[int] = set()
     blocked: set[int] = set()
     onboarding: list[int] = []
+    more_like: list[int] = []
     vectors: list[tuple[np.ndarray, float]] = []
     review_vectors: list[tuple[np.ndarray, str, int]] = []
     opted_out = bool(user and Profile.objects.filter(user=user, personalization_opt_out=True).exists())
@@ -208,6 +218,9 @@ def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any)
             seen.add(pk)
         if kind == EventKind.MORE_LIKE_THIS and (ctx or {}).get("source") == "onboarding" and pk in index:
             onboarding.append(index[pk])
+        elif (kind == EventKind.MORE_LIKE_THIS and pk not in more_like and len(more_like) < STEER_TARGETS
+              and created >= timezone.now() - timedelta(hours=STEER_HOURS)):
+            more_like.append(pk)
         add(pk, LIVE_EVENT_RATINGS.get(kind, 3.5), int(created.timestamp()),
             {"pk": pk, "kind": kind, "title": _title(title, year)})
     if user is not None:
@@ -222,7 +235,7 @@ def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any)
     events.sort(key=lambda e: e[2])
     return LiveUser(
         LiveProfile(events=events, vectors=vectors, onboarding=onboarding), seen, blocked, anchors, review_vectors,
-        has_history=bool(events or onboarding or vectors),
+        has_history=bool(events or onboarding or vectors), more_like=more_like,
     )
 
 
@@ -375,6 +388,9 @@ def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: An
     for pk, new in fresh.items():
         score_of[pk] = new.score
         pks.append(pk)
+    steer = _steer_terms(model, state, pks, score_of, exclude=set(seen_idx))
+    for pk, value in steer.items():
+        score_of[pk] += value
     items = _filtered(pks, state=state, context=context)
     refine: dict[int, float] = {}
     if context.refine:
@@ -383,9 +399,40 @@ def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: An
             score_of[pk] += value
         pks = sorted(refine, key=lambda pk: -score_of[pk])
     order = _rerank(pks, score_of, items, k=k, context=context, model=model)
+    extra: dict[int, dict[str, float]] = {pk: {"more_like": v} for pk, v in steer.items() if v}
+    for pk, value in refine.items():
+        extra.setdefault(pk, {})["refine"] = value
     return explanations.explain(model, state, [(items[pk], score_of[pk]) for pk in order], context=context,
-                                contributions=contributions, extra={pk: {"refine": v} for pk, v in refine.items()},
-                                new_items=fresh)
+                                contributions=contributions, extra=extra, new_items=fresh)
+
+
+def _steer_terms(model: Any, state: LiveUser, pks: list[int], score_of: dict[int, float], *,
+                 exclude: set[int]) -> dict[int, float]:
+    """"More like this" as an additive ``more_like`` signal (see STEER_WEIGHT): pk -> value for
+    every candidate. The targets' most similar items not yet among ``pks`` are appended to it,
+    scored by the model like the rest; ``exclude``: model indices never to add (the history)."""
+    targets = [model.index_of_pk[pk] for pk in state.more_like if pk in model.index_of_pk]
+    if not targets:
+        return {}
+    similarity = [_similarity_parts(model, idx)[0] for idx in targets]
+    added = []
+    for total, idx in zip(similarity, targets, strict=True):
+        total = total.copy()
+        total[idx] = -np.inf
+        added += [int(i) for i in top_stable(total, STEER_CANDIDATES)
+                  if int(i) not in exclude and int(model.item_pks[i]) not in score_of and int(i) not in added]
+    if added:
+        for i, value in zip(added, model.score(state.profile, added), strict=True):
+            if np.isfinite(value):
+                pks.append(int(model.item_pks[i]))
+                score_of[int(model.item_pks[i])] = float(value)
+    known = [(pk, model.index_of_pk[pk]) for pk in pks if pk in model.index_of_pk]
+    spread = float(np.std([score_of[pk] for pk in pks])) or 1.0
+    value = np.zeros(len(known))
+    for rank, total in enumerate(similarity):  # the newest target counts most
+        column = total[[idx for _pk, idx in known]]
+        value += STEER_WEIGHT / (rank + 1) * (column - column.mean()) / (column.std() or 1.0)
+    return {pk: float(v) * spread for (pk, _idx), v in zip(known, value, strict=True)}
 
 
 def _refine_terms(pks: list[int], score_of: dict[int, float], model: Any, text: str) -> dict[int, float]:
@@ -475,6 +522,16 @@ def _popular(*, k: int, context: FeedContext, state: LiveUser, reason: str, sinc
 SIMILAR_SIGNALS = ("content", "kg", "itemknn")
 
 
+def _similarity_parts(model: Any, idx: int) -> tuple[np.ndarray, dict[str, np.ndarray], LiveProfile]:
+    """How similar every model item is to item ``idx``: the sum of the z-scored SIMILAR_SIGNALS
+    of a one-item history (clipped to +-3, so one spiky signal, a rare shared entity, cannot
+    drown the others), each part, and that history."""
+    anchor = LiveProfile(events=[(idx, 5.0, int(time.time()))])
+    parts = {name: np.clip(np.nan_to_num(zscore_rows(model.components[name].score(anchor)[None])[0]), -3, 3)
+             for name in SIMILAR_SIGNALS if name in model.components}
+    return np.sum(list(parts.values()), axis=0), parts, anchor
+
+
 def similar_items(item: Item, k: int = 10, user: AbstractBaseUser | None = None,
                   context: FeedContext | None = None) -> list[Recommendation]:
     """Items like ``item``: the sum of z-scored content, knowledge-graph and item-kNN scores of
@@ -486,11 +543,7 @@ def similar_items(item: Item, k: int = 10, user: AbstractBaseUser | None = None,
     fresh: dict[int, Fresh] = {}
     contributions: dict[int, dict[str, float]] = {}
     if model is not None and item.pk in model.index_of_pk:
-        anchor = LiveProfile(events=[(model.index_of_pk[item.pk], 5.0, int(time.time()))])
-        # z-scores clipped to +-3, so one spiky signal (a rare shared entity) cannot drown the others
-        parts = {name: np.clip(np.nan_to_num(zscore_rows(model.components[name].score(anchor)[None])[0]), -3, 3)
-                 for name in SIMILAR_SIGNALS if name in model.components}
-        total = np.sum(list(parts.values()), axis=0)
+        total, parts, anchor = _similarity_parts(model, model.index_of_pk[item.pk])
         total[model.index_of_pk[item.pk]] = -np.inf
         top = top_stable(total, POOL)
         pks = [int(model.item_pks[i]) for i in top]

@@ -31,7 +31,7 @@ SIGNAL_LABELS = {
     "timepop": "popularity at your time",
     "kg": "knowledge graph", "session": "your current session", "pop": "popularity", "popularity": "popularity",
     "trending": "trending", "rating": "average rating", "timing": "release timing", "activity": "your activity level",
-    "baseline": "baseline", "refine": "your request",
+    "baseline": "baseline", "refine": "your request", "more_like": "your \u201cmore like this\u201d",
 }
 # signals that are about the item rather than the user; they never headline a personal sentence
 ITEM_ONLY = frozenset({"pop", "popularity", "trending", "timepop", "rating", "timing", "activity", "baseline"})
@@ -92,7 +92,7 @@ def top_anchor(contributions: Mapping[int, float], anchors: Mapping[int, Mapping
 
 def sentence(signal: str, evidence: Mapping[str, Any], genres: Sequence[str] = ()) -> str:
     """One sentence for a feed card from the headline ``signal`` and its ``evidence``
-    (``anchor``, ``shared_entities``, ``review``, ``refine``, ``genre_match``)."""
+    (``anchor``, ``shared_entities``, ``review``, ``refine``, ``more_like``, ``genre_match``)."""
     anchor = evidence.get("anchor")
     shared = evidence.get("shared_entities") or []
     if signal == "kg" and shared:
@@ -107,6 +107,8 @@ def sentence(signal: str, evidence: Mapping[str, Any], genres: Sequence[str] = (
         return "People with tastes like yours liked this."
     if signal == "refine":
         return f"Matches what you asked for: \u201c{evidence['refine']}\u201d."
+    if signal == "more_like" and evidence.get("more_like"):
+        return f"Because you asked for more like {evidence['more_like']}."
     if signal == "content":
         if evidence.get("review"):
             return f"Close to what you wrote: \u201c{evidence['review']['text'][:80]}\u201d."

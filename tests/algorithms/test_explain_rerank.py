@@ -62,6 +62,8 @@ def test_sentences_name_the_signal_and_its_evidence() -> None:
     assert sentence("trending", {"genre_match": []}, ["Comedy", "Drama"]) == "Popular right now in Comedy."
     assert sentence("itemknn", {}) == "People with tastes like yours liked this."
     assert SIGNAL_LABELS["timepop"] in sentence("timepop", {})
+    assert sentence("more_like", {"more_like": "Star Trek VI (1991)"}) == (
+        "Because you asked for more like Star Trek VI (1991).")
 
 
 def test_similar_sentences() -> None:

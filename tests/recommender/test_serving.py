@@ -73,6 +73,22 @@ def test_not_interested_and_more_like_this_apply_at_once(shopper):
     assert titles(again) != titles(after)
 
 
+def test_more_like_this_steers_the_feed_towards_the_item_and_says_so(shopper):
+    before = serving.feed_for_user(shopper, k=10)
+    star_trek = Item.objects.get(external_id="ml:227")  # Star Trek VI
+    services.event_record(user=shopper, item=star_trek, kind="more_like_this")
+    after = serving.feed_for_user(shopper, k=10)
+    similar = {r.item.pk for r in serving.similar_items(star_trek, k=20)}
+    steered = [r for r in after if r.source == "more_like"]
+    assert steered
+    assert {r.item.pk for r in steered} & similar - {r.item.pk for r in before}  # new, and like it
+    for rec in steered:
+        assert rec.sentence == f"Because you asked for more like {star_trek.display_title}."
+        assert rec.evidence["contributions"]["more_like"] > 0
+        assert sum(rec.evidence["contributions"].values()) == pytest.approx(rec.score, abs=1e-3)
+    assert star_trek.pk not in {r.item.pk for r in after}
+
+
 def test_filters_exclude_genre_and_inactive(shopper):
     recs = serving.feed_for_user(shopper, k=10)
     excluded = {recs[0].item.pk, recs[1].item.pk}
