@@ -155,7 +155,7 @@ class Hybrid(Recommender):
         if len(ts):
             np.fmin.at(self.item_first_time, data.items, ts)
             np.fmax.at(self.item_last_time, data.items, ts)
-        self.feature_names = [f"{n}_{kind}" for n in self.components for kind in ("score", "rank")]
+        self.feature_names = [f"{n}_{kind}" for n in self.components for kind in ("score", "rank", "raw")]
         self.feature_names += [*ITEM_FEATURES, *USER_FEATURES]
 
     # ----------------------------------------------------------------- features
@@ -204,6 +204,10 @@ class Hybrid(Recommender):
             rank_feature = np.log2(2.0 + ranks_wanted).astype(np.float64)
             rank_feature[np.isnan(s[rows, items])] = np.nan
             cols += [zscore_at(s, rows, items), rank_feature]
+            # z-score and rank place an item within the user's list; the raw score keeps how strong
+            # the signal is in absolute terms (models saved before it had no such column)
+            if f"{name}_raw" in self.feature_names:
+                cols.append(s[rows, items])
         activity = np.array([np.log1p(len(h)) for h in histories])
         mean_rating = np.array([np.mean([e[1] for e in h]) if h else np.nan for h in histories])
         mean_time = np.array([np.mean([e[2] for e in h]) if h else np.nan for h in histories])

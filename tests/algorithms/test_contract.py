@@ -184,6 +184,27 @@ def test_ease_tunes_lambda_along_one_eigendecomposition_as_one_inverse_per_lambd
     assert len(set(np.round(list(direct.values()), 9))) > 1  # the lambdas do rank differently
 
 
+def test_the_hybrid_ranks_with_raw_scores_and_still_serves_a_model_saved_without_them(fitted, tiny,
+                                                                                    monkeypatch) -> None:
+    data, vectors, kg = tiny
+    current = fitted["hybrid"]
+    assert {f"{name}_raw" for name in current.components} <= set(current.feature_names)
+    prepare = Hybrid._prepare_item_stats
+
+    def before_raw_scores(self, data) -> None:  # the feature layout of older artifacts
+        prepare(self, data)
+        self.feature_names = [n for n in self.feature_names if not n.endswith("_raw")]
+
+    monkeypatch.setattr(Hybrid, "_prepare_item_stats", before_raw_scores)
+    old = Hybrid(seed=3, num_threads=1).fit(data, item_vectors=vectors, kg=kg)
+    monkeypatch.undo()
+    scores = old.score(0)
+    assert np.isfinite(scores).any()
+    best = int(np.nanargmax(scores))
+    parts = old.signal_contributions(0, best)
+    assert sum(parts.values()) == pytest.approx(scores[best], abs=1e-6)
+
+
 def test_knowledge_graph_keeps_only_relations_that_improve_the_combined_score(tiny) -> None:
     data, _vectors, kg = tiny
     # "studio" repeats the director for half of the items: some signal alone, nothing new beside it
