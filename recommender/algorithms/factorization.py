@@ -1,7 +1,9 @@
 """Implicit-feedback matrix factorisation through the ``implicit`` package (CPU): ALS and BPR.
 
-Trained users use their learned factors; an ad-hoc history is folded in (ALS: implicit's
-``recalculate_user``; BPR: a ridge fit of the user vector to the history's item factors).
+Trained users use their learned factors; an ad-hoc history is folded in from the saved item
+factors (ALS: the least-squares step of ALS itself, as implicit's ``recalculate_user``; BPR: a
+ridge fit of the user vector to the history's item factors), so a saved model folds in exactly
+as the fitted one.
 """
 
 from __future__ import annotations
@@ -25,8 +27,6 @@ def _threads(num_threads: int | None) -> int:
 
 
 class _ImplicitMF(FoldIn):
-    model: Any
-
     def _new_model(self, **params: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -38,25 +38,31 @@ class _ImplicitMF(FoldIn):
         self.params_ = params
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.model = self._new_model(**params)
-            self.model.fit(self._user_items(data), show_progress=False)
-        self.user_factors = np.asarray(self.model.user_factors, dtype=np.float32)
-        self.item_factors = np.asarray(self.model.item_factors, dtype=np.float32)
+            model = self._new_model(**params)
+            model.fit(self._user_items(data), show_progress=False)
+        # the factors are all that is kept: implicit's object is not portable
+        self.user_factors = np.asarray(model.user_factors, dtype=np.float32)
+        self.item_factors = np.asarray(model.item_factors, dtype=np.float32)
+
+    def _fold_in_system(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(A, w)`` for a history whose item factors are the rows of ``v``: its user vector is
+        ``A^-1 v' w``. Here a ridge fit of the history's factors to 1."""
+        reg = float(self.params_.get("regularization", 0.01)) * max(len(v), 1) + 1e-3
+        return v.T @ v + reg * np.eye(v.shape[1]), np.ones(len(v))
 
     def _fold_in(self, events: list[Event]) -> np.ndarray:
-        v = self.item_factors[[e[0] for e in events]]
-        reg = float(self.params_.get("regularization", 0.01)) * max(len(events), 1) + 1e-3
-        return np.linalg.solve(v.T @ v + reg * np.eye(v.shape[1]), v.T @ np.ones(len(events), dtype=np.float32))
+        v = self.item_factors[[e[0] for e in events]].astype(np.float64)
+        a, w = self._fold_in_system(v)
+        return np.linalg.solve(a, v.T @ w)
 
     def contributions(self, events: list[Event], item: int) -> dict[int, float]:
-        """Each history item's additive share of ``item``'s folded-in score (``v_i' A^-1 v_j``)."""
+        """Each history item's additive share of ``item``'s folded-in score (``w_j v_i' A^-1 v_j``)."""
         if not events:
             return {}
         idx = [e[0] for e in events]
         v = self.item_factors[idx].astype(np.float64)
-        reg = float(self.params_.get("regularization", 0.01)) * max(len(events), 1) + 1e-3
-        solved = np.linalg.solve(v.T @ v + reg * np.eye(v.shape[1]), v.T)  # (d, n)
-        shares = self.item_factors[item].astype(np.float64) @ solved
+        a, w = self._fold_in_system(v)
+        shares = self.item_factors[item].astype(np.float64) @ np.linalg.solve(a, v.T) * w
         return {int(j): float(c) for j, c in zip(idx, shares, strict=True)}
 
     def _score_events(self, events: list[Event], user: int | None) -> np.ndarray:
@@ -77,11 +83,6 @@ class _ImplicitMF(FoldIn):
         scores[np.diff(matrix.indptr) == 0] = np.nan
         return scores
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("model", None)  # the factors are enough; implicit's object is not portable
-        return state
-
 
 class ALS(_ImplicitMF):
     """Weighted implicit ALS (Hu et al.); factors/regularisation chosen by internal validation."""
@@ -99,12 +100,15 @@ class ALS(_ImplicitMF):
         return AlternatingLeastSquares(random_state=self.seed, num_threads=_threads(self.num_threads),
                                        calculate_training_loss=False, **params)
 
-    def _fold_in(self, events: list[Event]) -> np.ndarray:
-        if getattr(self, "model", None) is None:
-            return super()._fold_in(events)
-        row = sp.csr_matrix((np.ones(len(events), dtype=np.float32), ([0] * len(events), [e[0] for e in events])),
-                            shape=(1, self.n_items))
-        return np.asarray(self.model.recalculate_user(0, row * self.alpha), dtype=np.float32).ravel()
+    def _fold_in_system(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """ALS's own user step for the history (confidence ``alpha`` per item, as in training):
+        ``A = Y'Y + reg I + (alpha - 1) v'v``, ``w = alpha``. Before, the fitted model asked
+        implicit's object, which is not saved, and a loaded one fell back to the ridge fit: the
+        ranker learned on one formula and serving used the other."""
+        if getattr(self, "item_gram", None) is None:  # once per model (also for ones saved without it)
+            self.item_gram = self.item_factors.T.astype(np.float64) @ self.item_factors.astype(np.float64)
+        a = self.item_gram + float(self.params_["regularization"]) * np.eye(v.shape[1]) + (self.alpha - 1) * (v.T @ v)
+        return a, np.full(len(v), float(self.alpha))
 
     def _chosen_params(self) -> dict[str, Any]:
         return {"factors": self.params_["factors"], "regularization": self.params_["regularization"],
