@@ -183,9 +183,9 @@ class KnowledgeGraph(Recommender):
             target = row / max(norm, 1e-12)
         if not events or target.nnz == 0:
             return []
-        liked, inverse = np.unique(np.array([e[0] for e in events]), return_inverse=True)
-        weights = np.zeros(len(liked))
-        np.add.at(weights, inverse, preference_weights(events))  # an item met twice counts twice
+        liking = _liking([events], self.n_items)  # the weights scoring uses
+        liking.sum_duplicates()
+        liked, weights = liking.indices, liking.data.astype(np.float64)
         shared = self.item_features[liked][:, target.indices].toarray()  # liked items x target's facts
         links = weights[:, None] * shared * target.data[None, :]
         order = np.argsort(-links, axis=None, kind="stable")[:limit]
