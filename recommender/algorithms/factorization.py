@@ -106,7 +106,8 @@ class ALS(_ImplicitMF):
         implicit's object, which is not saved, and a loaded one fell back to the ridge fit: the
         ranker learned on one formula and serving used the other."""
         if getattr(self, "item_gram", None) is None:  # once per model (also for ones saved without it)
-            self.item_gram = self.item_factors.T.astype(np.float64) @ self.item_factors.astype(np.float64)
+            # in float32 as implicit does: a float64 copy of 1M items' factors would be 0.5 GB
+            self.item_gram = (self.item_factors.T @ self.item_factors).astype(np.float64)
         a = self.item_gram + float(self.params_["regularization"]) * np.eye(v.shape[1]) + (self.alpha - 1) * (v.T @ v)
         return a, np.full(len(v), float(self.alpha))
 
