@@ -70,14 +70,15 @@ def _user_genres(model: Any, state: Any, items_by_index: Any) -> list[str]:
 def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context: Any,
             contributions: dict[int, dict[str, float]] | None = None,
             extra: dict[int, dict[str, float]] | None = None,
-            new_items: dict[int, Any] | None = None) -> list[Any]:
+            new_items: dict[int, Any] | None = None, steered_by: dict[int, int] | None = None) -> list[Any]:
     """Recommendations with contributions, evidence and a sentence, for a personal feed.
 
     ``contributions`` (model item index -> signal -> value) are the ones the model computed
     when it scored the items; items missing from it are scored here. ``extra`` (item pk ->
     signal -> value) are serving's own additive stages (the refine text, "more like this"); ``new_items`` (item pk
     -> :class:`serving.Fresh`) the items newer than the model: the signal that placed each, its
-    score and facts."""
+    score and facts; ``steered_by`` (item pk -> pk of the "more like this" target that adds the
+    most to its ``more_like`` signal) the target its card names."""
     from recommender.serving import Recommendation
 
     genres_of_index = {}
@@ -129,7 +130,7 @@ def explain(model: Any, state: Any, ranked: list[tuple[Any, float]], *, context:
                     evidence["shared_entities"] = shared
         if context.refine:
             evidence["refine"] = context.refine
-        target = model.index_of_pk.get(state.more_like[0]) if state.more_like else None
+        target = model.index_of_pk.get((steered_by or {}).get(item.pk))
         if contributions.get("more_like") and target in state.anchors:
             evidence["more_like"] = state.anchors[target]["title"]
         review = _closest_review(state, item_vectors.get(item.pk))

@@ -388,7 +388,7 @@ def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: An
     for pk, new in fresh.items():
         score_of[pk] = new.score
         pks.append(pk)
-    steer = _steer_terms(model, state, pks, score_of, exclude=set(seen_idx))
+    steer, steered_by = _steer_terms(model, state, pks, score_of, contributions, exclude=set(seen_idx))
     for pk, value in steer.items():
         score_of[pk] += value
     items = _filtered(pks, state=state, context=context)
@@ -403,36 +403,43 @@ def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: An
     for pk, value in refine.items():
         extra.setdefault(pk, {})["refine"] = value
     return explanations.explain(model, state, [(items[pk], score_of[pk]) for pk in order], context=context,
-                                contributions=contributions, extra=extra, new_items=fresh)
+                                contributions=contributions, extra=extra, new_items=fresh, steered_by=steered_by)
 
 
-def _steer_terms(model: Any, state: LiveUser, pks: list[int], score_of: dict[int, float], *,
-                 exclude: set[int]) -> dict[int, float]:
-    """"More like this" as an additive ``more_like`` signal (see STEER_WEIGHT): pk -> value for
-    every candidate. The targets' most similar items not yet among ``pks`` are appended to it,
-    scored by the model like the rest; ``exclude``: model indices never to add (the history)."""
-    targets = [model.index_of_pk[pk] for pk in state.more_like if pk in model.index_of_pk]
+def _steer_terms(model: Any, state: LiveUser, pks: list[int], score_of: dict[int, float],
+                 contributions: dict[int, dict[str, float]], *, exclude: set[int]
+                 ) -> tuple[dict[int, float], dict[int, int]]:
+    """"More like this" as an additive ``more_like`` signal (see STEER_WEIGHT): (pk -> value for
+    every candidate, pk -> the target pk that adds the most to it, which its card names).
+
+    The targets' most similar items not yet among ``pks`` are appended to it, scored by the
+    model like the rest in one pass that also gives their ``contributions`` (so explaining
+    them does not score them again); ``exclude``: model indices never to add (the history)."""
+    targets = [(pk, model.index_of_pk[pk]) for pk in state.more_like if pk in model.index_of_pk]
     if not targets:
-        return {}
-    similarity = [_similarity_parts(model, idx)[0] for idx in targets]
+        return {}, {}
+    similarity = [_similarity_parts(model, idx)[0] for _pk, idx in targets]
     added = []
-    for total, idx in zip(similarity, targets, strict=True):
+    for total, (_pk, idx) in zip(similarity, targets, strict=True):
         total = total.copy()
         total[idx] = -np.inf
         added += [int(i) for i in top_stable(total, STEER_CANDIDATES)
                   if int(i) not in exclude and int(model.item_pks[i]) not in score_of and int(i) not in added]
-    if added:
-        for i, value in zip(added, model.score(state.profile, added), strict=True):
-            if np.isfinite(value):
-                pks.append(int(model.item_pks[i]))
-                score_of[int(model.item_pks[i])] = float(value)
+    for i, signals in (model.signal_contributions_many(state.profile, added) if added else {}).items():
+        if np.isfinite(score := sum(signals.values())):
+            pks.append(int(model.item_pks[i]))
+            score_of[int(model.item_pks[i])] = float(score)
+            contributions[i] = signals
     known = [(pk, model.index_of_pk[pk]) for pk in pks if pk in model.index_of_pk]
     spread = float(np.std([score_of[pk] for pk in pks])) or 1.0
-    value = np.zeros(len(known))
+    terms = np.zeros((len(targets), len(known)))
     for rank, total in enumerate(similarity):  # the newest target counts most
         column = total[[idx for _pk, idx in known]]
-        value += STEER_WEIGHT / (rank + 1) * (column - column.mean()) / (column.std() or 1.0)
-    return {pk: float(v) * spread for (pk, _idx), v in zip(known, value, strict=True)}
+        terms[rank] = STEER_WEIGHT / (rank + 1) * (column - column.mean()) / (column.std() or 1.0) * spread
+    value = terms.sum(axis=0)
+    strongest = terms.argmax(axis=0)
+    return ({pk: float(v) for (pk, _idx), v in zip(known, value, strict=True)},
+            {pk: targets[t][0] for (pk, _idx), t in zip(known, strongest, strict=True)})
 
 
 def _refine_terms(pks: list[int], score_of: dict[int, float], model: Any, text: str) -> dict[int, float]:

@@ -183,8 +183,7 @@ class KnowledgeGraph(Recommender):
             target = row / max(norm, 1e-12)
         if not events or target.nnz == 0:
             return []
-        liking = _liking([events], self.n_items)  # the weights scoring uses
-        liking.sum_duplicates()
+        liking = _liking([events], self.n_items)  # the weights scoring uses (an item met twice: summed)
         liked, weights = liking.indices, liking.data.astype(np.float64)
         shared = self.item_features[liked][:, target.indices].toarray()  # liked items x target's facts
         links = weights[:, None] * shared * target.data[None, :]

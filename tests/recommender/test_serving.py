@@ -342,3 +342,21 @@ def test_a_new_item_reaches_the_feed_through_its_knowledge_graph_facts_before_it
     similar = {r.item.pk: r for r in serving.similar_items(star_wars, k=10)}
     assert new.pk in similar and hidden.pk not in similar
     assert similar[new.pk].source == "kg" and similar[new.pk].evidence["shared_entities"]
+
+
+def test_each_steered_card_names_the_more_like_this_target_that_placed_it(shopper):
+    """Two targets far apart: a card names the target whose similarity adds the most to it,
+    not simply the newest one."""
+    star_trek = Item.objects.get(external_id="ml:227")  # Star Trek VI
+    toy_story = Item.objects.get(external_id="ml:1")
+    for target in (star_trek, toy_story):  # Toy Story is the newest
+        services.event_record(user=shopper, item=target, kind="more_like_this")
+    steered = [r for r in serving.feed_for_user(shopper, k=20) if r.source == "more_like"]
+    named = {r.item.pk: r.sentence for r in steered}
+    near = {target: {r.item.pk for r in serving.similar_items(target, k=20)} for target in (star_trek, toy_story)}
+    for target, other in ((star_trek, toy_story), (toy_story, star_trek)):
+        for pk in near[target] - near[other]:
+            if pk in named:
+                assert named[pk] == f"Because you asked for more like {target.display_title}."
+    assert set(named.values()) == {f"Because you asked for more like {t.display_title}."
+                                           for t in (star_trek, toy_story)}
