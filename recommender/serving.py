@@ -36,6 +36,7 @@ from catalog.models import Event, EventKind, Item, Profile, Review
 from recommender import explanations
 from recommender.algorithms.base import top_stable, zscore_rows
 from recommender.algorithms.data import Profile as LiveProfile
+from recommender.algorithms.data import one_event_per_item
 from recommender.algorithms.explain import label
 from recommender.algorithms.rerank import CANDIDATE_POOL, fairness_rerank, fairness_scores, mmr_rerank
 from recommender.models import ItemEmbedding, ModelVersion, ProfileEmbedding, ReviewEmbedding
@@ -177,8 +178,8 @@ class LiveUser:
 
 def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any) -> LiveUser:
     index = model.index_of_pk if model is not None else {}
-    events: list[tuple[int, float, int]] = []
-    anchors: dict[int, dict[str, Any]] = {}
+    raw: list[tuple[int, float, int, bool]] = []  # (item index, value, time, explicit), one per row read
+    what_of: list[dict[str, Any]] = []
     seen: set[int] = set()
     blocked: set[int] = set()
     onboarding: list[int] = []
@@ -187,13 +188,13 @@ def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any)
     review_vectors: list[tuple[np.ndarray, str, int]] = []
     opted_out = bool(user and Profile.objects.filter(user=user, personalization_opt_out=True).exists())
     if opted_out:
-        return LiveUser(LiveProfile(), seen, blocked, anchors, review_vectors, personalized=False)
+        return LiveUser(LiveProfile(), seen, blocked, {}, review_vectors, personalized=False)
 
-    def add(pk: int, rating: float, ts: int, what: dict[str, Any]) -> None:
+    def add(pk: int, rating: float, ts: int, what: dict[str, Any], *, explicit: bool = False) -> None:
         idx = index.get(pk)
         if idx is not None:
-            events.append((idx, rating, ts))
-            anchors.setdefault(idx, what)
+            raw.append((idx, rating, ts, explicit))
+            what_of.append(what)
 
     if user is not None:
         for pk, rating, created, title, year in (
@@ -202,7 +203,7 @@ def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any)
         ):
             seen.add(pk)
             add(pk, float(rating), int(created.timestamp()), {"pk": pk, "kind": "rated", "rating": float(rating),
-                                                              "title": _title(title, year)})
+                                                              "title": _title(title, year)}, explicit=True)
     actor = Q(user=user) if user is not None else Q(session_key=context.session_key or "-")
     if user is not None and context.session_key:
         actor |= Q(user=None, session_key=context.session_key)
@@ -232,7 +233,11 @@ def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any)
         )[:50]:
             review_vectors.append((np.asarray(vector, dtype=np.float32), text, pk))
             vectors.append((np.asarray(vector, dtype=np.float32), max(float(rating) - 2.5, 0.25) / 2.5))
-    events.sort(key=lambda e: e[2])
+    # one event per item, as training counts it: repeated views are not repeated evidence, and
+    # a rating outweighs the implicit signals about the same item
+    winners = one_event_per_item(raw)
+    events = sorted(((idx, raw[pos][1], ts) for idx, (pos, ts) in winners.items()), key=lambda e: e[2])
+    anchors = {idx: what_of[pos] for idx, (pos, _) in winners.items()}
     return LiveUser(
         LiveProfile(events=events, vectors=vectors, onboarding=onboarding), seen, blocked, anchors, review_vectors,
         has_history=bool(events or onboarding or vectors), more_like=more_like,

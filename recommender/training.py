@@ -55,8 +55,9 @@ class TrainingData:
 def training_data() -> TrainingData:
     """Read the catalog into the plain-Python structures the algorithms take.
 
-    A (user, item) pair counts once: its highest value (a review's rating, or the implicit
-    rating of its strongest event), a review winning a tie, then the latest event. Rows are
+    A (user, item) pair counts once, as :func:`one_event_per_item` counts it for a live history:
+    the user's rating when there is one, else the implicit rating of the strongest event, at
+    the time of the pair's newest event. Rows are
     streamed with binary ``COPY`` into numpy (10M rows: seconds, not an ORM loop).
     """
     items = list(Item.objects.active().order_by("pk").values_list("pk", "external_id", "genres", "year"))
@@ -67,14 +68,17 @@ def training_data() -> TrainingData:
     order = np.lexsort((-rows["id"], -rows["ts"], rows["src"]))
     rows = rows[order]
     position = np.arange(len(rows))
-    # per pair: the first row of the best value wins; the pair's place is its first row
-    best = np.lexsort((position, -rows["value"], rows["item"], rows["user"]))
+    # per pair: a review first, then the best value, then the newest row; the pair's place is its first row
+    best = np.lexsort((position, -rows["value"], rows["src"], rows["item"], rows["user"]))
     pair_start = np.ones(len(best), dtype=bool)
     pair_start[1:] = (rows["user"][best][1:] != rows["user"][best][:-1]) | (
         rows["item"][best][1:] != rows["item"][best][:-1])
+    starts = np.flatnonzero(pair_start)
     winners = best[pair_start]
-    first_seen = np.minimum.reduceat(position[best], np.flatnonzero(pair_start)) if len(best) else position[:0]
-    winners = winners[np.argsort(first_seen, kind="stable")]
+    first_seen = np.minimum.reduceat(position[best], starts) if len(best) else position[:0]
+    newest = np.maximum.reduceat(rows["ts"][best], starts) if len(best) else rows["ts"][:0]
+    by_place = np.argsort(first_seen, kind="stable")
+    winners, newest = winners[by_place], newest[by_place]
     users, item_of_row = rows["user"][winners], rows["item"][winners]
     # users in order of first appearance, as ``Interactions.from_arrays`` numbers them
     unique_users, first_index, user_index = np.unique(users, return_index=True, return_inverse=True)
@@ -83,7 +87,7 @@ def training_data() -> TrainingData:
     interactions = Interactions(
         [str(u) for u in unique_users[np.argsort(first_index, kind="stable")]], item_keys,
         rank[user_index], np.searchsorted(item_pks, item_of_row),
-        rows["value"][winners], rows["ts"][winners] // 1_000_000 + PG_EPOCH,
+        rows["value"][winners], newest // 1_000_000 + PG_EPOCH,
     )
     vectors = _item_vectors(item_pks)
     kg = list(

@@ -186,6 +186,26 @@ class Interactions:
         return m.indices[m.indptr[user]:m.indptr[user + 1]]
 
 
+def one_event_per_item(events: Sequence[tuple[int, float, int, bool]]) -> dict[int, tuple[int, int]]:
+    """How a (user, item) pair counts once, in training and in a live history alike.
+
+    ``events`` are ``(item, value, timestamp, explicit)``. Per item: the position of the event
+    that gives its value (the user's own rating when there is one, else the strongest implicit
+    signal, the newest on a tie) and the time of the item's newest event.
+    """
+    out: dict[int, tuple[int, int]] = {}
+    for position, (item, value, ts, explicit) in enumerate(events):
+        old = out.get(item)
+        if old is None:
+            out[item] = (position, ts)
+            continue
+        _, w_value, w_ts, w_explicit = events[old[0]]
+        if (explicit, value, ts) > (w_explicit, w_value, w_ts):
+            old = (position, old[1])
+        out[item] = (old[0], max(old[1], ts))
+    return out
+
+
 def resolve_history(data: Interactions | None, user_or_history: UserRef) -> list[Event]:
     """The events of a trained user index or of an ad-hoc history; unknown users give ``[]``.
 

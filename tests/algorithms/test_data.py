@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recommender.algorithms.data import Interactions, Profile, resolve_history, split_per_user
+from recommender.algorithms.data import Interactions, Profile, one_event_per_item, resolve_history, split_per_user
 
 
 def test_from_arrays_keeps_unrated_catalogue_items() -> None:
@@ -38,3 +38,13 @@ def test_recbole_ratio_split_counts() -> None:
     again = split_per_user(data, [0.8, 0.1, 0.1], seed=1)
     assert np.array_equal(again[2].items, test.items)
     assert sorted(np.concatenate([train.items, valid.items, test.items]).tolist()) == list(range(n))
+
+
+def test_one_event_per_item_takes_the_rating_else_the_strongest_signal_at_the_newest_time() -> None:
+    events = [
+        (1, 1.0, 100, True), (1, 4.5, 300, False), (1, 3.5, 200, False),  # rated 1, bought later: the rating
+        (2, 3.5, 50, False), (2, 4.5, 60, False), (2, 4.5, 90, False), (2, 3.5, 120, False),  # strongest, newest
+        (3, 3.5, 10, False),
+    ]
+    assert one_event_per_item(events) == {1: (0, 300), 2: (5, 120), 3: (7, 10)}
+    assert one_event_per_item([]) == {}
