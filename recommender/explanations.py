@@ -39,6 +39,14 @@ def _facts(links: list[dict[str, Any]], anchors: dict[int, dict[str, Any]] | Non
     return out
 
 
+def predicted_stars(rating_model: Any, events: list[tuple[int, float, int]], idx: int) -> float | None:
+    """The rating model's stars for item ``idx`` from a history without the item's own events
+    (a view or a purchase of it is not a rating of it), to one decimal; None if it cannot say."""
+    rest = [e for e in events if e[0] != idx]
+    value = float(rating_model.score(rest, [idx])[0]) if rest else float("nan")
+    return round(value, 1) if np.isfinite(value) else None
+
+
 def _signal_evidence(model: Any, state: Any, signal: str, idx: int) -> dict[str, Any]:
     events = state.profile.events
     component = model.components.get(signal)
@@ -50,6 +58,8 @@ def _signal_evidence(model: Any, state: Any, signal: str, idx: int) -> dict[str,
             anchor = top_anchor(source.contributions(events, idx), state.anchors)
             if anchor:
                 evidence["anchor"] = anchor
+    elif signal == "bpmf" and component is not None:
+        evidence["predicted_rating"] = predicted_stars(component, events, idx)
     elif signal == "kg" and component is not None:
         evidence["shared_entities"] = _facts(component.shared_entities(events, idx, limit=3), state.anchors)
     elif signal == "session" and events:

@@ -63,6 +63,9 @@ STEER_HOURS = 24
 STEER_TARGETS = 3
 STEER_WEIGHT = 0.5
 STEER_CANDIDATES = 20
+# A rating prediction needs this many of the user's own ratings: from views and purchases alone
+# (implicit values) it would only echo them
+MIN_RATINGS_TO_PREDICT = 3
 # Items newer than the model a feed matches by their knowledge-graph facts, newest first (an
 # import of thousands waits for the next training; the facts of each are read per request).
 NEW_ITEMS_MATCHED = 500
@@ -606,6 +609,38 @@ def also_liked(item: Item, k: int = 10, user: AbstractBaseUser | None = None,
                        algorithm="co_rating")
         for pk in order
     ]
+
+
+@dataclass
+class RatingPrediction:
+    """How many stars the rating model expects a user to give an item, or why it cannot say."""
+
+    rating: float | None
+    ratings_given: int = 0
+    reason: str = ""  # why there is no prediction; empty when there is one
+
+
+def predicted_rating(user: AbstractBaseUser | None, item: Item, context: FeedContext | None = None
+                     ) -> RatingPrediction:
+    """The active model's BPMF rating prediction for ``user`` and ``item``, folded in from the
+    live history the feed is scored with (the number a feed card headlined by it quotes)."""
+    if user is None:
+        return RatingPrediction(None, reason="Sign in and rate a few items to see the rating we predict for you.")
+    _version, model = active_model()
+    component = model.components.get("bpmf") if model is not None else None
+    if component is None:
+        return RatingPrediction(None, reason="No rating model has been trained yet.")
+    state = _user_state(user, FeedContext(session_key=(context or FeedContext()).session_key), model)
+    if not state.personalized:
+        return RatingPrediction(None, reason="Personalization is off for your account.")
+    given = sum(1 for what in state.anchors.values() if what.get("kind") == "rated")
+    if given < MIN_RATINGS_TO_PREDICT:
+        return RatingPrediction(None, given, f"Rate at least {MIN_RATINGS_TO_PREDICT} items to see the rating we "
+                                             f"predict for you (you have rated {given}).")
+    idx = model.index_of_pk.get(item.pk)
+    if idx is None:
+        return RatingPrediction(None, given, "This item is newer than the rating model: ask after its next training.")
+    return RatingPrediction(explanations.predicted_stars(component, state.profile.events, idx), given)
 
 
 def _anonymous() -> LiveUser:

@@ -85,6 +85,7 @@ def item_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "rating_summary": catalog_selectors.item_rating_summary(item=item),
         "rows": rows,
         "my_review": mine,
+        "prediction": serving.predicted_rating(user, item, context) if user and not mine else None,
         "review_form": ReviewForm(initial={"rating": mine.rating, "text": mine.text} if mine else None),
     })
 

@@ -36,6 +36,7 @@ REGISTRY: dict[str, Callable[..., Recommender]] = {
     "content": lambda seed=0, num_threads=None: PopularityBlend(Content(), seed=seed),
     "kg": lambda seed=0, num_threads=None: PopularityBlend(KnowledgeGraph(seed=seed), seed=seed),
     "session": lambda seed=0, num_threads=None: PopularityBlend(Session(seed=seed), seed=seed),
+    "bpmf": lambda seed=0, num_threads=None: BPMF(seed=seed),
     "hybrid": lambda seed=0, num_threads=None: Hybrid(seed=seed, num_threads=num_threads),
 }
 

@@ -32,6 +32,7 @@ SIGNAL_LABELS = {
     "kg": "knowledge graph", "session": "your current session", "pop": "popularity", "popularity": "popularity",
     "trending": "trending", "rating": "average rating", "timing": "release timing", "activity": "your activity level",
     "baseline": "baseline", "refine": "your request", "more_like": "your \u201cmore like this\u201d",
+    "bpmf": "your predicted rating",
 }
 # signals that are about the item rather than the user; they never headline a personal sentence
 ITEM_ONLY = frozenset({"pop", "popularity", "trending", "timepop", "rating", "timing", "activity", "baseline"})
@@ -105,6 +106,9 @@ def sentence(signal: str, evidence: Mapping[str, Any], genres: Sequence[str] = (
         return f"Because {describe(anchor)}: people who liked that also liked this."
     if signal in COLLABORATIVE:
         return "People with tastes like yours liked this."
+    if signal == "bpmf" and evidence.get("predicted_rating") is not None:
+        return (f"We think you would rate it {evidence['predicted_rating']:.1f} stars: "
+                "people who rate as you do rated it highly.")
     if signal == "refine":
         return f"Matches what you asked for: \u201c{evidence['refine']}\u201d."
     if signal == "more_like" and evidence.get("more_like"):

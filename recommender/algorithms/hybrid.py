@@ -1,7 +1,8 @@
 """Hybrid: candidates from several generators, re-ranked by a learned model.
 
 Stage 1: each generator's top ``candidates_per_generator`` unseen items are pooled.
-Stage 2: per (user, candidate) features - every component's score and rank, item popularity,
+Stage 2: per (user, candidate) features - every component's score and rank (BPMF's predicted
+rating among them: a feature, not a generator), item popularity,
 trending, mean rating, the gap between the user's and the item's typical time, and the user's
 activity level (never demographics) - go into a ranker trained on a validation split: LightGBM
 lambdarank when installed, else logistic regression. Per-feature contributions (LightGBM
@@ -29,6 +30,7 @@ from .factorization import ALS, _threads
 from .knowledge import KnowledgeGraph
 from .neighbors import EASE, ItemKNN, TemporalItemKNN
 from .popularity import Popularity, TimePopularity, Trending
+from .rating import BPMF
 from .session import Session
 from .tuning import holdout
 
@@ -46,6 +48,7 @@ FEATURE_CELLS = 20_000_000
 DEFAULT_COMPONENTS: dict[str, Callable[..., Recommender]] = {
     "ease": EASE, "itemknn": ItemKNN, "tknn": TemporalItemKNN, "als": ALS, "content": Content,
     "kg": KnowledgeGraph, "session": Session, "pop": Popularity, "trending": Trending, "timepop": TimePopularity,
+    "bpmf": BPMF,
 }
 GENERATORS = ("ease", "itemknn", "tknn", "als", "content", "kg", "session", "pop", "timepop")
 # which features make up each explained signal
@@ -61,8 +64,9 @@ SIGNAL_OF_FEATURE = {
 
 def usable(name: str, side_info: dict[str, Any], n_items: int = 0) -> bool:
     """Whether a component has the side information it needs (content: vectors, kg: facts) and
-    fits the catalogue (EASE inverts a dense items x items matrix: not above LARGE_CATALOG_ITEMS)."""
-    if name == "ease":
+    fits the catalogue (EASE inverts a dense items x items matrix, BPMF's 80 Gibbs sweeps each
+    invert a d x d matrix per item and user: neither above LARGE_CATALOG_ITEMS)."""
+    if name in {"ease", "bpmf"}:
         return not is_large_catalog(n_items)
     if name == "content":
         return side_info.get("item_vectors") is not None
@@ -94,7 +98,7 @@ class Hybrid(Recommender):
     def _make(self, name: str) -> Recommender:
         factory = DEFAULT_COMPONENTS[name]
         kwargs: dict[str, Any] = {}
-        if name in {"ease", "itemknn", "tknn", "als", "bpr", "kg", "session"}:
+        if name in {"ease", "itemknn", "tknn", "als", "bpr", "kg", "session", "bpmf"}:
             kwargs["seed"] = self.seed
         if name in {"als", "bpr"}:
             kwargs["num_threads"] = self.num_threads

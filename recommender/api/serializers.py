@@ -139,6 +139,14 @@ class RecommendationSerializer(serializers.Serializer):
         }
 
 
+class RatingPredictionSerializer(serializers.Serializer):
+    item = serializers.IntegerField()
+    predicted_rating = serializers.FloatField(
+        allow_null=True, help_text="Stars (0.5-5) the rating model expects you to give; null when it cannot say.")
+    ratings_given = serializers.IntegerField(help_text="Your own ratings the prediction rests on.")
+    reason = serializers.CharField(allow_blank=True, help_text="Why there is no prediction; empty when there is one.")
+
+
 class RecommendationsResponseSerializer(serializers.Serializer):
     request_id = serializers.CharField(help_text="Echo it in event context (rid) to attribute clicks.")
     user = serializers.CharField(allow_null=True)

@@ -51,6 +51,19 @@ class ItemViewSet(CatalogItemViewSet):
         return Response(_recommendations(recs, context, user))
 
 
+    @extend_schema(request=None, responses={200: s.RatingPredictionSerializer})
+    @action(detail=True, methods=["get"], url_path="predicted-rating", pagination_class=None,
+            permission_classes=[permissions.IsAuthenticated])
+    def predicted_rating(self, request: Request, pk: str | None = None) -> Response:
+        """The stars the rating model (BPMF) expects you to give this item, from your live history."""
+        item = self.get_object()
+        context = serving.FeedContext(session_key=request.session.session_key or "")
+        prediction = serving.predicted_rating(request.user, item, context)
+        return Response(s.RatingPredictionSerializer({
+            "item": item.pk, "predicted_rating": prediction.rating, "ratings_given": prediction.ratings_given,
+            "reason": prediction.reason}).data)
+
+
 def _recommendations(recs: list[serving.Recommendation], context: serving.FeedContext, user: Any) -> dict[str, Any]:
     return s.RecommendationsResponseSerializer({
         "request_id": context.request_id, "user": user.get_username() if user else None,

@@ -25,7 +25,7 @@ RATIOS = (0.8, 0.1, 0.1)
 COLD_MAX_EVENTS = 3
 COLD_USER_SHARE = 0.2
 FAIRNESS_STRENGTHS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0)
-HYBRID_REUSES = ("ease", "itemknn", "tknn", "als", "pop", "trending", "timepop", "content", "kg", "session")
+HYBRID_REUSES = ("ease", "itemknn", "tknn", "als", "pop", "trending", "timepop", "content", "kg", "session", "bpmf")
 
 
 @dataclass
@@ -262,4 +262,5 @@ def item_similarity(item_genres: Sequence[Sequence[str]], item_vectors: np.ndarr
     return None
 
 
-ALL_MODELS = tuple(n for n in REGISTRY if n not in {"trending", "timepop", "userknn"})
+# BPMF predicts ratings (the "rating" section); the hybrid uses it as a feature
+ALL_MODELS = tuple(n for n in REGISTRY if n not in {"trending", "timepop", "userknn", "bpmf"})

@@ -64,6 +64,9 @@ def test_sentences_name_the_signal_and_its_evidence() -> None:
     assert SIGNAL_LABELS["timepop"] in sentence("timepop", {})
     assert sentence("more_like", {"more_like": "Star Trek VI (1991)"}) == (
         "Because you asked for more like Star Trek VI (1991).")
+    assert sentence("bpmf", {"predicted_rating": 4.3}) == (
+        "We think you would rate it 4.3 stars: people who rate as you do rated it highly.")
+    assert sentence("bpmf", {"predicted_rating": None}) == "Recommended mainly by your predicted rating."
 
 
 def test_similar_sentences() -> None:
