@@ -51,24 +51,24 @@ class BPMF(FoldIn):
         return mu, lam
 
     @staticmethod
-    def _posterior(r: sp.csr_matrix, other: np.ndarray, mu: np.ndarray, lam: np.ndarray,
-                   alpha: float) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior precision and mean of each row's factor given the other side's factors."""
+    def _sample_side(rng: np.random.Generator, r: sp.csr_matrix, other: np.ndarray, mu: np.ndarray,
+                     lam: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Draw each row's factor from its posterior given the other side's factors.
+
+        Also returns each row's ``sum_j v_j v_j'`` and ``sum_j r_j v_j`` over its rated ``j``,
+        from which the squared residuals follow without touching every rating again."""
         d = other.shape[1]
         pattern = r.copy()
         pattern.data[:] = 1.0
-        outer = (other[:, :, None] * other[:, None, :]).reshape(len(other), d * d)
-        prec = lam[None] + alpha * np.asarray(pattern @ outer).reshape(-1, d, d)
-        rhs = alpha * np.asarray(r @ other) + (lam @ mu)[None]
-        cov = np.linalg.inv(prec)
-        mean = np.einsum("nij,nj->ni", cov, rhs)
-        return cov, mean
-
-    def _sample_side(self, rng: np.random.Generator, r: sp.csr_matrix, other: np.ndarray,
-                     mu: np.ndarray, lam: np.ndarray, alpha: float) -> np.ndarray:
-        cov, mean = self._posterior(r, other, mu, lam, alpha)
+        # the Gram matrices are symmetric: the upper triangle's products only
+        upper, lower = np.triu_indices(d)
+        gram = np.empty((r.shape[0], d, d))
+        gram[:, upper, lower] = gram[:, lower, upper] = pattern @ (other[:, upper] * other[:, lower])
+        rv = np.asarray(r @ other)
+        cov = np.linalg.inv(lam[None] + alpha * gram)
+        mean = np.einsum("nij,nj->ni", cov, alpha * rv + (lam @ mu)[None])
         chol = np.linalg.cholesky((cov + cov.transpose(0, 2, 1)) / 2)
-        return mean + np.einsum("nij,nj->ni", chol, rng.standard_normal(mean.shape))
+        return mean + np.einsum("nij,nj->ni", chol, rng.standard_normal(mean.shape)), gram, rv
 
     def fit(self, data: Interactions, **side_info: Any) -> Self:
         rng = np.random.default_rng(self.seed)
@@ -83,15 +83,16 @@ class BPMF(FoldIn):
         u = 0.1 * rng.standard_normal((data.n_users, d))
         v = 0.1 * rng.standard_normal((data.n_items, d))
         alpha = 2.0
-        users, items = centered.nonzero()
+        total = float(centered.data @ centered.data)
         kept_u, kept_v, kept_hyper = [], [], []
         for it in range(self.burn_in + self.samples):
             mu_v, lam_v = self._sample_hyper(rng, v)
-            v = self._sample_side(rng, centered_t, u, mu_v, lam_v, alpha)
+            v = self._sample_side(rng, centered_t, u, mu_v, lam_v, alpha)[0]
             mu_u, lam_u = self._sample_hyper(rng, u)
-            u = self._sample_side(rng, centered, v, mu_u, lam_u, alpha)
-            resid = centered.data - np.einsum("nd,nd->n", u[users], v[items])
-            alpha = rng.gamma(1.0 + len(resid) / 2.0, 1.0 / (1.0 + 0.5 * float(resid @ resid)))
+            u, gram, rv = self._sample_side(rng, centered, v, mu_u, lam_u, alpha)
+            # sum (r - u.v)^2 over the ratings = sum r^2 - 2 sum_i u_i.(sum_j r_ij v_j) + sum_i u_i' G_i u_i
+            squared = total - 2.0 * float(np.einsum("nd,nd->", u, rv)) + float(np.einsum("nd,nde,ne->", u, gram, u))
+            alpha = rng.gamma(1.0 + r.nnz / 2.0, 1.0 / (1.0 + 0.5 * max(squared, 0.0)))
             if it >= self.burn_in:
                 kept_u.append(u.astype(np.float32))
                 kept_v.append(v.astype(np.float32))
