@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import threading
+import warnings
 from functools import cached_property
 from pathlib import Path
 
@@ -130,7 +131,11 @@ def _onnx_int8_model(name: str, source: str):
             if Path(source).is_dir():
                 shutil.copytree(source, folder, dirs_exist_ok=True)
                 source = str(folder)
-            model = SentenceTransformer(source, device="cpu", backend="onnx")
+            with warnings.catch_warnings():
+                # the tracer flags transformers' `torch.tensor(1.0)` in the attention mask as
+                # a constant of the trace: it is one, for every input
+                warnings.filterwarnings("ignore", message="torch.tensor results are registered as constants")
+                model = SentenceTransformer(source, device="cpu", backend="onnx")
             model.save(str(folder))
             export_dynamic_quantized_onnx_model(model, config, str(folder))
     return SentenceTransformer(str(folder), device="cpu", backend="onnx",
