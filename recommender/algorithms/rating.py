@@ -70,6 +70,13 @@ class BPMF(FoldIn):
         chol = np.linalg.cholesky((cov + cov.transpose(0, 2, 1)) / 2)
         return mean + np.einsum("nij,nj->ni", chol, rng.standard_normal(mean.shape)), gram, rv
 
+    @staticmethod
+    def _squared_residuals(total: float, u: np.ndarray, gram: np.ndarray, rv: np.ndarray) -> float:
+        """``sum (r_ij - u_i.v_j)^2`` over the ratings, from ``total = sum r_ij^2`` and the rows'
+        Gram matrices and rating sums: ``total - 2 sum_i u_i.rv_i + sum_i u_i' G_i u_i``."""
+        squared = total - 2.0 * float(np.einsum("nd,nd->", u, rv)) + float(np.einsum("nd,nde,ne->", u, gram, u))
+        return max(squared, 0.0)  # never below zero through rounding
+
     def fit(self, data: Interactions, **side_info: Any) -> Self:
         rng = np.random.default_rng(self.seed)
         self.data = data
@@ -90,9 +97,8 @@ class BPMF(FoldIn):
             v = self._sample_side(rng, centered_t, u, mu_v, lam_v, alpha)[0]
             mu_u, lam_u = self._sample_hyper(rng, u)
             u, gram, rv = self._sample_side(rng, centered, v, mu_u, lam_u, alpha)
-            # sum (r - u.v)^2 over the ratings = sum r^2 - 2 sum_i u_i.(sum_j r_ij v_j) + sum_i u_i' G_i u_i
-            squared = total - 2.0 * float(np.einsum("nd,nd->", u, rv)) + float(np.einsum("nd,nde,ne->", u, gram, u))
-            alpha = rng.gamma(1.0 + r.nnz / 2.0, 1.0 / (1.0 + 0.5 * max(squared, 0.0)))
+            squared = self._squared_residuals(total, u, gram, rv)
+            alpha = rng.gamma(1.0 + r.nnz / 2.0, 1.0 / (1.0 + 0.5 * squared))
             if it >= self.burn_in:
                 kept_u.append(u.astype(np.float32))
                 kept_v.append(v.astype(np.float32))
