@@ -21,6 +21,8 @@ import os
 import shutil
 import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
@@ -131,15 +133,43 @@ def _onnx_int8_model(name: str, source: str):
             if Path(source).is_dir():
                 shutil.copytree(source, folder, dirs_exist_ok=True)
                 source = str(folder)
-            with warnings.catch_warnings():
-                # the tracer flags transformers' `torch.tensor(1.0)` in the attention mask as
-                # a constant of the trace: it is one, for every input
-                warnings.filterwarnings("ignore", message="torch.tensor results are registered as constants")
+            with _quiet_export():
                 model = SentenceTransformer(source, device="cpu", backend="onnx")
-            model.save(str(folder))
-            export_dynamic_quantized_onnx_model(model, config, str(folder))
+                model.save(str(folder))
+                export_dynamic_quantized_onnx_model(model, config, str(folder))
+            logger.info("exported %s", folder / file_name)
     return SentenceTransformer(str(folder), device="cpu", backend="onnx",
                                model_kwargs={"file_name": file_name, "session_options": _session_options()})
+
+
+class _BelowWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+@contextmanager
+def _quiet_export() -> Iterator[None]:
+    """The export's libraries narrate it as if something were wrong: the quantiser logs one
+    INFO line per tensor on the root logger (48 for MiniLM), sentence-transformers warns
+    that no ``model.onnx`` exists (it is being made) and asks for it to be saved (it is),
+    transformers that ``torch_dtype`` is deprecated (its own call). The one line that
+    matters is ours, logged before and after."""
+    root, below = logging.getLogger(), _BelowWarning()
+    chatty = [logging.getLogger(name) for name in ("sentence_transformers", "transformers")]
+    levels = [log.level for log in chatty]
+    root.addFilter(below)
+    for log in chatty:
+        log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            # the tracer flags transformers' `torch.tensor(1.0)` in the attention mask as
+            # a constant of the trace: it is one, for every input
+            warnings.filterwarnings("ignore", message="torch.tensor results are registered as constants")
+            yield
+    finally:
+        root.removeFilter(below)
+        for log, level in zip(chatty, levels, strict=True):
+            log.setLevel(level)
 
 
 def _session_options():

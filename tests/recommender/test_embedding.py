@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -14,7 +15,7 @@ from catalog.datasets import Dataset, ItemRecord, Rating
 from catalog.importing import import_dataset
 from catalog.models import Item, Review
 from recommender.embedding import embed_rows, pending_ids
-from recommender.encoder import get_encoder, model_name, text_hash
+from recommender.encoder import _quiet_export, get_encoder, model_name, text_hash
 from recommender.models import ItemEmbedding, ReviewEmbedding
 
 
@@ -32,6 +33,22 @@ def test_encoder_is_normalised_and_sized():
     assert vectors.shape == (2, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     assert get_encoder() is get_encoder()  # one per process
+
+
+def test_the_int8_export_is_quiet_and_restores_logging(caplog):
+    """The export's libraries narrate it (an INFO line per tensor on the root logger, warnings
+    that the ONNX file is missing while it is being made): dropped while it runs, and only then."""
+    levels = [logging.getLogger(name).level for name in ("sentence_transformers", "transformers")]
+    with caplog.at_level(logging.INFO):
+        with _quiet_export():
+            logging.info('Quantization parameters for tensor:"x" not specified')
+            logging.getLogger("sentence_transformers.backend.utils").warning("No 'model.onnx' found")
+            logging.getLogger("recommender.encoder").info("exporting")
+            logging.warning("a real problem")
+        logging.info("after")
+        logging.getLogger("sentence_transformers.backend.utils").warning("later warning")
+    assert [r.getMessage() for r in caplog.records] == ["exporting", "a real problem", "after", "later warning"]
+    assert [logging.getLogger(name).level for name in ("sentence_transformers", "transformers")] == levels
 
 
 @pytest.mark.django_db
