@@ -226,6 +226,8 @@ CELERY_BEAT_SCHEDULE = {
                         "schedule": float(os.environ.get("RECSYS_RECONCILE_EVERY", 15 * 60))},
     "train": {"task": "recommender.train", "schedule": float(os.environ.get("RECSYS_TRAIN_EVERY", 6 * 3600))},
 }
+# beat's record of when each entry last ran: under var/, not in whatever folder the worker started in
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # ---------------------------------------------------------------- production
 if not DEBUG:

@@ -179,8 +179,7 @@ def test_broker_outage_loses_no_write_and_no_embedding():
         worker_env = {**env, "RECSYS_RECONCILE_EVERY": "2"}
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "recsite", "worker", "-B", "--concurrency", "1",
-             "--loglevel", "INFO", "-Q", "brokerfault", "--without-gossip", "--without-mingle",
-             "-s", str(Path(env["RECSITE_VAR_DIR"]) / "beat-schedule")],
+             "--loglevel", "INFO", "-Q", "brokerfault", "--without-gossip", "--without-mingle"],
             cwd=ROOT, env=worker_env, stdout=(ARTIFACTS / "broker-fault-worker.log").open("wb"),
             stderr=subprocess.STDOUT, start_new_session=True,
         )
@@ -216,6 +215,8 @@ def test_broker_outage_loses_no_write_and_no_embedding():
                     assert time.monotonic() < deadline, f"still unembedded (items, reviews, total): {missing}"
                     time.sleep(2)
                 assert missing[2] == "6"
+                # beat keeps its schedule file under the project's var/, not in the folder it started in
+                assert list(Path(env["RECSITE_VAR_DIR"]).glob("celerybeat-schedule*"))
         finally:
             os.killpg(worker.pid, 15)
             worker.wait(timeout=60)
