@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.db.models import Case, CharField, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -219,7 +220,9 @@ class AuditRunAdmin(admin.ModelAdmin):
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict | None = None) -> HttpResponse:
-        run = get_object_or_404(AuditRun, pk=object_id)
+        run = self.get_object(request, unquote(object_id))
+        if run is None:  # a bad or deleted id: stock admin's redirect with its message
+            return super().change_view(request, object_id, form_url, extra_context)
         history = list(AuditRun.objects.filter(status=AuditRun.Status.DONE, created_at__lte=run.created_at)
                        .order_by("created_at")[:50])
         extra = {"run": run, "charts": _audit_charts(run, history),
@@ -250,7 +253,8 @@ class ExperimentAdmin(admin.ModelAdmin):
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict | None = None) -> HttpResponse:
-        experiment = get_object_or_404(Experiment, pk=object_id)
-        report = experiment_report(experiment)
-        extra = {"report": report}
+        experiment = self.get_object(request, unquote(object_id))
+        if experiment is None:  # a bad or deleted id: stock admin's redirect with its message
+            return super().change_view(request, object_id, form_url, extra_context)
+        extra = {"report": experiment_report(experiment)}
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})

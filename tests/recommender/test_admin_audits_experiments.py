@@ -163,3 +163,13 @@ def test_starting_an_audit_with_the_broker_down_says_so(staff_client, broker_dow
     assert b"task queue is unreachable" in response.content
     run = AuditRun.objects.get()
     assert run.status == AuditRun.Status.FAILED and "Could not queue" in run.error
+
+
+# ------------------------------------------------------- admin defects found in QA
+@pytest.mark.parametrize("model", ["auditrun", "experiment"])
+@pytest.mark.parametrize("object_id", ["abc", "999999"])
+def test_admin_change_page_of_a_bad_id_redirects_like_stock_admin(staff_client, model, object_id):
+    """Django's own ``_get_obj_does_not_exist_redirect``: to the admin index, with a warning."""
+    response = staff_client.get(f"/admin/recommender/{model}/{object_id}/change/", follow=True)
+    assert response.redirect_chain == [("/admin/", 302)]
+    assert f"with ID “{object_id}” doesn’t exist. Perhaps it was deleted?" in response.content.decode()
