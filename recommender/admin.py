@@ -131,11 +131,17 @@ def _audit_charts(run: AuditRun, history: list[AuditRun]) -> dict[str, Any]:
                 "exposure Gini": [(n, r.metrics["gini"]) for n, r in enumerate(history, 1)],
                 "coverage": [(n, r.metrics["coverage"]) for n, r in enumerate(history, 1)],
                 "long-tail share": [(n, r.metrics["long_tail_share"]) for n, r in enumerate(history, 1)],
-            }, x_label="audit run (oldest first)", y_label="value", bounds=(1, max(len(history), 2), 0, 1)),
+            }, x_label="audit run (oldest first)", y_label="value", bounds=(1, max(len(history), 2), 0, 1),
+            integer_x=True),
     }
 
 
 SUMMARY = ("users", "ndcg", "recall", "avg_popularity", "long_tail_share", "gini", "coverage", "calibration_kl")
+
+
+def _summary_value(value: Any) -> str:
+    """Counts as whole numbers, measures to four decimals."""
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
 def _metric_column(key: str, label: str) -> Callable[[admin.ModelAdmin, AuditRun], str]:
@@ -226,7 +232,7 @@ class AuditRunAdmin(admin.ModelAdmin):
         history = list(AuditRun.objects.filter(status=AuditRun.Status.DONE, created_at__lte=run.created_at)
                        .order_by("created_at")[:50])
         extra = {"run": run, "charts": _audit_charts(run, history),
-                 "summary": [(k, run.metrics.get(k)) for k in SUMMARY if k in run.metrics]}
+                 "summary": [(k, _summary_value(run.metrics[k])) for k in SUMMARY if k in run.metrics]}
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:

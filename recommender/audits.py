@@ -33,7 +33,7 @@ from recommender.evaluation import fairness as fm
 from recommender.evaluation.metrics import catalog_coverage, gini, ndcg_at_k, recall_at_k
 from recommender.models import AuditRun
 
-STRENGTHS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+STRENGTHS = tuple(n / 10 for n in range(11))  # 0.0, 0.1, ..., 1.0
 MIN_RATINGS = 5
 GROUP_FIELDS = ("gender", "age_bracket", "occupation")
 

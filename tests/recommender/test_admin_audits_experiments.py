@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from itertools import pairwise
 
 import pytest
@@ -173,3 +175,79 @@ def test_admin_change_page_of_a_bad_id_redirects_like_stock_admin(staff_client, 
     response = staff_client.get(f"/admin/recommender/{model}/{object_id}/change/", follow=True)
     assert response.redirect_chain == [("/admin/", 302)]
     assert f"with ID “{object_id}” doesn’t exist. Perhaps it was deleted?" in response.content.decode()
+
+
+GENRES = ("Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
+          "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western", "unknown")
+
+
+def _done_run(**metrics: object) -> AuditRun:
+    """A finished run with the shape of the demo's (ML-100K, 50 users): close NDCGs along the
+    trade-off curve, 19 genres, long occupation names."""
+    tradeoff = [{"strength": s / 10, "ndcg": 0.3109 + 0.0019 * s, "gini": 0.9319 - 0.005 * s} for s in range(11)]
+    return AuditRun.objects.create(status=AuditRun.Status.DONE, params={"sample": 50}, metrics={
+        "users": 50, "k": 10, "ndcg": 0.3109, "recall": 0.1742, "avg_popularity": 284.952, "long_tail_share": 0.056,
+        "gini": 0.9319, "coverage": 0.1171, "calibration_kl": 0.704, "caveat": "optimistic",
+        "lorenz": [(n / 20, (n / 20) ** 4) for n in range(21)], "popularity_deciles": [0.1] * 10,
+        "tradeoff": tradeoff,
+        "genre_exposure": {g: {"exposure": 1 / 19, "catalog": 1 / 19} for g in GENRES},
+        "groups": {"occupation": {"groups": {"administrator": {"users": 6, "ndcg": 0.17, "recall": 0.12},
+                                             "entertainment": {"users": 5, "ndcg": 0.2, "recall": 0.1}},
+                                  "ndcg_gap": 0.03}},
+        **metrics,
+    })
+
+
+def _texts(svg: str, attributes: str = "") -> list[str]:
+    """The chart's text elements (those with ``attributes``, e.g. a tick's font size and anchor)."""
+    return [html.unescape(t) for t in re.findall(r"<text[^>]*" + attributes + r"[^>]*>([^<]*)</text>", svg)]
+
+
+X_TICK, Y_TICK = 'font-size="10" text-anchor="middle"', 'font-size="10" text-anchor="end"'
+
+
+def _charts(page: str) -> dict[str, str]:
+    return {m.group(1): m.group(0) for m in re.finditer(r'<svg class="chart"[^>]*aria-label="([^"]*)".*?</svg>',
+                                                          page, re.S)}
+
+
+def test_audit_page_charts_have_distinct_ticks_every_label_and_whole_counts(staff_client):
+    for _ in range(2):
+        _done_run()
+    run = _done_run()
+    page = staff_client.get(reverse("admin:recommender_auditrun_change", args=[run.pk])).content.decode()
+    charts = _charts(page)
+    for title, svg in charts.items():  # tick labels tell their ticks apart
+        for axis in (X_TICK, Y_TICK):
+            assert len(set(_texts(svg, axis))) == len(_texts(svg, axis)), (title, _texts(svg, axis))
+    tradeoff = charts["Fairness re-ranker: NDCG@10 vs exposure Gini"]
+    assert len(_texts(tradeoff, Y_TICK)) >= 3
+    trend = _texts(charts["Trend across audits"], X_TICK)
+    assert trend == ["1", "2", "3"]  # run numbers: whole numbers only
+    genres = charts["Genre share: recommendations vs catalogue"]
+    assert set(GENRES) <= set(_texts(genres))  # all 19, in full
+    occupation = next(svg for title, svg in charts.items() if title.startswith("NDCG@10 and recall by occupation"))
+    assert {"administrator", "entertainment"} <= set(_texts(occupation))
+    assert re.search(r"<th scope=\"row\">users</th><td>50</td>", page)
+    assert re.search(r"<th scope=\"row\">ndcg</th><td>0\.3109</td>", page)
+    strengths = re.findall(r"<tr><td>([0-9.]+)</td><td>0\.3", page.split("Fairness trade-off</h2>")[1])
+    assert strengths == ["0.0", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "1.0"]
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(0.3109, 0.3297), (0.8817, 0.9319), (0.0, 0.81), (284.9, 285.0), (5.0, 5.0),
+                                        (1e-4, 3e-4), (0.0, 1.0)])
+def test_chart_axis_ticks_are_distinct_round_and_cover_the_data(lo, hi):
+    from recommender.charts import axis
+
+    ax = axis(lo, hi)
+    labels = [ax.label(t) for t in ax.ticks]
+    assert 3 <= len(labels) <= 7 and len(set(labels)) == len(labels), labels
+    assert ax.lo <= lo and ax.hi >= hi and ax.ticks[0] == pytest.approx(ax.lo) and ax.ticks[-1] == pytest.approx(ax.hi)
+    assert [t.is_integer() for t in axis(1, 3, integer=True, fixed=True).ticks] == [True, True, True]
+    assert axis(1, 50, integer=True, fixed=True).decimals == 0
+
+
+def test_audit_tries_every_tenth_of_fairness_strength():
+    from recommender.audits import STRENGTHS
+
+    assert STRENGTHS == (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
