@@ -10,6 +10,7 @@ impression in the experiment.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -26,31 +27,65 @@ ALGORITHMS = {"hybrid", "ease", "popularity"}
 PARAMS = {"algorithm", "diversity", "fairness"}
 
 
+MAX_WEIGHT = 10_000  # weights are relative shares (percentages, say): no variant needs more
+EXAMPLE = '[{"name": "control", "weight": 50}, {"name": "ease", "weight": 50, "params": {"algorithm": "ease"}}]'
+
+
 def variants_validate(variants: Any) -> None:
-    """Raise ValidationError unless ``variants`` is a well-formed list of variants."""
-    if not isinstance(variants, list) or len(variants) < 2:
-        raise ValidationError({"variants": "Give at least two variants."})
-    names = set()
+    """Raise ValidationError unless ``variants`` is a well-formed list of variants, naming every
+    problem of every entry."""
+    if not isinstance(variants, list):
+        raise ValidationError({"variants": f"Give a list of variants, such as {EXAMPLE}."})
+    problems: list[str] = []
+    names: set[str] = set()
     for n, variant in enumerate(variants, start=1):
-        if not isinstance(variant, dict) or not isinstance(variant.get("name"), str) or not variant["name"]:
-            raise ValidationError({"variants": f"Variant {n} needs a name."})
-        if variant["name"] in names:
-            raise ValidationError({"variants": f"Variant name {variant['name']!r} is used twice."})
-        names.add(variant["name"])
-        weight = variant.get("weight", 1)
-        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight <= 0:
-            raise ValidationError({"variants": f"Variant {variant['name']!r} needs a positive weight."})
-        params = variant.get("params", {})
-        if not isinstance(params, dict) or set(params) - PARAMS:
-            raise ValidationError({"variants": f"Variant {variant['name']!r}: params may only set {sorted(PARAMS)}."})
-        if params.get("algorithm", "hybrid") not in ALGORITHMS:
-            raise ValidationError(
-                {"variants": f"Variant {variant['name']!r}: algorithm is one of {sorted(ALGORITHMS)}."}
-            )
-        for key in ("diversity", "fairness"):
-            value = params.get(key)
-            if value is not None and (not isinstance(value, (int, float)) or not 0 <= value <= 1):
-                raise ValidationError({"variants": f"Variant {variant['name']!r}: {key} is a number from 0 to 1."})
+        problems += _variant_problems(n, variant, names)
+    if len(variants) < 2:
+        problems.append(f"Give at least two variants (there {'is' if len(variants) == 1 else 'are'} "
+                        f"{len(variants)}), such as {EXAMPLE}.")
+    elif not problems:
+        total = sum(float(v.get("weight", 1)) for v in variants)
+        problems += [f"Variant {v['name']!r} would get no one: its weight is under 1/{BUCKETS:,} of the total."
+                     for v in variants if float(v.get("weight", 1)) / total * BUCKETS < 1]
+    if problems:
+        raise ValidationError({"variants": problems})
+
+
+def _variant_problems(n: int, variant: Any, names: set[str]) -> list[str]:
+    if not isinstance(variant, dict):
+        return [f"Variant {n} is not an object with a name, weight and params: {json.dumps(variant)[:80]}."]
+    problems = []
+    name = variant.get("name")
+    if isinstance(name, str) and name.strip():
+        label = f"Variant {n} ({name})"
+        if name in names:
+            problems.append(f"{label}: the name {name!r} is used twice.")
+        names.add(name)
+    else:
+        label = f"Variant {n}"
+        problems.append(f"{label} needs a name (a non-empty string).")
+    unknown = set(variant) - {"name", "weight", "params"}
+    if unknown:
+        problems.append(f"{label}: unknown key(s) {sorted(unknown)}; a variant has name, weight and params.")
+    weight = variant.get("weight", 1)
+    if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not math.isfinite(weight) \
+            or not 0 < weight <= MAX_WEIGHT:
+        problems.append(f"{label}: weight must be a number greater than 0 and at most {MAX_WEIGHT:,} "
+                        f"(got {json.dumps(weight)[:40]}).")
+    params = variant.get("params", {})
+    if not isinstance(params, dict):
+        return [*problems, f"{label}: params must be an object such as {{\"algorithm\": \"ease\"}}."]
+    if set(params) - PARAMS:
+        problems.append(f"{label}: params may only set {sorted(PARAMS)}, not {sorted(set(params) - PARAMS)}.")
+    algorithm = params.get("algorithm", "hybrid")
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
+        problems.append(f"{label}: algorithm is one of {sorted(ALGORITHMS)}.")
+    for key in ("diversity", "fairness"):
+        value = params.get(key)
+        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
+                                  or not 0 <= value <= 1):
+            problems.append(f"{label}: {key} is a number from 0 to 1.")
+    return problems
 
 
 def bucket(key: str, unit: str) -> int:
@@ -99,6 +134,10 @@ class VariantStats:
     clicks: int
     units: int
     converters: int
+
+    @property
+    def params_json(self) -> str:
+        return json.dumps(self.params, sort_keys=True)
 
     @property
     def ctr(self) -> float:

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from catalog import services
 from catalog.models import Event, Item
@@ -251,3 +252,60 @@ def test_audit_tries_every_tenth_of_fairness_strength():
     from recommender.audits import STRENGTHS
 
     assert STRENGTHS == (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def _variant_errors(variants: object) -> list[str]:
+    with pytest.raises(ValidationError) as raised:
+        Experiment(key="bad", name="bad", variants=variants).clean()
+    return raised.value.message_dict["variants"]
+
+
+@pytest.mark.parametrize(("variants", "expected"), [
+    ([{"weight": 50}], ["Variant 1 needs a name", "Give at least two variants (there is 1)"]),
+    (["control"], ["Variant 1 is not an object with a name, weight and params: \"control\"",
+                   "Give at least two variants"]),
+    ([{"name": "a", "wieght": 5}, {"name": "b", "params": "ease"}],
+     ["Variant 1 (a): unknown key(s) ['wieght']", "Variant 2 (b): params must be an object"]),
+    ({"name": "a"}, ["Give a list of variants"]),
+])
+def test_experiment_variant_errors_name_each_real_problem(variants, expected):
+    errors = _variant_errors(variants)
+    assert len(errors) == len(expected) and all(e.startswith(x) for e, x in zip(errors, expected, strict=True)), errors
+
+
+@pytest.mark.parametrize("weight", [1e308, float("inf"), float("nan"), -1, 0, "50", True, 10_001])
+def test_experiment_variant_weight_must_be_finite_positive_and_reasonable(weight):
+    errors = _variant_errors([{"name": "a", "weight": 50}, {"name": "b", "weight": weight}])
+    assert len(errors) == 1 and errors[0].startswith("Variant 2 (b): weight must be a number greater than 0 and "
+                                                     "at most 10,000"), errors
+
+
+def test_experiment_variant_with_a_negligible_share_is_rejected():
+    errors = _variant_errors([{"name": "a", "weight": 10_000}, {"name": "b", "weight": 0.5}])
+    assert errors == ["Variant 'b' would get no one: its weight is under 1/10,000 of the total."]
+    Experiment(key="ok", name="ok", variants=[{"name": "a", "weight": 5_000}, {"name": "b", "weight": 1}]).clean()
+
+
+def test_experiment_admin_rejects_a_huge_weight_in_the_form(staff_client):
+    response = staff_client.post(reverse("admin:recommender_experiment_add"), {
+        "key": "huge", "name": "Huge", "variants": '[{"name": "a"}, {"name": "b", "weight": 1e308}]'})
+    assert response.status_code == 200 and not Experiment.objects.exists()
+    assert "Variant 2 (b): weight must be a number greater than 0" in response.content.decode()
+
+
+def test_experiment_admin_report_shows_params_as_json_and_no_data_instead_of_zero_intervals(ml100k, staff_client):
+    experiment = Experiment.objects.create(key="algo", name="Hybrid vs EASE", variants=[
+        {"name": "hybrid", "weight": 50, "params": {}},
+        {"name": "ease", "weight": 50, "params": {"algorithm": "ease", "diversity": 0.5}}])
+    item = Item.objects.first()
+    for kind in ("impression", "impression", "impression", "click"):
+        Event.objects.create(session_key="s1", item=item, kind=kind, created_at=timezone.now(),
+                             context={"exp": "algo", "variant": "hybrid"})
+    page = staff_client.get(reverse("admin:recommender_experiment_change", args=[experiment.pk])).content.decode()
+    rows = {re.search(r"<td>(\w+)</td>", row).group(1): html.unescape(row)
+            for row in re.findall(r"<tr><td>.*?</tr>", page, re.S)}
+    assert '<code>{"algorithm": "ease", "diversity": 0.5}</code>' in rows["ease"]
+    assert "<code>{}</code>" in rows["hybrid"]
+    assert "0.0000 – 0.0000" not in page and rows["ease"].count("no data yet") == 2
+    assert "0.3333" in rows["hybrid"] and "no data yet" not in rows["hybrid"]  # CTR 1/3, intervals shown
+    assert len(re.findall(r"\d\.\d{4} – \d\.\d{4}", rows["hybrid"])) == 2
