@@ -8,6 +8,7 @@ import io
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.db.models import Case, CharField, F, OuterRef, Q, QuerySet, Subquery, Value, When
@@ -155,6 +156,21 @@ def _metric_column(key: str, label: str) -> Callable[[admin.ModelAdmin, AuditRun
     return column
 
 
+class AuditStartForm(forms.Form):
+    """The changelist's "Run an audit" form: how many users to sample (blank or "all": every
+    eligible user) and the list length k."""
+
+    sample = forms.CharField(label="Users to sample", required=False)
+    k = forms.IntegerField(label="k", min_value=1, max_value=100, required=False)
+
+    def clean_sample(self) -> int | None:
+        value = self.cleaned_data["sample"].strip()
+        return None if value.lower() in {"", "all"} else forms.IntegerField(min_value=1).clean(value)
+
+    def clean_k(self) -> int:
+        return 10 if self.cleaned_data["k"] is None else self.cleaned_data["k"]
+
+
 @admin.register(AuditRun)
 class AuditRunAdmin(admin.ModelAdmin):
     list_display = ("__str__", "status", "model_version", "users", "gini", "coverage", "long_tail_share", "ndcg")
@@ -185,13 +201,12 @@ class AuditRunAdmin(admin.ModelAdmin):
     def run_view(self, request: HttpRequest) -> HttpResponseRedirect:
         from recommender.tasks import audit
 
-        try:
-            sample = request.POST.get("sample", "200").strip()
-            run = audit_create(sample=None if sample in {"", "all"} else int(sample),
-                               k=int(request.POST.get("k", "10")))
-        except ValueError as exc:
-            self.message_user(request, f"Audit not started: {exc}", messages.ERROR)
+        form = AuditStartForm(request.POST)
+        if not form.is_valid():
+            problems = " ".join(f"{form.fields[f].label}: {' '.join(e)}" for f, e in form.errors.items())
+            self.message_user(request, f"Audit not started. {problems}", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:recommender_auditrun_changelist"))
+        run = audit_create(sample=form.cleaned_data["sample"], k=form.cleaned_data["k"])
         try:
             audit.delay(run.pk)
         except OperationalError as exc:  # the broker is down: say so, keep no pending run behind

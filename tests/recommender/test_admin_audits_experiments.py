@@ -309,3 +309,22 @@ def test_experiment_admin_report_shows_params_as_json_and_no_data_instead_of_zer
     assert "0.0000 – 0.0000" not in page and rows["ease"].count("no data yet") == 2
     assert "0.3333" in rows["hybrid"] and "no data yet" not in rows["hybrid"]  # CTR 1/3, intervals shown
     assert len(re.findall(r"\d\.\d{4} – \d\.\d{4}", rows["hybrid"])) == 2
+
+
+@pytest.mark.parametrize(("sample", "k", "message"), [
+    ("abc", "10", "Audit not started. Users to sample: Enter a whole number."),
+    ("0", "10", "Audit not started. Users to sample: Ensure this value is greater than or equal to 1."),
+    ("20", "x", "Audit not started. k: Enter a whole number."),
+    ("20", "500", "Audit not started. k: Ensure this value is less than or equal to 100."),
+])
+def test_starting_an_audit_with_bad_input_says_what_is_wrong_in_words(staff_client, sample, k, message):
+    response = staff_client.post(reverse("admin:recommender_auditrun_run"), {"sample": sample, "k": k}, follow=True)
+    assert response.redirect_chain == [(reverse("admin:recommender_auditrun_changelist"), 302)]
+    assert [str(m) for m in response.context["messages"]] == [message]
+    assert not AuditRun.objects.exists()
+
+
+@pytest.mark.parametrize(("sample", "expected"), [(" 25 ", 25), ("all", None), ("", None)])
+def test_starting_an_audit_queues_a_run_with_the_form_values(staff_client, broker_down, sample, expected):
+    staff_client.post(reverse("admin:recommender_auditrun_run"), {"sample": sample, "k": "5"})
+    assert AuditRun.objects.get().params["sample"] == expected and AuditRun.objects.get().params["k"] == 5
