@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import formats, timezone
+from django.utils.html import format_html
 
 from catalog import selectors
 from catalog.models import Category, Entity, Event, Item, ItemRelation, Profile, Review
@@ -33,7 +35,7 @@ class ItemRelationInline(admin.TabularInline):
 
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
-    list_display = ("title", "year", "genre_list", "category", "price", "is_active", "updated_at")
+    list_display = ("title", "year", "genre_list", "category", "price", "is_active", "updated")
     list_filter = ("is_active", GenreFilter, "category", "year")
     search_fields = ("title", "external_id", "description")
     prepopulated_fields = {"slug": ("title",)}
@@ -60,6 +62,14 @@ class ItemAdmin(admin.ModelAdmin):
     @admin.display(description="genres")
     def genre_list(self, obj: Item) -> str:
         return ", ".join(obj.genres)
+
+    @admin.display(description="updated", ordering="updated_at")
+    def updated(self, obj: Item) -> str:
+        """Date over time (a datetime field's column never wraps: at 1400 px the list was wider
+        than its box and the last column, embedding, was cut off)."""
+        when = timezone.localtime(obj.updated_at)
+        return format_html('<span class="nowrap">{}</span> <span class="nowrap">{}</span>',
+                           formats.date_format(when, "Y-m-d"), formats.time_format(when, "H:i"))
 
 
 @admin.register(Review)

@@ -29,3 +29,23 @@ def test_audit_page_renders_its_charts(page, trained_model, shot):
     page.goto("/admin/catalog/item/?embedding=fresh")
     expect(page.locator("#result_list")).to_contain_text("fresh")
     shot(page, "admin-items")
+
+
+@pytest.mark.parametrize("width", [1400, 1280])
+def test_item_list_shows_every_column_header_in_full(page, ml100k_embedded, shot, width):
+    """The list fits its box: no column (the last is embedding) is cut off or scrolled away."""
+    User.objects.create_superuser("lister", "lister@example.com", "lister-password-2026")
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto("/admin/login/")
+    page.fill("#id_username", "lister")
+    page.fill("#id_password", "lister-password-2026")
+    page.click("input[type=submit]")
+    page.goto("/admin/catalog/item/")
+    expect(page.locator("th.column-embedding_status")).to_contain_text("EMBEDDING", ignore_case=True)
+    box = page.locator("#changelist .results").evaluate("el => [el.scrollWidth, el.clientWidth]")
+    header = page.locator("th.column-embedding_status").evaluate(
+        "th => [th.getBoundingClientRect().right, th.closest('.results').getBoundingClientRect().right]")
+    widths = page.locator("#result_list thead th").evaluate_all(
+        "ths => ths.map(th => [th.className, Math.round(th.getBoundingClientRect().width)])")
+    shot(page, f"admin-items-{width}")
+    assert box[0] <= box[1] and header[0] <= header[1], (box, header, widths)
