@@ -157,7 +157,7 @@ def load_movielens_100k(source: Path) -> Dataset:
                 title=display_title(title),
                 # one movie is listed with year "unkonwn" (sic)
                 year=int(year) if year.strip().isdigit() else None,
-                genres=tuple(genres.split()),
+                genres=tuple(g for g in genres.split() if g != "unknown"),  # MovieLens' "no genre"
             )
         users: dict[str, UserRecord] = {}
         for number, parts in _atomic_lines(archive, "user"):

@@ -13,7 +13,9 @@ RATING_CHOICES = [(f"{n / 2:.1f}", f"{n / 2:.1f} stars") for n in range(10, 0, -
 
 
 class RatingForm(forms.Form):
-    rating = forms.TypedChoiceField(choices=RATING_CHOICES, coerce=Decimal)
+    rating = forms.TypedChoiceField(choices=RATING_CHOICES, coerce=Decimal, label="Stars", error_messages={
+        "required": "Choose how many stars.", "invalid_choice": "Choose from 0.5 to 5 stars, in half stars.",
+    })
 
 
 class ReviewForm(RatingForm):
@@ -34,6 +36,10 @@ class SignupForm(UserCreationForm):
 
 
 class ProfileForm(forms.ModelForm):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("label_suffix", "")  # two labels end in ")": no "):"
+        super().__init__(*args, **kwargs)
+
     class Meta:
         model = Profile
         fields = ["interests", "personalization_opt_out", "demographics_consent", "age", "gender", "occupation"]
@@ -57,3 +63,30 @@ class OnboardingForm(forms.Form):
     def __init__(self, *args: object, choices: list[tuple[str, str]], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.fields["picks"].choices = choices
+
+
+class SearchForm(forms.Form):
+    """The storefront's search box and filters (GET). An unknown genre, a malformed year or a
+    range that ends before it starts is a message on the page, never a database error."""
+
+    q = forms.CharField(required=False, strip=False, label="Words or a description")  # length: item_search
+    genre = forms.ChoiceField(required=False, label="Genre")
+    year_min = forms.IntegerField(required=False, min_value=1800, max_value=2100, label="From year")
+    year_max = forms.IntegerField(required=False, min_value=1800, max_value=2100, label="To year")
+
+    def __init__(self, *args: object, genres: list[str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["genre"].choices = [("", "Any"), *((g, g) for g in genres)]
+        for name in ("year_min", "year_max"):
+            field = self.fields[name]
+            message = f"{field.label} must be a year such as 1995."
+            field.error_messages.update(invalid=message, min_value=message, max_value=message)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        if data.get("year_min") and data.get("year_max") and data["year_min"] > data["year_max"]:
+            self.add_error("year_max", "To year must not be before from year.")
+        return data
+
+    def messages(self) -> list[str]:
+        return [message for errors in self.errors.values() for message in errors]

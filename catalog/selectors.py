@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
-from django.db.models import Avg, Case, Count, IntegerField, QuerySet, Value, When
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Avg, Count, Q, QuerySet, Sum, Value
 
 from catalog.models import Item, ItemRelation, Review
 
+VISIBLE_REVIEWS = Q(reviews__is_hidden=False)
+PRIOR_RATINGS = 10  # "sort by rating" treats every item as also having this many average ratings
+
 
 def item_list(*, genre: str | None = None, include_inactive: bool = False) -> QuerySet[Item]:
+    """Items with ``avg_rating`` and ``review_count`` over their visible reviews."""
     items = Item.objects.all() if include_inactive else Item.objects.active()
     if genre:
         items = items.with_genre(genre)
-    return items.annotate(avg_rating=Avg("reviews__rating"), review_count=Count("reviews")).order_by("title", "id")
+    return items.annotate(
+        avg_rating=Avg("reviews__rating", filter=VISIBLE_REVIEWS),
+        review_count=Count("reviews", filter=VISIBLE_REVIEWS),
+    ).order_by("title", "id")
+
+
+def with_rating_score(items: QuerySet[Item]) -> QuerySet[Item]:
+    """``rating_score``: the mean rating shrunk towards the catalogue's mean (a Bayesian average,
+    as IMDb's top list), so two 5-star ratings do not outrank hundreds of 4.5s; NULL when unrated."""
+    mean = Review.objects.filter(is_hidden=False).aggregate(mean=Avg("rating"))["mean"] or 0
+    prior = Value(Decimal(PRIOR_RATINGS) * Decimal(mean), output_field=models.DecimalField())
+    total = Sum("reviews__rating", filter=VISIBLE_REVIEWS, output_field=models.DecimalField())
+    return items.annotate(rating_score=models.ExpressionWrapper(
+        (total + prior) / (Count("reviews", filter=VISIBLE_REVIEWS) + PRIOR_RATINGS), output_field=models.FloatField(),
+    ))
 
 
 def item_get(*, slug: str) -> Item:
@@ -20,7 +41,7 @@ def item_get(*, slug: str) -> Item:
 
 def item_reviews(*, item: Item) -> QuerySet[Review]:
     """Visible reviews, written ones first, newest first."""
-    has_text = Case(When(text="", then=Value(0)), default=Value(1), output_field=IntegerField())
+    has_text = models.Case(models.When(text="", then=Value(0)), default=Value(1), output_field=models.IntegerField())
     return (
         item.reviews.filter(is_hidden=False).select_related("user")
         .annotate(has_text=has_text).order_by("-has_text", "-created_at", "-id")
@@ -32,14 +53,30 @@ def item_rating_summary(*, item: Item) -> dict[str, object]:
     return {"avg": stats["avg"], "count": stats["count"]}
 
 
-def item_facts(*, item: Item) -> dict[str, list[str]]:
-    """Knowledge-graph facts of an item, by relation: entity names (ids when unnamed)."""
-    facts: dict[str, list[str]] = {}
-    for relation, name, external_id in (
-        ItemRelation.objects.filter(item=item).values_list("relation", "entity__name", "entity__external_id")
+FACT_LINKS = 5  # other catalogue items shown per relation
+
+
+def item_facts(*, item: Item) -> dict[str, dict[str, list]]:
+    """Knowledge-graph facts of an item, by relation: ``names`` of the named entities, and for
+    entities that are bare ids (MovieLens' Freebase graph), the other active items ``linked``
+    through the same relation, those sharing the most entities first (at most FACT_LINKS)."""
+    facts: dict[str, dict[str, list]] = {}
+    unnamed: dict[str, list[int]] = {}
+    for relation, entity_id, name in (
+        ItemRelation.objects.filter(item=item).values_list("relation", "entity_id", "entity__name")
     ):
-        facts.setdefault(relation, []).append(name or external_id)
-    return facts
+        fact = facts.setdefault(relation, {"names": [], "linked": []})
+        if name:
+            fact["names"].append(name)
+        else:
+            unnamed.setdefault(relation, []).append(entity_id)
+    for relation, entity_ids in unnamed.items():
+        facts[relation]["linked"] = list(
+            Item.objects.active().exclude(pk=item.pk)
+            .filter(relations__relation=relation, relations__entity_id__in=entity_ids)
+            .annotate(shared=Count("relations")).order_by("-shared", "title", "id")[:FACT_LINKS]
+        )
+    return {relation: fact for relation, fact in facts.items() if fact["names"] or fact["linked"]}
 
 
 def genre_list() -> list[str]:

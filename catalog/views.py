@@ -24,7 +24,7 @@ from catalog.models import EventKind, Item
 ITEMS_PER_PAGE = 24
 SORTS = {
     "popular": ("-review_count", "title"),
-    "rating": (F("avg_rating").desc(nulls_last=True), "-review_count"),
+    "rating": (F("rating_score").desc(nulls_last=True), "-review_count"),  # see selectors.with_rating_score
     "newest": (F("year").desc(nulls_last=True), "title"),
     "title": ("title", "year"),
 }
@@ -60,9 +60,15 @@ def browse(request: HttpRequest, genre: str | None = None) -> HttpResponse:
     sort = request.GET.get("sort", "popular")
     if sort not in SORTS:
         sort = "popular"
-    items = selectors.item_list(genre=genre).order_by(*SORTS[sort], "id")
+    genres = selectors.genre_list()
+    if genre is not None and genre not in genres:
+        raise Http404("No such genre")
+    items = selectors.item_list(genre=genre)
+    if sort == "rating":
+        items = selectors.with_rating_score(items)
+    items = items.order_by(*SORTS[sort], "id")
     page = Paginator(items, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
-    context = {"page": page, "genre": genre, "genres": selectors.genre_list(), "sort": sort, "sorts": list(SORTS)}
+    context = {"page": page, "genre": genre, "genres": genres, "sort": sort, "sorts": list(SORTS)}
     return render(request, "catalog/browse.html", context)
 
 
@@ -74,9 +80,9 @@ def rate(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect(f"{reverse('login')}?next={item.get_absolute_url()}")
     form = ReviewForm(request.POST) if "text" in request.POST else RatingForm(request.POST)
     if not form.is_valid():
-        for errors in form.errors.values():
+        for name, errors in form.errors.items():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, f"{form[name].label}: {error}")
         return redirect(item.get_absolute_url())
     try:
         services.review_save(user=request.user, item=item, rating=form.cleaned_data["rating"],

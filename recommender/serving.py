@@ -40,6 +40,7 @@ from recommender.algorithms.data import one_event_per_item
 from recommender.algorithms.explain import label
 from recommender.algorithms.rerank import CANDIDATE_POOL, fairness_rerank, fairness_scores, mmr_rerank
 from recommender.models import ItemEmbedding, ModelVersion, ProfileEmbedding, ReviewEmbedding
+from recommender.refine import parse_request, request_terms
 from recommender.training import artifact_load, exposure_prices_fit, item_facts
 
 logger = logging.getLogger(__name__)
@@ -101,11 +102,23 @@ class Recommendation:
 
     @property
     def top_contributions(self) -> list[tuple[str, float, int]]:
-        """The largest positive contributions as (label, value, percent of the shown total)."""
+        """The largest positive contributions as (label, value, percent of the shown total);
+        none when one signal alone made the score (the sentence already names it)."""
         positive = sorted(((v, s) for s, v in self.contributions.items() if s != "baseline" and v > 0), reverse=True)
         top = positive[:4]
         total = sum(v for v, _ in top) or 1.0
-        return [(label(s), v, round(100 * v / total)) for v, s in top]
+        return [(label(s), v, round(100 * v / total)) for v, s in top] if len(top) > 1 else []
+
+    @property
+    def shared_by_anchor(self) -> list[tuple[str, list[str]]]:
+        """The shared knowledge-graph facts grouped by the item they are shared with:
+        [("Fargo (1996)", ["Crime", "Thriller"])], in the evidence's order."""
+        groups: dict[str, list[str]] = {}
+        for link in self.evidence.get("shared_entities", []):
+            anchor = link.get("anchor") or self.evidence.get("anchor", {}).get("title", "")
+            if link["label"] not in groups.setdefault(anchor, []):
+                groups[anchor].append(link["label"])
+        return list(groups.items())
 
 
 @dataclass
@@ -220,13 +233,14 @@ def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any)
             continue
         if kind == EventKind.PURCHASE:
             seen.add(pk)
-        if kind == EventKind.MORE_LIKE_THIS and (ctx or {}).get("source") == "onboarding" and pk in index:
+        picked = kind == EventKind.MORE_LIKE_THIS and (ctx or {}).get("source") == "onboarding"
+        if picked and pk in index:
             onboarding.append(index[pk])
         elif (kind == EventKind.MORE_LIKE_THIS and pk not in more_like and len(more_like) < STEER_TARGETS
               and created >= timezone.now() - timedelta(hours=STEER_HOURS)):
             more_like.append(pk)
         add(pk, LIVE_EVENT_RATINGS.get(kind, 3.5), int(created.timestamp()),
-            {"pk": pk, "kind": kind, "title": _title(title, year)})
+            {"pk": pk, "kind": "picked" if picked else kind, "title": _title(title, year)})
     if user is not None:
         interest = ProfileEmbedding.objects.filter(profile__user=user).values_list("vector", flat=True).first()
         if interest is not None:
@@ -402,7 +416,7 @@ def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: An
     items = _filtered(pks, state=state, context=context)
     refine: dict[int, float] = {}
     if context.refine:
-        refine = _refine_terms([pk for pk in pks if pk in items], score_of, model, context.refine)
+        refine = _refine_terms([pk for pk in pks if pk in items], score_of, items, model, context.refine)
         for pk, value in refine.items():
             score_of[pk] += value
         pks = sorted(refine, key=lambda pk: -score_of[pk])
@@ -450,17 +464,21 @@ def _steer_terms(model: Any, state: LiveUser, pks: list[int], score_of: dict[int
             {pk: targets[t][0] for (pk, _idx), t in zip(known, strongest, strict=True)})
 
 
-def _refine_terms(pks: list[int], score_of: dict[int, float], model: Any, text: str) -> dict[int, float]:
-    """A free-text request ("something lighter") as an additive ``refine`` signal: REFINE_WEIGHT
-    x (the model scores' standard deviation) x (the z-scored cosine of each item to the text)."""
+def _refine_terms(pks: list[int], score_of: dict[int, float], items: dict[int, Item], model: Any, text: str
+                  ) -> dict[int, float]:
+    """A free-text request ("more sci-fi, less horror") as an additive ``refine`` signal:
+    REFINE_WEIGHT x (the model scores' standard deviation) x how well each item answers the
+    request (see :mod:`recommender.refine`: clauses for and against, genres named exactly)."""
+    from catalog.selectors import genre_list
     from recommender.encoder import get_encoder
 
     if not pks:
         return {}
-    cosines = _vectors(pks, model) @ get_encoder().encode([text])[0]
+    vectors = _vectors(pks, model)
+    terms = request_terms(parse_request(text, genre_list()), [items[pk].genres for pk in pks],
+                                 lambda clause: vectors @ get_encoder().encode([clause])[0])
     spread = float(np.std([score_of[pk] for pk in pks])) or 1.0
-    z = (cosines - cosines.mean()) / (cosines.std() or 1.0)
-    return {pk: float(v) for pk, v in zip(pks, REFINE_WEIGHT * spread * z, strict=True)}
+    return {pk: float(v) for pk, v in zip(pks, REFINE_WEIGHT * spread * terms, strict=True)}
 
 
 @dataclass
@@ -667,13 +685,23 @@ def _trending_counts(days: int, limit: int) -> list[tuple[int, int]]:
     return counts
 
 
-def trending(k: int = 10, context: FeedContext | None = None, days: int = 30) -> list[Recommendation]:
+def _banned(user: AbstractBaseUser | None, context: FeedContext) -> set[int]:
+    """What no row shows this user or session: items rated or bought, marked "not interested",
+    or excluded by the request (the feed's own filters, for the rows that are not personalised)."""
+    state = _user_state(user, context, None)
+    return state.seen | state.blocked | set(context.exclude)
+
+
+def trending(k: int = 10, context: FeedContext | None = None, days: int = 30,
+             user: AbstractBaseUser | None = None) -> list[Recommendation]:
     """Most interactions in the last ``days`` days of activity (relative to the newest event,
-    so imported historical data trends too), explained with the genre it trends in."""
+    so imported historical data trends too), explained with the genre it trends in; without
+    what the user rated, bought or is not interested in."""
     context = context or FeedContext()
     counts = dict(_trending_counts(days, 100))
     items = Item.objects.active().in_bulk(list(counts))
-    top = [pk for pk in counts if pk in items and pk not in context.exclude
+    banned = _banned(user, context)
+    top = [pk for pk in counts if pk in items and pk not in banned
            and (not context.genre or context.genre in items[pk].genres)][:k]
     return [
         Recommendation(items[pk], float(counts[pk]), "trending",
@@ -685,9 +713,10 @@ def trending(k: int = 10, context: FeedContext | None = None, days: int = 30) ->
     ]
 
 
-def new_arrivals(k: int = 10, context: FeedContext | None = None) -> list[Recommendation]:
+def new_arrivals(k: int = 10, context: FeedContext | None = None, user: AbstractBaseUser | None = None
+                 ) -> list[Recommendation]:
     context = context or FeedContext()
-    items = Item.objects.active().exclude(pk__in=context.exclude)
+    items = Item.objects.active().exclude(pk__in=_banned(user, context))
     if context.genre:
         items = items.with_genre(context.genre)
     return [

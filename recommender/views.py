@@ -18,10 +18,11 @@ from django.views.decorators.http import require_POST
 
 from catalog import selectors as catalog_selectors
 from catalog import services as catalog_services
-from catalog.forms import ReviewForm
+from catalog.forms import ReviewForm, SearchForm
 from catalog.models import EventKind, Item
 from catalog.views import _context, actor, session_key
 from recommender import experiments, privacy, serving
+from recommender.algorithms.explain import relation_phrase
 from recommender.selectors import SearchFilters, item_search
 
 ROW_SIZE = 12
@@ -47,13 +48,15 @@ def home(request: HttpRequest) -> HttpResponse:
     user = request.user if request.user.is_authenticated else None
     rows = []
     feed = serving.feed_for_user(user, k=ROW_SIZE, context=context)
-    rows.append(serving.Row("for_you", "Recommended for you" if user else "Picked for you", feed))
+    personal = any(rec.source != "popularity" for rec in feed)  # not opted out, a model to ask
+    title = "Recommended for you" if user and personal else "Picked for you" if personal else "Popular right now"
+    rows.append(serving.Row("for_you", title, feed))
     viewed = serving.session_last_viewed(session_key=context.session_key, user=user)
     if viewed is not None:
         because = serving.similar_items(viewed, k=ROW_SIZE, user=user, context=context)
         rows.append(serving.Row("because_viewed", f"Because you viewed {viewed.display_title}", because))
-    rows.append(serving.Row("trending", "Trending now", serving.trending(k=ROW_SIZE, context=context)))
-    rows.append(serving.Row("new", "New arrivals", serving.new_arrivals(k=ROW_SIZE, context=context)))
+    rows.append(serving.Row("trending", "Trending now", serving.trending(k=ROW_SIZE, context=context, user=user)))
+    rows.append(serving.Row("new", "New arrivals", serving.new_arrivals(k=ROW_SIZE, context=context, user=user)))
     serving.impressions_log(rows=rows, user=user, context=context)
     return render(request, "recommender/home.html", {"rows": rows, "feed_context": context,
                                                      "refine": context.refine})
@@ -80,7 +83,9 @@ def item_detail(request: HttpRequest, slug: str) -> HttpResponse:
     mine = catalog_selectors.user_reviews(user=user).filter(item=item).first() if user else None
     return render(request, "recommender/item_detail.html", {
         "item": item,
-        "facts": catalog_selectors.item_facts(item=item),
+        "facts": {relation: {**fact, "label": relation.replace("_", " ").capitalize(),
+                             "phrase": relation_phrase(relation).capitalize()}
+                  for relation, fact in catalog_selectors.item_facts(item=item).items()},
         "reviews": Paginator(reviews, 10).get_page(request.GET.get("page")),
         "rating_summary": catalog_selectors.item_rating_summary(item=item),
         "rows": rows,
@@ -91,27 +96,19 @@ def item_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def search(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "")
-    genre = request.GET.get("genre") or None
-    errors, results = [], []
-    filters = SearchFilters(genre=genre)
-    for key in ("year_min", "year_max"):
-        raw = request.GET.get(key, "").strip()
-        if raw:
-            if raw.isdigit() and 1800 <= int(raw) <= 2100:
-                setattr(filters, key, int(raw))
-            else:
-                errors.append(f"{key.replace('_', ' ').capitalize()} must be a year such as 1995.")
-    if query and not errors:
+    form = SearchForm(request.GET, genres=catalog_selectors.genre_list())
+    errors, results, query = [], [], request.GET.get("q", "")
+    if form.is_valid():
+        data = form.cleaned_data
+        filters = SearchFilters(genre=data["genre"] or None, year_min=data["year_min"], year_max=data["year_max"])
         try:
-            results = [item for item, _ in item_search(query=query, k=24, filters=filters)]
+            results = [item for item, _ in item_search(query=data["q"], k=24, filters=filters)]
         except ValidationError as exc:
-            errors.extend(exc.messages)
-    return render(request, "recommender/search.html", {
-        "query": query, "results": results, "errors": errors, "genre": genre,
-        "genres": catalog_selectors.genre_list(), "year_min": request.GET.get("year_min", ""),
-        "year_max": request.GET.get("year_max", ""),
-    })
+            errors = exc.messages
+    else:
+        errors = form.messages()
+    return render(request, "recommender/search.html", {"form": form, "query": query, "results": results,
+                                                       "errors": errors})
 
 
 @login_required

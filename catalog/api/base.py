@@ -91,6 +91,21 @@ class PkLookupMixin:
         return super().get_object()  # type: ignore[misc]
 
 
+class RejectUnknownFields:
+    """Mixed into a serializer: a body key it does not know is a 400 naming it (a misplaced
+    field silently ignored would answer 200 and change nothing). Read-only fields are known,
+    so a body copied from a GET can be sent back (``read_only_keys``: more such keys)."""
+
+    read_only_keys: tuple[str, ...] = ()
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields) - set(self.read_only_keys))  # type: ignore[attr-defined]
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
 class QueryParams(serializers.Serializer):
     """Base for query-string serializers: validate ``request.query_params`` or raise 400."""
 
@@ -99,3 +114,16 @@ class QueryParams(serializers.Serializer):
         serializer = cls(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
+
+
+class YearRangeParams(QueryParams):
+    """``year_min`` / ``year_max`` filters; a range that ends before it starts is a 400."""
+
+    year_min = serializers.IntegerField(min_value=0, max_value=9999, required=False)
+    year_max = serializers.IntegerField(min_value=0, max_value=9999, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        low, high = attrs.get("year_min"), attrs.get("year_max")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError({"year_max": "Must not be before year_min."})
+        return attrs

@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from catalog.api.base import IdField, QueryParams
+from catalog.api.base import IdField, QueryParams, YearRangeParams
 from catalog.models import MAX_RATING, MIN_RATING, REVIEW_TEXT_MAX, Category, EventKind, Item, Review
 
 EVENTS_PER_REQUEST = 100
@@ -74,11 +74,9 @@ class ItemWriteSerializer(serializers.Serializer):
     is_active = serializers.BooleanField(required=False)
 
 
-class ItemFilters(QueryParams):
+class ItemFilters(YearRangeParams):
     genre = serializers.CharField(max_length=50, required=False)
     year = serializers.IntegerField(min_value=0, max_value=9999, required=False)
-    year_min = serializers.IntegerField(min_value=0, max_value=9999, required=False)
-    year_max = serializers.IntegerField(min_value=0, max_value=9999, required=False)
     q = serializers.CharField(max_length=300, required=False, allow_blank=True,
                               help_text="Search text (hybrid full-text + semantic), best matches first.")
 

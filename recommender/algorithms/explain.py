@@ -32,13 +32,13 @@ SIGNAL_LABELS = {
     "kg": "knowledge graph", "session": "your current session", "pop": "popularity", "popularity": "popularity",
     "trending": "trending", "rating": "average rating", "timing": "release timing", "activity": "your activity level",
     "baseline": "baseline", "refine": "your request", "more_like": "your \u201cmore like this\u201d",
-    "bpmf": "your predicted rating",
+    "bpmf": "your predicted rating", "co_rating": "liked by the same people", "new": "new arrival",
 }
 # signals that are about the item rather than the user; they never headline a personal sentence
 ITEM_ONLY = frozenset({"pop", "popularity", "trending", "timepop", "rating", "timing", "activity", "baseline"})
 LIKED = 3.0  # a rating below this is never named as the reason for a recommendation
 VERBS = {"view": "viewed", "click": "clicked", "purchase": "bought", "add_to_cart": "added to your cart",
-         "more_like_this": "asked for more like"}
+         "more_like_this": "asked for more like", "picked": "picked"}  # picked: when signing up
 
 
 def label(signal: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from catalog.api.base import QueryParams
+from catalog.api.base import QueryParams, RejectUnknownFields, YearRangeParams
 from catalog.api.serializers import ItemSummarySerializer
 from catalog.models import Profile
 from recommender.selectors import SEARCH_MAX_CHARS
@@ -15,11 +15,9 @@ from recommender.selectors import SEARCH_MAX_CHARS
 DEMOGRAPHICS = ("age", "gender", "occupation")
 
 
-class SearchParams(QueryParams):
+class SearchParams(YearRangeParams):
     q = serializers.CharField(max_length=SEARCH_MAX_CHARS, allow_blank=True, help_text="Search text.")
     genre = serializers.CharField(max_length=50, required=False)
-    year_min = serializers.IntegerField(min_value=0, max_value=9999, required=False)
-    year_max = serializers.IntegerField(min_value=0, max_value=9999, required=False)
     k = serializers.IntegerField(min_value=1, max_value=100, default=20, help_text="How many results (1-100).")
 
 
@@ -34,7 +32,7 @@ class SearchResponseSerializer(serializers.Serializer):
     results = SearchResultSerializer(many=True)
 
 
-class ProfileSerializer(serializers.ModelSerializer):
+class ProfileSerializer(RejectUnknownFields, serializers.ModelSerializer):
     class Meta:
         model = Profile
         fields = ["interests", "personalization_opt_out", "demographics_consent", "age", "gender", "occupation",
@@ -65,7 +63,8 @@ class MeSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "email", "is_staff", "date_joined"]
 
 
-class MeUpdateSerializer(serializers.Serializer):
+class MeUpdateSerializer(RejectUnknownFields, serializers.Serializer):
+    read_only_keys = ("id", "email", "is_staff", "date_joined")  # GET's, ignored
     username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150, required=False)
     profile = ProfileSerializer(required=False)
 

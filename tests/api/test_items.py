@@ -29,6 +29,16 @@ def test_filters(ml100k, anon):
     assert exact["count"] > 0 and all(item["year"] == 1977 for item in exact["results"])
     assert_error(anon.get("/api/items/", {"year": "nineteen"}), 400, "year")
     assert_error(anon.get("/api/items/", {"year_min": 10**30}), 400, "year_min")
+    assert_error(anon.get("/api/items/", {"year_min": 2000, "year_max": 1990}), 400, "year_max")
+    assert_error(anon.get("/api/search/", {"q": "war", "year_min": 2000, "year_max": 1990}), 400, "year_max")
+
+
+def test_hidden_reviews_count_nowhere(ml100k, anon):
+    from catalog.models import Review
+
+    item = Item.objects.get(slug="star-wars-1977")
+    Review.objects.filter(pk__in=item.reviews.order_by("pk").values("pk")[:3]).update(is_hidden=True)
+    assert anon.get(f"/api/items/{item.pk}/").json()["review_count"] == 580
 
 
 def test_text_query_uses_hybrid_search(ml100k_embedded, anon):

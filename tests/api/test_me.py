@@ -42,6 +42,15 @@ def test_me_get_and_patch(client_a, anon, user_a, user_b):
                  "profile.interests")
     assert_error(client_a.patch("/api/me/", {"is_staff": True, "profile": "x"}, format="json"), 400, "profile")
     assert User.objects.get(pk=user_a.pk).is_staff is False
+    # a profile field at the top level, or a typo, is named: not a 200 that changed nothing
+    assert_error(client_a.patch("/api/me/", {"age": -5}, format="json"), 400, "age")
+    assert_error(client_a.patch("/api/me/", {"profile": {"interest": "jazz"}}, format="json"), 400,
+                 "profile.interest")
+    me = client_a.get("/api/me/").json()
+    me["profile"]["interests"] = "jazz"
+    sent_back = client_a.patch("/api/me/", me, format="json")  # GET's body, read-only keys and all
+    assert sent_back.status_code == 200, sent_back.content
+    assert sent_back.json()["profile"]["interests"] == "jazz"
 
 
 def test_demographics_need_consent(client_a, user_a):

@@ -73,6 +73,21 @@ def test_not_interested_and_more_like_this_apply_at_once(shopper):
     assert titles(again) != titles(after)
 
 
+def test_rated_and_not_interested_items_leave_the_trending_and_new_rows_too(shopper):
+    """"We won't show it again" holds on every row of the home page, not only the feed."""
+    rated = set(Review.objects.filter(user=shopper).values_list("item_id", flat=True))
+    anonymous = [r.item.pk for r in serving.trending(k=20)]
+    assert rated & set(anonymous)  # the user rated some of what trends
+    unwanted = next(pk for pk in anonymous if pk not in rated)
+    newest = serving.new_arrivals(k=1)[0].item
+    for item in (Item.objects.get(pk=unwanted), newest):
+        services.event_record(user=shopper, item=item, kind="not_interested")
+    trending = {r.item.pk for r in serving.trending(k=20, user=shopper)}
+    assert len(trending) == 20 and not trending & (rated | {unwanted})
+    assert newest.pk not in {r.item.pk for r in serving.new_arrivals(k=5, user=shopper)}
+    assert unwanted in {r.item.pk for r in serving.trending(k=20)}  # only for this user
+
+
 def test_more_like_this_steers_the_feed_towards_the_item_and_says_so(shopper):
     before = serving.feed_for_user(shopper, k=10)
     star_trek = Item.objects.get(external_id="ml:227")  # Star Trek VI
@@ -116,6 +131,9 @@ def test_cold_start_new_user_with_interests_and_picks(trained_model):
     assert not {p.pk for p in picks} & {r.item.pk for r in personal}
     assert titles(personal) != titles(trending)
     assert any(r.evidence.get("anchor", {}).get("title") in {p.display_title for p in picks} for r in personal)
+    named = [r.sentence for r in personal if r.evidence.get("anchor")]
+    assert any("you picked" in sentence for sentence in named)  # at sign-up: not "asked for more like"
+    assert not any("asked for more like" in sentence for sentence in named)
 
 
 def test_opt_out_gets_only_non_personalized_results(shopper):
@@ -177,6 +195,21 @@ def test_refine_text_reranks_the_feed_and_every_card_says_so(shopper):
         assert "a light romantic comedy" in rec.sentence
         assert "refine" in rec.contributions
         assert sum(rec.contributions.values()) == pytest.approx(rec.score, abs=0.01)
+
+
+def test_a_request_against_a_genre_pushes_it_down(shopper):
+    """An embedding reads "less horror" as horror; the request's clauses do not."""
+    refined = serving.feed_for_user(shopper, k=20, context=FeedContext(refine="more sci-fi, less horror"))
+    plain = serving.feed_for_user(shopper, k=20)
+    for rec in refined:
+        wanted, unwanted = "Sci-Fi" in rec.item.genres, "Horror" in rec.item.genres
+        if wanted != unwanted:
+            assert (rec.contributions["refine"] > 0) == wanted, rec.item.display_title
+        if unwanted and not wanted:
+            assert "a weaker match" in rec.sentence
+    count = lambda recs, genre: sum(genre in r.item.genres for r in recs)  # noqa: E731
+    assert count(refined, "Sci-Fi") > count(plain, "Sci-Fi")
+    assert count(refined, "Horror") <= count(plain, "Horror")
 
 
 def test_feed_cache_serves_the_same_feed_and_any_change_invalidates_it(shopper, settings):
