@@ -85,3 +85,15 @@ def test_anonymous_session_search_and_bad_input(page, trained_model, shot):
     expect(page.locator(".error")).to_contain_text("must be a year")
     response = page.goto("/items/no-such-movie/")
     assert response.status == 404
+
+
+def test_a_phone_wide_page_does_not_scroll_sideways(page, trained_model, shot):
+    """At 375 px the header wraps (search on its own line) instead of pushing the page wider;
+    only the recommendation rows scroll sideways, inside themselves."""
+    page.set_viewport_size({"width": 375, "height": 800})
+    for path in ["/", "/browse/", "/items/star-wars-1977/", "/search/?q=star"]:
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
+        button = page.locator("header button[type=submit]").bounding_box()
+        assert button["x"] + button["width"] <= 375, path
+    shot(page, "phone-search")
