@@ -61,7 +61,31 @@ def test_item_page_shows_reviews_and_facts(ml100k, client):
     linked = facts["actor"]["linked"][0]
     assert f'href="{linked.get_absolute_url()}"' in response.content.decode()
     assert response.context["reviews"].paginator.count == 583
-    assert client.get("/items/no-such-movie/").status_code == 404
+    missing = client.get("/items/no-such-movie/")
+    assert missing.status_code == 404
+    assert b"We could not find that page" in missing.content and b'href="/browse/"' in missing.content
+
+
+def test_error_pages_are_the_stores_own():
+    from django.template.loader import render_to_string
+
+    assert "Something went wrong on our side" in render_to_string("500.html")  # no request context needed
+    for name, heading in [("400.html", "did not make sense"), ("403.html", "not allowed")]:
+        assert heading in render_to_string(name)
+
+
+def test_the_author_sees_that_a_moderator_hid_their_review(ml100k, client):
+    user = User.objects.create_user("hidden", password="hidden-pass-2026")
+    from catalog.models import Item
+    from catalog.services import review_save
+
+    review = review_save(user=user, item=Item.objects.get(slug="star-wars-1977"), rating="4", text="Meh")
+    client.force_login(user)
+    url = reverse("item_detail", kwargs={"slug": "star-wars-1977"})
+    assert b"data-hidden-review" not in client.get(url).content
+    review.is_hidden = True
+    review.save()
+    assert b"data-hidden-review" in client.get(url).content
 
 
 @pytest.mark.parametrize("model", ["item", "review", "event", "profile", "entity", "itemrelation", "category"])
