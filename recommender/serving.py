@@ -220,11 +220,9 @@ def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any)
             seen.add(pk)
             add(pk, float(rating), int(created.timestamp()), {"pk": pk, "kind": "rated", "rating": float(rating),
                                                               "title": _title(title, year)}, explicit=True)
-    actor = Q(user=user) if user is not None else Q(session_key=context.session_key or "-")
-    if user is not None and context.session_key:
-        actor |= Q(user=None, session_key=context.session_key)
     recent = (
-        Event.objects.filter(actor).exclude(kind__in=[EventKind.IMPRESSION, EventKind.RATE])
+        Event.objects.filter(_actor_events(user, context.session_key))
+        .exclude(kind__in=[EventKind.IMPRESSION, EventKind.RATE])
         .order_by("-created_at").values_list("item_id", "kind", "created_at", "context", "item__title", "item__year")
     )[:HISTORY_LIMIT]
     for pk, kind, created, ctx, title, year in recent:
@@ -259,6 +257,13 @@ def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any)
         LiveProfile(events=events, vectors=vectors, onboarding=onboarding), seen, blocked, anchors, review_vectors,
         has_history=bool(events or onboarding or vectors), more_like=more_like,
     )
+
+
+def _actor_events(user: AbstractBaseUser | None, session_key: str) -> Q:
+    """The events of a user and of their current session's anonymous visits, or of a session."""
+    if user is None:
+        return Q(session_key=session_key or "-")
+    return Q(user=user) | Q(user=None, session_key=session_key) if session_key else Q(user=user)
 
 
 def _title(title: str, year: int | None) -> str:
@@ -687,9 +692,16 @@ def _trending_counts(days: int, limit: int) -> list[tuple[int, int]]:
 
 def _banned(user: AbstractBaseUser | None, context: FeedContext) -> set[int]:
     """What no row shows this user or session: items rated or bought, marked "not interested",
-    or excluded by the request (the feed's own filters, for the rows that are not personalised)."""
-    state = _user_state(user, context, None)
-    return state.seen | state.blocked | set(context.exclude)
+    or excluded by the request (the feed's filters, for the rows that are not personalised; two
+    small queries, where :func:`_user_state` also reads the history and its vectors)."""
+    banned = set(context.exclude) | set(
+        Event.objects.filter(_actor_events(user, context.session_key),
+                             kind__in=[EventKind.PURCHASE, EventKind.NOT_INTERESTED])
+        .values_list("item_id", flat=True)
+    )
+    if user is not None:
+        banned |= set(Review.objects.filter(user=user, is_hidden=False).values_list("item_id", flat=True))
+    return banned
 
 
 def trending(k: int = 10, context: FeedContext | None = None, days: int = 30,
