@@ -23,6 +23,7 @@ from catalog.models import EventKind, Item
 from catalog.views import _context, actor, session_key
 from recommender import experiments, privacy, serving
 from recommender.algorithms.explain import relation_phrase
+from recommender.refine import parse_request
 from recommender.selectors import SearchFilters, item_search
 
 ROW_SIZE = 12
@@ -58,8 +59,9 @@ def home(request: HttpRequest) -> HttpResponse:
     rows.append(serving.Row("trending", "Trending now", serving.trending(k=ROW_SIZE, context=context, user=user)))
     rows.append(serving.Row("new", "New arrivals", serving.new_arrivals(k=ROW_SIZE, context=context, user=user)))
     serving.impressions_log(rows=rows, user=user, context=context)
+    clauses = parse_request(context.refine, catalog_selectors.genre_list()) if context.refine else []
     return render(request, "recommender/home.html", {"rows": rows, "feed_context": context,
-                                                     "refine": context.refine})
+                                                     "refine": context.refine, "refine_clauses": clauses})
 
 
 def item_detail(request: HttpRequest, slug: str) -> HttpResponse:

@@ -114,3 +114,10 @@ def test_a_bad_rating_says_which_field_and_what_to_do(ml100k, client):
         shown = [str(m) for m in response.context["messages"]]
         assert any(m.startswith(message) for m in shown), shown
     assert not user.reviews.exists()
+
+
+def test_the_refine_box_says_how_it_read_the_request(ml100k, client):
+    page = client.get("/", {"refine": "more sci-fi, less horror and something lighter"}).content.decode()
+    reading = page[page.index("data-refine-reading"):].split("</p>")[0]
+    assert "more Sci-Fi" in reading and "less Horror" in reading and "more like “lighter”" in reading
+    assert "data-refine-reading" not in client.get("/").content.decode()
