@@ -141,9 +141,12 @@ class Event(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["user", "-created_at"], name="event_user_recent"),
-            models.Index(fields=["session_key", "-created_at"], name="event_session_recent",
-                         condition=~Q(session_key="")),
+            # a user's or session's actions, newest first (the live profile, the feed cache key):
+            # without impressions, which outnumber actions a hundredfold for an active user
+            models.Index(fields=["user", "-created_at", "-id"], name="event_user_actions",
+                         condition=~Q(kind="impression")),
+            models.Index(fields=["session_key", "-created_at", "-id"], name="event_session_actions",
+                         condition=~Q(session_key="") & ~Q(kind="impression")),
             models.Index(fields=["item", "kind"], name="event_item_kind"),
             models.Index(fields=["kind", "-created_at"], name="event_kind_recent"),
         ]

@@ -84,6 +84,7 @@ class FeedContext:
     experiment: str = ""  # A/B experiment key and the unit's variant, logged with impressions
     variant: str = ""
     algorithm: str = "hybrid"  # hybrid | ease | popularity (an experiment variant may switch it)
+    hidden: set[int] | None = field(default=None, repr=False)  # _banned's read, once per request
 
 
 @dataclass
@@ -692,16 +693,17 @@ def _trending_counts(days: int, limit: int) -> list[tuple[int, int]]:
 
 def _banned(user: AbstractBaseUser | None, context: FeedContext) -> set[int]:
     """What no row shows this user or session: items rated or bought, marked "not interested",
-    or excluded by the request (the feed's filters, for the rows that are not personalised; two
-    small queries, where :func:`_user_state` also reads the history and its vectors)."""
-    banned = set(context.exclude) | set(
-        Event.objects.filter(_actor_events(user, context.session_key),
-                             kind__in=[EventKind.PURCHASE, EventKind.NOT_INTERESTED])
-        .values_list("item_id", flat=True)
-    )
-    if user is not None:
-        banned |= set(Review.objects.filter(user=user, is_hidden=False).values_list("item_id", flat=True))
-    return banned
+    or excluded by the request (the feed's filters, for the rows that are not personalised).
+    One query, read once per request (``context.hidden``), where :func:`_user_state` also reads
+    the history and its vectors."""
+    if context.hidden is None:
+        hidden = Event.objects.filter(_actor_events(user, context.session_key),
+                                      kind__in=[EventKind.PURCHASE, EventKind.NOT_INTERESTED]
+                                      ).order_by().values_list("item_id")
+        if user is not None:
+            hidden = hidden.union(Review.objects.filter(user=user, is_hidden=False).order_by().values_list("item_id"))
+        context.hidden = {pk for (pk,) in hidden}
+    return context.hidden | set(context.exclude)
 
 
 def trending(k: int = 10, context: FeedContext | None = None, days: int = 30,
