@@ -7,13 +7,14 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 def django_setup() -> None:
@@ -34,6 +35,14 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def median(values: Iterable[float]) -> float:
     return float(statistics.median(values))
+
+
+def timed(times: list[float], fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)``, its wall time appended to ``times``."""
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    times.append(time.perf_counter() - t0)
+    return out
 
 
 def ms(seconds: float) -> float:

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
-from collections.abc import Callable
 from typing import Any
 
 from tqdm import tqdm
 
-from bench.common import ms, percentile
+from bench.common import ms, percentile, timed
 
 NAME = "search_latency"
 FREE_TEXT = [
@@ -28,12 +26,6 @@ FREE_TEXT = [
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--items", type=int, default=100, help="items for item_similar_list")
-
-
-def _timed(fn: Callable[[], object]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def _exact_similar(item: Any) -> object:
@@ -85,9 +77,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for _ in range(args.rounds):
             for i in range(n):
                 q, item = queries[i % len(queries)], sample[i % len(sample)]
-                times["item_search"].append(_timed(lambda q=q: item_search(query=q, k=20)))
-                times["item_similar_list"].append(_timed(lambda item=item: item_similar_list(item=item, k=10)))
-                times["item_similar_list_exact"].append(_timed(lambda item=item: _exact_similar(item)))
+                timed(times["item_search"], item_search, query=q, k=20)
+                timed(times["item_similar_list"], item_similar_list, item=item, k=10)
+                timed(times["item_similar_list_exact"], _exact_similar, item)
                 bar.update(3)
     result: dict[str, Any] = {"items": len(items), "queries": len(queries), "rounds": args.rounds}
     result["similar_plan_uses_hnsw"] = _uses_index(sample[0])

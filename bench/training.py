@@ -7,28 +7,18 @@ one-model recommender would cost. Medians over rounds; nothing is saved, no mode
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from tqdm import tqdm
 
-from bench.common import median
+from bench.common import median, timed
 
 NAME = "training"
 STAGES = ("read", "hybrid_fit", "exposure_prices", "bpmf_fit", "ease_fit")
-T = TypeVar("T")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=3)
-
-
-def _timed(times: list[float], fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    t0 = time.perf_counter()
-    out = fn(*args, **kwargs)
-    times.append(time.perf_counter() - t0)
-    return out
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -40,18 +30,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     times: dict[str, list[float]] = {stage: [] for stage in STAGES}
     with tqdm(total=args.rounds * len(STAGES), desc="training", unit="stage") as bar:
         for round_ in range(args.rounds):
-            data = _timed(times["read"], training_data)
+            data = timed(times["read"], training_data)
             if len(data.interactions) == 0:
                 raise RuntimeError("there are no interactions: run `manage.py import_movielens` first")
             bar.update()
-            model = _timed(times["hybrid_fit"], Hybrid(seed=0).fit, data.interactions,
+            model = timed(times["hybrid_fit"], Hybrid(seed=0).fit, data.interactions,
                            item_vectors=data.item_vectors, kg=data.kg)
             bar.update()
-            _timed(times["exposure_prices"], exposure_prices_fit, model)
+            timed(times["exposure_prices"], exposure_prices_fit, model)
             bar.update()
-            _timed(times["bpmf_fit"], BPMF(seed=round_).fit, data.interactions)
+            timed(times["bpmf_fit"], BPMF(seed=round_).fit, data.interactions)
             bar.update()
-            _timed(times["ease_fit"], EASE().fit, data.interactions)
+            timed(times["ease_fit"], EASE().fit, data.interactions)
             bar.update()
     result: dict[str, Any] = {
         "users": data.interactions.n_users, "items": data.interactions.n_items,

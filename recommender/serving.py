@@ -84,7 +84,8 @@ class FeedContext:
     experiment: str = ""  # A/B experiment key and the unit's variant, logged with impressions
     variant: str = ""
     algorithm: str = "hybrid"  # hybrid | ease | popularity (an experiment variant may switch it)
-    hidden: set[int] | None = field(default=None, repr=False)  # _banned's read, once per request
+    # _banned's read of this request's actor, kept so the rows of one page read it once
+    hidden: set[int] | None = field(default=None, repr=False)
 
 
 @dataclass

@@ -1,10 +1,14 @@
 """The minimal storefront pages and the admin, on the real data."""
 
+from collections import Counter
+
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
 from catalog.demo import DEMO_STAFF, seed_demo
+from catalog.models import Item, ItemRelation
+from catalog.services import review_save
 
 
 def test_browse_lists_items_paginated_sorted_and_by_genre(ml100k, client):
@@ -58,6 +62,14 @@ def test_item_page_shows_reviews_and_facts(ml100k, client):
     assert facts["actor"]["phrase"] == "Shares an actor with"
     assert facts["actor"]["linked"] and not facts["actor"]["names"]
     assert "m.0" not in response.content.decode()
+    # the films sharing the most of Star Wars' actors first (then by title), counted directly
+    star_wars = response.context["item"]
+    actors = ItemRelation.objects.filter(item=star_wars, relation="actor").values("entity_id")
+    shared = Counter(ItemRelation.objects.filter(relation="actor", entity_id__in=actors, item__is_active=True)
+                     .exclude(item=star_wars).values_list("item_id", flat=True))
+    titles = dict(Item.objects.filter(pk__in=shared).values_list("pk", "title"))
+    expected = sorted(shared, key=lambda pk: (-shared[pk], titles[pk], pk))[:5]
+    assert [other.pk for other in facts["actor"]["linked"]] == expected
     linked = facts["actor"]["linked"][0]
     assert f'href="{linked.get_absolute_url()}"' in response.content.decode()
     assert response.context["reviews"].paginator.count == 583
@@ -76,9 +88,6 @@ def test_error_pages_are_the_stores_own():
 
 def test_the_author_sees_that_a_moderator_hid_their_review(ml100k, client):
     user = User.objects.create_user("hidden", password="hidden-pass-2026")
-    from catalog.models import Item
-    from catalog.services import review_save
-
     review = review_save(user=user, item=Item.objects.get(slug="star-wars-1977"), rating="4", text="Meh")
     client.force_login(user)
     url = reverse("item_detail", kwargs={"slug": "star-wars-1977"})
