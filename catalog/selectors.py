@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import models
-from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet, Sum, Value, Window
+from django.db.models import Avg, Count, F, Q, QuerySet, Sum, Value, Window
 from django.db.models.functions import RowNumber
 
 from catalog.models import Item, ItemRelation, Review
@@ -70,16 +70,22 @@ def item_facts(*, item: Item) -> dict[str, dict[str, list]]:
     through the same relation, those sharing the most entities first (at most FACT_LINKS).
     Three queries whatever the number of relations: the item's facts, the ranked links, the items."""
     facts: dict[str, dict[str, list]] = {}
-    for relation, name in ItemRelation.objects.filter(item=item).values_list("relation", "entity__name"):
+    unnamed: dict[str, list[int]] = {}
+    for relation, entity_id, name in (
+        ItemRelation.objects.filter(item=item).values_list("relation", "entity_id", "entity__name")
+    ):
         fact = facts.setdefault(relation, {"names": [], "linked": []})
         if name:
             fact["names"].append(name)
-    same_unnamed_fact = ItemRelation.objects.filter(
-        item=item, relation=OuterRef("relation"), entity=OuterRef("entity"), entity__name="",
-    )
+        else:
+            unnamed.setdefault(relation, []).append(entity_id)
+    same_fact = Q(pk__in=[])  # nothing, unless the item has unnamed entities
+    for relation, entity_ids in unnamed.items():
+        same_fact |= Q(relation=relation, entity_id__in=entity_ids)
+    # the same (relation, entity) pairs on other items, by the (entity, relation) index
     links = [
         (row["relation"], row["item_id"]) for row in
-        ItemRelation.objects.filter(Exists(same_unnamed_fact), item__is_active=True).exclude(item=item)
+        ItemRelation.objects.filter(same_fact, item__is_active=True).exclude(item=item)
         .values("relation", "item_id", "item__title").annotate(shared=Count("id"))
         .annotate(rank=Window(RowNumber(), partition_by=F("relation"),
                               order_by=[F("shared").desc(), F("item__title").asc(), F("item_id").asc()]))
