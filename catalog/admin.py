@@ -35,13 +35,19 @@ class ItemRelationInline(admin.TabularInline):
 
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
-    list_display = ("title", "year", "genre_list", "category", "price", "is_active", "updated")
+    list_display = ("title", "year", "genre_list", "price", "ratings", "is_active", "updated")  # category: a filter
     list_filter = ("is_active", GenreFilter, "category", "year")
     search_fields = ("title", "external_id", "description")
     prepopulated_fields = {"slug": ("title",)}
     inlines = (ItemRelationInline,)
     list_per_page = 50
     actions = ("activate", "deactivate")
+    readonly_fields = ("ratings",)
+
+    @admin.display(description="ratings", ordering="-review_count")
+    def ratings(self, item: Item) -> str:
+        """The visible reviews' mean and count, "★ 4.4 (583)"; a dash when unrated."""
+        return f"★ {item.avg_rating:.1f} ({item.review_count})" if item.review_count else "–"
 
     @admin.action(description="Activate selected items")
     def activate(self, request: HttpRequest, queryset: QuerySet) -> None:

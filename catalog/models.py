@@ -54,6 +54,13 @@ class Item(models.Model):
                                 validators=[MinValueValidator(Decimal("0"))])
     image_url = models.URLField(blank=True)
     is_active = models.BooleanField(default=True)
+    # Rating statistics of the visible reviews, kept by PostgreSQL (migration catalog 0005):
+    # triggers on catalog_review add each write's difference in the writing transaction, and
+    # a trigger on catalog_item keeps them when the app saves an item it read earlier.
+    review_count = models.PositiveIntegerField(default=0, db_default=0, editable=False,
+                                               help_text="Visible reviews (kept by the database).")
+    rating_total = models.DecimalField(max_digits=12, decimal_places=1, default=Decimal(0), db_default=Decimal(0),
+                                       editable=False, help_text="Sum of the visible reviews' ratings.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -65,6 +72,7 @@ class Item(models.Model):
             GinIndex(fields=["genres"], name="item_genres_gin"),
             models.Index(fields=["is_active", "-created_at"], name="item_active_created"),
             models.Index(fields=["year"], name="item_year"),
+            models.Index(fields=["-review_count", "title", "id"], name="item_popular"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(price__gte=0), name="item_price_non_negative"),
@@ -79,6 +87,11 @@ class Item(models.Model):
     @property
     def display_title(self) -> str:
         return f"{self.title} ({self.year})" if self.year else self.title
+
+    @property
+    def avg_rating(self) -> float | None:
+        """The mean of the visible reviews' ratings; None when there are none."""
+        return float(self.rating_total) / self.review_count if self.review_count else None
 
 
 class Review(models.Model):

@@ -4,12 +4,13 @@ recommender hears about saved rows through Django's ``post_save`` and about bulk
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -26,13 +27,47 @@ def unique_slug(title: str, year: int | None, *, exclude_pk: int | None = None) 
     return slug
 
 
+def local_external_id(slug: str) -> str:
+    """``local:<slug>``; when that is too long for the field (a slug runs to 255 characters, an
+    external id to 100), its start and a digest of the whole slug, so it stays unique."""
+    external_id = f"local:{slug}"
+    limit = Item._meta.get_field("external_id").max_length
+    if len(external_id) <= limit:
+        return external_id
+    return f"{external_id[:limit - 13]}-{hashlib.sha256(slug.encode()).hexdigest()[:12]}"
+
+
+def _lock_until_commit(name: str) -> None:
+    """A PostgreSQL advisory lock on ``name``, held until the transaction ends."""
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
 @transaction.atomic
 def item_create(*, title: str, external_id: str | None = None, **fields: Any) -> Item:
+    """A new item; its slug and external id are generated unless given.
+
+    Creates that generate a slug take turns (a double submit of one title, or titles whose
+    slugs meet: "X" takes "x-2" that "X 2" wants), so each gets its own instead of the later
+    ones failing on the unique index (a 500); items are created one at a time by staff, so
+    the wait is short. A given slug or external id that a concurrent create takes between
+    ``full_clean`` and the insert is reported by ``full_clean`` again, as when it was taken
+    before."""
     item = Item(title=title, **fields)
-    item.slug = fields.get("slug") or unique_slug(title, fields.get("year"))
-    item.external_id = external_id or f"local:{item.slug}"
+    if fields.get("slug"):
+        item.slug = fields["slug"]
+    else:
+        _lock_until_commit("catalog.services.item_create")
+        item.slug = unique_slug(title, fields.get("year"))
+    item.external_id = external_id or local_external_id(item.slug)
     item.full_clean()
-    item.save()
+    try:
+        with transaction.atomic():
+            item.save()
+    except IntegrityError:
+        item.full_clean()  # the row that took the slug or external id is committed now: a ValidationError
+        raise
     return item
 
 
@@ -70,6 +105,16 @@ def review_save(*, user: AbstractBaseUser, item: Item, rating: object, text: str
     review.save()
     event_record(user=user, item=item, kind=EventKind.RATE, value=float(value))
     return review
+
+
+@transaction.atomic
+def review_update(*, review: Review, rating: object = None, text: str | None = None) -> Review:
+    """Change ``review``'s rating and/or text (None: keep), as :func:`review_save` does.
+    Review.DoesNotExist if it was deleted meanwhile (saving by user and item would write it
+    again)."""
+    current = Review.objects.select_for_update().select_related("user", "item").get(pk=review.pk)
+    return review_save(user=current.user, item=current.item, rating=current.rating if rating is None else rating,
+                       text=text)
 
 
 @transaction.atomic

@@ -19,8 +19,9 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,6 +34,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from catalog.models import Event, EventKind, Item, Profile, Review
+from catalog.selectors import genre_list, personalization_opted_out
 from recommender import explanations
 from recommender.algorithms.base import top_stable, zscore_rows
 from recommender.algorithms.data import Profile as LiveProfile
@@ -40,7 +42,7 @@ from recommender.algorithms.data import one_event_per_item
 from recommender.algorithms.explain import label
 from recommender.algorithms.rerank import CANDIDATE_POOL, fairness_rerank, fairness_scores, mmr_rerank
 from recommender.models import ItemEmbedding, ModelVersion, ProfileEmbedding, ReviewEmbedding
-from recommender.refine import parse_request, request_terms
+from recommender.refine import Clause, judge, match_strength, parse_request, request_terms, understood_floor
 from recommender.training import artifact_load, exposure_prices_fit, item_facts
 
 logger = logging.getLogger(__name__)
@@ -86,6 +88,9 @@ class FeedContext:
     algorithm: str = "hybrid"  # hybrid | ease | popularity (an experiment variant may switch it)
     # _banned's read of this request's actor, kept so the rows of one page read it once
     hidden: set[int] | None = field(default=None, repr=False)
+    # refine_reading's clauses of ``refine``, kept so the feed and the page read it once (not in
+    # the feed cache key: they follow from ``refine`` and the model version, which are)
+    refine_clauses: list[Clause] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -204,7 +209,7 @@ def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any)
     more_like: list[int] = []
     vectors: list[tuple[np.ndarray, float]] = []
     review_vectors: list[tuple[np.ndarray, str, int]] = []
-    opted_out = bool(user and Profile.objects.filter(user=user, personalization_opt_out=True).exists())
+    opted_out = personalization_opted_out(user=user)
     if opted_out:
         return LiveUser(LiveProfile(), seen, blocked, {}, review_vectors, personalized=False)
 
@@ -423,7 +428,8 @@ def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: An
     items = _filtered(pks, state=state, context=context)
     refine: dict[int, float] = {}
     if context.refine:
-        refine = _refine_terms([pk for pk in pks if pk in items], score_of, items, model, context.refine)
+        refine = _refine_terms([pk for pk in pks if pk in items], score_of, items, model, context)
+    if refine:
         for pk, value in refine.items():
             score_of[pk] += value
         pks = sorted(refine, key=lambda pk: -score_of[pk])
@@ -431,7 +437,9 @@ def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: An
     extra: dict[int, dict[str, float]] = {pk: {"more_like": v} for pk, v in steer.items() if v}
     for pk, value in refine.items():
         extra.setdefault(pk, {})["refine"] = value
-    return explanations.explain(model, state, [(items[pk], score_of[pk]) for pk in order], context=context,
+    # a request that added nothing (no clause understood) is not quoted on the cards
+    return explanations.explain(model, state, [(items[pk], score_of[pk]) for pk in order],
+                                context=context if refine else replace(context, refine=""),
                                 contributions=contributions, extra=extra, new_items=fresh, steered_by=steered_by)
 
 
@@ -471,21 +479,82 @@ def _steer_terms(model: Any, state: LiveUser, pks: list[int], score_of: dict[int
             {pk: targets[t][0] for (pk, _idx), t in zip(known, strongest, strict=True)})
 
 
-def _refine_terms(pks: list[int], score_of: dict[int, float], items: dict[int, Item], model: Any, text: str
-                  ) -> dict[int, float]:
+def _refine_terms(pks: list[int], score_of: dict[int, float], items: dict[int, Item], model: Any,
+                  context: FeedContext) -> dict[int, float]:
     """A free-text request ("more sci-fi, less horror") as an additive ``refine`` signal:
     REFINE_WEIGHT x (the model scores' standard deviation) x how well each item answers the
-    request (see :mod:`recommender.refine`: clauses for and against, genres named exactly)."""
-    from catalog.selectors import genre_list
-    from recommender.encoder import get_encoder
-
-    if not pks:
+    request (see :mod:`recommender.refine`: clauses for and against, genres named exactly, text
+    that matches nothing left out). Empty when no clause was understood."""
+    clauses = refine_reading(context, model)
+    if not pks or not any(c.understood for c in clauses):
         return {}
     vectors = _vectors(pks, model)
-    terms = request_terms(parse_request(text, genre_list()), [items[pk].genres for pk in pks],
-                                 lambda clause: vectors @ get_encoder().encode([clause])[0])
+    terms = request_terms(clauses, [items[pk].genres for pk in pks], lambda text: vectors @ _text_vector(text))
     spread = float(np.std([score_of[pk] for pk in pks])) or 1.0
     return {pk: float(v) for pk, v in zip(pks, REFINE_WEIGHT * spread * terms, strict=True)}
+
+
+_NO_MODEL = object()
+
+
+def refine_reading(context: FeedContext, model: Any = _NO_MODEL) -> list[Clause]:
+    """The clauses of ``context.refine`` as the feed uses them, each judged understood or not
+    (:func:`recommender.refine.judge`, against the active ``model``'s item vectors: without
+    them no text clause is). Read once per request: kept on ``context``, which the page passes
+    on after the feed (a feed served from the cache did not read it)."""
+    if context.refine_clauses is None:
+        clauses = parse_request(context.refine, genre_list()) if context.refine.strip() else []
+        if any(c.genre is None for c in clauses):
+            model = active_model()[1] if model is _NO_MODEL else model
+            content = model.components.get("content") if model is not None else None
+            if content is None:
+                clauses = [c if c.genre is not None else replace(c, understood=False) for c in clauses]
+            else:
+                def strength(text: str) -> float:
+                    return match_strength(content.item_vectors @ _text_vector(text))
+
+                if getattr(model, "refine_floor", None) is None:  # once per model (the probes' ~10 encodings)
+                    model.refine_floor = understood_floor(strength)
+                clauses = judge(clauses, strength, model.refine_floor)
+        context.refine_clauses = clauses
+    return context.refine_clauses
+
+
+@dataclass(frozen=True)
+class RefineSummary:
+    """How a feed took its refine request: the clauses it understood, the texts that match
+    nothing, and whether the feed followed it (not when personalization is off, there is no
+    model yet or an A/B arm ranks without it)."""
+
+    understood: list[Clause]
+    unmatched: list[str]
+    followed: bool
+
+
+def refine_summary(context: FeedContext, feed: list[Recommendation]) -> RefineSummary | None:
+    """:class:`RefineSummary` of ``context.refine`` for the ``feed`` it served; None without one."""
+    if not context.refine.strip():
+        return None
+    clauses = refine_reading(context)
+    unmatched = [c.text for c in clauses if not c.understood] if clauses else [context.refine.strip()]  # "!!!"
+    return RefineSummary([c for c in clauses if c.understood], unmatched,
+                         any("refine" in rec.contributions for rec in feed))
+
+
+@lru_cache(maxsize=512)
+def _encoded(model_name: str, text: str) -> np.ndarray:
+    from recommender.encoder import get_encoder
+
+    vector = get_encoder().encode([text])[0]
+    vector.flags.writeable = False
+    return vector
+
+
+def _text_vector(text: str) -> np.ndarray:
+    """A request clause's (or probe's) sentence vector; the feed and the reading share it."""
+    from recommender.encoder import model_name
+
+    return _encoded(model_name(), text)
 
 
 @dataclass
@@ -544,16 +613,16 @@ def _fresh_candidates(model: Any, profile: LiveProfile, ranked_scores: np.ndarra
     return found
 
 
-def _popular(*, k: int, context: FeedContext, state: LiveUser, reason: str, since_days: int | None = None
-             ) -> list[Recommendation]:
-    items = Item.objects.active().annotate(n=Count("reviews", filter=Q(reviews__is_hidden=False)))
+def _popular(*, k: int, context: FeedContext, state: LiveUser, reason: str) -> list[Recommendation]:
+    items = Item.objects.active()
     if context.genre:
         items = items.with_genre(context.genre)
     banned = state.seen | state.blocked | set(context.exclude)
-    top = list(items.exclude(pk__in=banned).order_by("-n", "pk")[:k])
+    top = list(items.exclude(pk__in=banned).order_by("-review_count", "pk")[:k])
     return [
-        Recommendation(item, float(item.n), "popularity", f"Popular with other viewers ({reason}).",
-                       {"contributions": {"popularity": float(item.n)}, "reason": reason}, algorithm="popularity")
+        Recommendation(item, float(item.review_count), "popularity", f"Popular with other viewers ({reason}).",
+                       {"contributions": {"popularity": float(item.review_count)}, "reason": reason},
+                       algorithm="popularity")
         for item in top
     ]
 
@@ -619,8 +688,7 @@ def also_liked(item: Item, k: int = 10, user: AbstractBaseUser | None = None,
         .values("item_id").annotate(n=Count("id")).order_by("-n")[: POOL]
     )
     counts = {row["item_id"]: row["n"] for row in co}
-    totals = dict(Review.objects.filter(item_id__in=counts, is_hidden=False).values("item_id")
-                  .annotate(n=Count("id")).values_list("item_id", "n"))
+    totals = dict(Item.objects.filter(pk__in=counts).values_list("pk", "review_count"))
     n_fans = max(fans.count(), 1)
     # share of fans who liked it, shrunk toward 0 for items few people rated
     score_of = {pk: counts[pk] / n_fans * (totals[pk] / (totals[pk] + 20)) for pk in counts}

@@ -23,7 +23,6 @@ from catalog.models import EventKind, Item
 from catalog.views import _context, actor, session_key
 from recommender import experiments, privacy, serving
 from recommender.algorithms.explain import relation_phrase
-from recommender.refine import parse_request
 from recommender.selectors import SearchFilters, item_search
 
 ROW_SIZE = 12
@@ -59,9 +58,11 @@ def home(request: HttpRequest) -> HttpResponse:
     rows.append(serving.Row("trending", "Trending now", serving.trending(k=ROW_SIZE, context=context, user=user)))
     rows.append(serving.Row("new", "New arrivals", serving.new_arrivals(k=ROW_SIZE, context=context, user=user)))
     serving.impressions_log(rows=rows, user=user, context=context)
-    clauses = parse_request(context.refine, catalog_selectors.genre_list()) if context.refine else []
-    return render(request, "recommender/home.html", {"rows": rows, "feed_context": context,
-                                                     "refine": context.refine, "refine_clauses": clauses})
+    refine = serving.refine_summary(context, feed)
+    return render(request, "recommender/home.html", {
+        "rows": rows, "feed_context": context, "refine": context.refine, "refine_summary": refine,
+        "opted_out": bool(refine and not refine.followed) and catalog_selectors.personalization_opted_out(user=user),
+    })
 
 
 def item_detail(request: HttpRequest, slug: str) -> HttpResponse:
@@ -89,7 +90,6 @@ def item_detail(request: HttpRequest, slug: str) -> HttpResponse:
                              "phrase": relation_phrase(relation).capitalize()}
                   for relation, fact in catalog_selectors.item_facts(item=item).items()},
         "reviews": Paginator(reviews, 10).get_page(request.GET.get("page")),
-        "rating_summary": catalog_selectors.item_rating_summary(item=item),
         "rows": rows,
         "my_review": mine,
         "prediction": serving.predicted_rating(user, item, context) if user and not mine else None,

@@ -1,6 +1,6 @@
 import os
 
-from django.core.asgi import get_asgi_application
+from recsite.handlers import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recsite.settings")
 application = get_asgi_application()

@@ -65,6 +65,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "recsite.urls"
+SESSION_ENGINE = "recsite.sessions"  # Django's database sessions, checking the cookie (see there)
 WSGI_APPLICATION = "recsite.wsgi.application"
 ASGI_APPLICATION = "recsite.asgi.application"
 
@@ -169,11 +170,11 @@ WHITENOISE_USE_FINDERS = DEBUG
 REST_FRAMEWORK = {
     # token first: an anonymous request then gets 401 with WWW-Authenticate, not 403
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "catalog.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "catalog.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "recsite.api_errors.exception_handler",
@@ -186,6 +187,10 @@ REST_FRAMEWORK = {
         "user": os.environ.get("API_THROTTLE_USER", "1200/min"),
         "login": os.environ.get("API_THROTTLE_LOGIN", "10/min"),
     },
+    # Proxies in front of the app: throttles key anonymous clients on the address the last of
+    # them saw. Unset, DRF trusts the client's own X-Forwarded-For, and a new header per
+    # request escapes the login throttle. 0 = served directly (make demo); 1 behind one proxy.
+    "NUM_PROXIES": int(os.environ.get("API_NUM_PROXIES", "0")),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "recsite API",
@@ -230,14 +235,18 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # ---------------------------------------------------------------- production
+# DJANGO_INSECURE_HTTP=1 keeps every production setting except the HTTPS-only ones (redirect
+# to https, HSTS, Secure-only cookies), so a DEBUG-off site can be served over plain http: the
+# `make demo` store on localhost. Never set it on a site reachable from elsewhere.
+HTTPS_ONLY = not env_bool("DJANGO_INSECURE_HTTP", False)
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
-    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", str(365 * 24 * 3600)))
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = HTTPS_ONLY and env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", str(365 * 24 * 3600))) if HTTPS_ONLY else 0
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS_ONLY
+    SECURE_HSTS_PRELOAD = HTTPS_ONLY
+    SESSION_COOKIE_SECURE = HTTPS_ONLY
+    CSRF_COOKIE_SECURE = HTTPS_ONLY
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
     X_FRAME_OPTIONS = "DENY"

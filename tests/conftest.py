@@ -10,8 +10,22 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def own_connection(fn, *args):
+    """``fn(*args)`` on a database connection of its own (a thread's), outside the test's
+    transaction, so that what it commits is seen by other connections."""
+
+    def run():
+        try:
+            return fn(*args)
+        finally:
+            connection.close()
+
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,10 @@ from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions, serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import JSONParser
 
+from catalog.api.authentication import ApiTokenAuthentication
 from recsite.api_errors import ErrorSerializer
 
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
@@ -20,25 +21,39 @@ def _bad_text(value: str) -> bool:
     return "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value)
 
 
-def reject_unstorable(data: Any, path: str = "body") -> None:
-    """PostgreSQL text and jsonb refuse NUL characters, lone surrogates and infinite numbers: 400, not 500."""
+MAX_JSON_DEPTH = 32  # objects and arrays inside one another; no endpoint needs more than 5
+
+
+def _too_deep(path: str) -> exceptions.ParseError:
+    return exceptions.ParseError(f"{path}: objects and arrays nest more than {MAX_JSON_DEPTH} levels deep.")
+
+
+def reject_unstorable(data: Any, path: str = "body", depth: int = 1) -> None:
+    """PostgreSQL text and jsonb refuse NUL characters, lone surrogates and infinite numbers, and
+    JSON nested deeper than ``MAX_JSON_DEPTH`` could be stored but not always encoded again (for
+    the database, a response, a task): 400, not 500."""
     if isinstance(data, str):
         if _bad_text(data):
             raise exceptions.ParseError(f"{path}: NUL characters and lone surrogates are not allowed.")
     elif isinstance(data, float) and not math.isfinite(data):
         raise exceptions.ParseError(f"{path}: numbers must be finite.")
+    elif isinstance(data, dict | list) and depth > MAX_JSON_DEPTH:
+        raise _too_deep(path)
     elif isinstance(data, dict):
         for key, value in data.items():
             reject_unstorable(key, path)
-            reject_unstorable(value, f"{path}.{key}")
+            reject_unstorable(value, f"{path}.{key}", depth + 1)
     elif isinstance(data, list):
         for index, value in enumerate(data):
-            reject_unstorable(value, f"{path}.{index}")
+            reject_unstorable(value, f"{path}.{index}", depth + 1)
 
 
 class SafeJSONParser(JSONParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        data = super().parse(stream, media_type, parser_context)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:  # nested too deep for Python's decoder (about 900 levels)
+            raise _too_deep("body") from None
         reject_unstorable(data)
         return data
 
@@ -57,7 +72,7 @@ class ApiAutoSchema(AutoSchema):
 class ApiMixin:
     """Mixed into every API view."""
 
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     parser_classes = [SafeJSONParser]
     schema = ApiAutoSchema()
 

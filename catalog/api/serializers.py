@@ -7,8 +7,9 @@ from typing import Any
 
 from rest_framework import serializers
 
-from catalog.api.base import IdField, QueryParams, YearRangeParams
+from catalog.api.base import IdField, QueryParams, RejectUnknownFields, YearRangeParams
 from catalog.models import MAX_RATING, MIN_RATING, REVIEW_TEXT_MAX, Category, EventKind, Item, Review
+from catalog.selectors import ITEM_SORTS
 
 EVENTS_PER_REQUEST = 100
 CONTEXT_MAX_KEYS = 50
@@ -37,8 +38,7 @@ class ItemSummarySerializer(serializers.ModelSerializer):
 class ItemSerializer(serializers.ModelSerializer):
     category = CategoryRefSerializer(allow_null=True, read_only=True)
     price = serializers.DecimalField(max_digits=8, decimal_places=2, coerce_to_string=False)
-    avg_rating = serializers.FloatField(allow_null=True, read_only=True, required=False)
-    review_count = serializers.IntegerField(read_only=True, required=False)
+    avg_rating = serializers.SerializerMethodField(help_text="Mean of the visible reviews' ratings; null if none.")
     image_url = serializers.CharField(read_only=True, help_text="A URL, or empty.")
 
     class Meta:
@@ -49,16 +49,14 @@ class ItemSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def to_representation(self, instance: Item) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        avg = getattr(instance, "avg_rating", None)
-        data["avg_rating"] = round(float(avg), 3) if avg is not None else None
-        data["review_count"] = getattr(instance, "review_count", 0)
-        return data
+    def get_avg_rating(self, item: Item) -> float | None:
+        return None if item.avg_rating is None else round(item.avg_rating, 3)
 
 
-class ItemWriteSerializer(serializers.Serializer):
+class ItemWriteSerializer(RejectUnknownFields, serializers.Serializer):
     """Staff input for creating (all but ``title`` optional) or updating an item."""
+
+    read_only_keys = tuple(ItemSerializer.Meta.fields)  # GET's keys are known (the read-only ones ignored)
 
     title = serializers.CharField(max_length=300)
     external_id = serializers.CharField(max_length=100, required=False, help_text="Only on create.")
@@ -79,6 +77,16 @@ class ItemFilters(YearRangeParams):
     year = serializers.IntegerField(min_value=0, max_value=9999, required=False)
     q = serializers.CharField(max_length=300, required=False, allow_blank=True,
                               help_text="Search text (hybrid full-text + semantic), best matches first.")
+    sort = serializers.ChoiceField(
+        choices=list(ITEM_SORTS), required=False,
+        help_text="popular: most rated first; rating: best rated first (a Bayesian average, unrated last); "
+                  "newest: by release year; title (the default). Not with q: matches come best first.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if attrs.get("sort") and (attrs.get("q") or "").strip():
+            raise serializers.ValidationError({"sort": "Search results come best match first: leave out sort or q."})
+        return attrs
 
 
 class ReviewSerializer(serializers.ModelSerializer):
@@ -91,14 +99,18 @@ class ReviewSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ReviewCreateSerializer(serializers.Serializer):
+class ReviewCreateSerializer(RejectUnknownFields, serializers.Serializer):
+    read_only_keys = tuple(ReviewSerializer.Meta.fields)
+
     item = IdField()
     rating = serializers.DecimalField(max_digits=2, decimal_places=1, min_value=MIN_RATING, max_value=MAX_RATING,
                                       coerce_to_string=False, help_text="0.5 to 5 in half steps.")
     text = serializers.CharField(allow_blank=True, required=False, max_length=REVIEW_TEXT_MAX, trim_whitespace=False)
 
 
-class ReviewUpdateSerializer(serializers.Serializer):
+class ReviewUpdateSerializer(RejectUnknownFields, serializers.Serializer):
+    read_only_keys = tuple(ReviewSerializer.Meta.fields)  # "item" too: a review stays on its item
+
     rating = serializers.DecimalField(max_digits=2, decimal_places=1, min_value=MIN_RATING, max_value=MAX_RATING,
                                       coerce_to_string=False, help_text="0.5 to 5 in half steps.")
     text = serializers.CharField(allow_blank=True, required=False, max_length=REVIEW_TEXT_MAX, trim_whitespace=False)
@@ -114,7 +126,7 @@ class ReviewFilters(QueryParams):
         return attrs
 
 
-class EventInSerializer(serializers.Serializer):
+class EventInSerializer(RejectUnknownFields, serializers.Serializer):
     item = IdField()
     kind = serializers.ChoiceField(choices=EventKind.choices)
     value = serializers.FloatField(allow_null=True, required=False, default=None)
@@ -131,7 +143,7 @@ class EventInSerializer(serializers.Serializer):
         return value
 
 
-class EventBatchSerializer(serializers.Serializer):
+class EventBatchSerializer(RejectUnknownFields, serializers.Serializer):
     events = serializers.ListField(child=EventInSerializer(), min_length=1, max_length=EVENTS_PER_REQUEST)
 
 

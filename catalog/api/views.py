@@ -73,7 +73,8 @@ class ItemViewSet(PkLookupMixin, ApiMixin, viewsets.ModelViewSet):
         filters = s.ItemFilters.parse(request)
         query = (filters.get("q") or "").strip()
         if not query:
-            return self._paginated(self.filter_items(self.get_queryset(), filters))
+            items = self.filter_items(self.get_queryset(), filters)
+            return self._paginated(selectors.item_sort(items, filters["sort"]) if filters.get("sort") else items)
         ids = self.search_ids(query=query, filters=filters)
         by_pk = self.get_queryset().in_bulk(ids)
         return self._paginated([by_pk[pk] for pk in ids if pk in by_pk])
@@ -170,8 +171,7 @@ class ReviewViewSet(
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         review = self.get_object()
         data = _valid(s.ReviewUpdateSerializer(data=request.data, partial=kwargs.get("partial", False)))
-        review = services.review_save(user=request.user, item=review.item, rating=data.get("rating", review.rating),
-                                      text=data.get("text"))
+        review = services.review_update(review=review, rating=data.get("rating"), text=data.get("text"))
         return Response(self.get_serializer(review).data)
 
     @extend_schema(request=s.ReviewUpdateSerializer, responses={200: s.ReviewSerializer})

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from catalog.api.base import QueryParams, RejectUnknownFields, YearRangeParams
+from catalog.api.base import IdField, QueryParams, RejectUnknownFields, YearRangeParams
 from catalog.api.serializers import ItemSummarySerializer
 from catalog.models import Profile
 from recommender.selectors import SEARCH_MAX_CHARS
@@ -63,9 +64,22 @@ class MeSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "email", "is_staff", "date_joined"]
 
 
+class UsernameField(serializers.RegexField):
+    """A username as Django stores it: NFKC-normalised (``normalize_username``, which the user's
+    ``clean`` applies after the field checks) before its characters and length are checked.
+    Checked before normalising, 'ﷺ' was stored as 'صلى الله عليه وسلم' (spaces and all), and ten
+    of it (189 characters normalised) were a 400 'value out of range' from the database."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(r"^[\w.@+-]+\Z", max_length=150, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        return get_user_model().normalize_username(super().to_internal_value(data))
+
+
 class MeUpdateSerializer(RejectUnknownFields, serializers.Serializer):
     read_only_keys = ("id", "email", "is_staff", "date_joined")  # GET's, ignored
-    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150, required=False)
+    username = UsernameField(required=False)
     profile = ProfileSerializer(required=False)
 
 
@@ -146,10 +160,29 @@ class RatingPredictionSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, help_text="Why there is no prediction; empty when there is one.")
 
 
+class RefineClauseSerializer(serializers.Serializer):
+    want = serializers.SerializerMethodField(help_text="more or less of it")
+    genre = serializers.CharField(allow_null=True, help_text="The catalogue genre it names, if any.")
+    text = serializers.CharField(help_text="The clause's words, matched by meaning when it names no genre.")
+
+    def get_want(self, clause: Any) -> str:
+        return "more" if clause.sign > 0 else "less"
+
+
+class RefineSummarySerializer(serializers.Serializer):
+    understood = RefineClauseSerializer(many=True, help_text="The clauses read, in order.")
+    unmatched = serializers.ListField(child=serializers.CharField(),
+                                      help_text="Texts that match nothing in the catalogue (ignored).")
+    followed = serializers.BooleanField(help_text="Whether the results were re-ranked for the request (not "
+                                                  "when personalization is off or no model is trained yet).")
+
+
 class RecommendationsResponseSerializer(serializers.Serializer):
     request_id = serializers.CharField(help_text="Echo it in event context (rid) to attribute clicks.")
     user = serializers.CharField(allow_null=True)
     count = serializers.IntegerField()
+    refine = RefineSummarySerializer(allow_null=True, required=False,
+                                     help_text="How the refine request was read; null without one.")
     results = RecommendationSerializer(many=True)
 
 
@@ -158,7 +191,8 @@ def _id_list(value: str) -> list[int]:
     for part in value.split(","):
         part = part.strip()
         if part:
-            if not part.isdigit() or len(part) > 12:
+            # ASCII digits: str.isdigit() also passes '²' and '①', which int() refuses (a 500)
+            if not re.fullmatch(r"[0-9]{1,12}", part):
                 raise serializers.ValidationError(f"{part!r} is not an item id.")
             ids.append(int(part))
     if len(ids) > 500:
@@ -177,7 +211,7 @@ class RecommendationParams(QueryParams):
                                    help_text="Free text that re-ranks the feed, e.g. 'something lighter'.")
     session_key = serializers.CharField(max_length=64, required=False, allow_blank=True,
                                         help_text="Anonymous clients: the session whose events to use.")
-    user = serializers.IntegerField(min_value=1, required=False, help_text="Staff only: recommend for this user id.")
+    user = IdField(required=False, help_text="Staff only: recommend for this user id.")
 
     def validate_exclude(self, value: str) -> list[int]:
         return _id_list(value)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model, logout
-from django.db import transaction
-from django.shortcuts import get_object_or_404
+from django.db import IntegrityError, transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -67,7 +66,7 @@ class ItemViewSet(CatalogItemViewSet):
 def _recommendations(recs: list[serving.Recommendation], context: serving.FeedContext, user: Any) -> dict[str, Any]:
     return s.RecommendationsResponseSerializer({
         "request_id": context.request_id, "user": user.get_username() if user else None,
-        "count": len(recs), "results": recs,
+        "count": len(recs), "refine": serving.refine_summary(context, recs), "results": recs,
     }).data
 
 
@@ -85,7 +84,9 @@ class RecommendationsView(ApiMixin, GenericAPIView):
         if params.get("user") is not None:
             if not (user and user.is_staff):
                 raise PermissionDenied("Only staff may ask for another user's recommendations.")
-            user = get_object_or_404(get_user_model(), pk=params["user"])
+            user = get_user_model().objects.filter(pk=params["user"]).first()
+            if user is None:
+                raise ValidationError({"user": "No user with this id."})
         session = params.get("session_key") or (request.session.session_key or "")
         context = serving.FeedContext(
             session_key=session if user is None or user == request.user else "",
@@ -138,7 +139,12 @@ class MeView(ApiMixin, GenericAPIView):
             if "username" in data and data["username"] != user.username:
                 user.username = data["username"]
                 user.full_clean(exclude=["password"])
-                user.save(update_fields=["username"])
+                try:
+                    with transaction.atomic():
+                        user.save(update_fields=["username"])
+                except IntegrityError:  # taken by a concurrent request since full_clean looked
+                    user.full_clean(exclude=["password"])  # which it now reports: a 400 on username
+                    raise
             if data.get("profile"):
                 services.profile_update(user=user, **data["profile"])
         return self._me(request)

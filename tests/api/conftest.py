@@ -7,9 +7,13 @@ from collections.abc import Iterator
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
+
+from recsite.handlers import RecsiteWSGIHandler, get_wsgi_application
 
 UNTHROTTLED = {"anon": "100000/s", "user": "100000/s", "login": "100000/s"}
 
@@ -73,6 +77,19 @@ def client_b(user_b) -> APIClient:
 @pytest.fixture
 def client_staff(staff) -> APIClient:
     return client_for(staff)
+
+
+@pytest.fixture
+def in_process_app() -> Iterator[RecsiteWSGIHandler]:
+    """The WSGI application as servers run it (``recsite.wsgi``), on the test database."""
+    # the WSGI handler would close the test's connection (and its transaction) after each request
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield get_wsgi_application()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 def assert_error(response, status: int, *fields: str) -> dict:

@@ -1,12 +1,16 @@
 """The one error format, and never a 500 for bad input."""
 
+import io
 import json
 
 import pytest
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions
 
+from catalog.api.base import MAX_JSON_DEPTH
+from catalog.models import Event, Item
 from recsite.api_errors import exception_handler, flatten
+from recsite.handlers import RecsiteWSGIRequest
 from tests.api.conftest import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -70,9 +74,91 @@ def test_odd_query_strings(ml100k, anon, url):
         assert_error(response, response.status_code)
 
 
+@pytest.mark.parametrize("url", [
+    "/api/items/?page=abc", "/api/items/?page=0", "/api/items/?page=-1", "/api/items/?page=1.5",
+    "/api/items/?genre=Drama&page=%C2%B2", "/api/categories/?page=x", "/api/reviews/?item=1&page=1e3",
+])
+def test_a_malformed_page_is_400_on_page(ml100k, anon, url):
+    """It was a 404 'Invalid page.', as if the list did not exist."""
+    assert_error(anon.get(url), 400, "page")
+
+
+def test_a_page_past_the_end_is_404(ml100k, anon):
+    assert anon.get("/api/items/?page=last").status_code == 200
+    for page in ("99999", "99999999999999999999"):
+        assert_error(anon.get(f"/api/items/?page={page}"), 404)
+
+
 def test_events_with_nul_in_context(ml100k, client_a):
     body = json.dumps({"events": [{"item": 1, "kind": "view", "idempotency_key": "k", "context": {"a": "\x00"}}]})
     assert_error(client_a.post("/api/events/", body, content_type="application/json"), 400)
+
+
+def _nested(depth: int) -> str:
+    """A JSON object ``depth`` levels deep."""
+    return '{"a": ' * depth + "1" + "}" * depth
+
+
+# just over the limit; deep enough that storing or encoding it again overflowed Python's stack
+# (a 500 on the INSERT); too deep for Python's JSON decoder (a RecursionError, a 500 on parsing)
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH, 930, 100_000])
+def test_deeply_nested_bodies_are_400(ml100k, client_staff, depth):
+    item = f'{{"title": "Deep {depth}", "attributes": {_nested(depth)}}}'  # the body is one level more
+    error = assert_error(client_staff.post("/api/items/", item, content_type="application/json"), 400)
+    assert error["code"] == "parse_error" and f"more than {MAX_JSON_DEPTH} levels" in error["message"]
+    assert not Item.objects.filter(title=f"Deep {depth}").exists()
+
+    event = f'{{"item": 1, "kind": "view", "idempotency_key": "deep", "context": {_nested(depth)}}}'
+    events = f'{{"events": [{event}]}}'
+    assert_error(client_staff.post("/api/events/", events, content_type="application/json"), 400)
+    assert not Event.objects.filter(idempotency_key__endswith=":deep").exists()
+
+
+def test_nesting_up_to_the_limit_is_stored(ml100k, client_staff):
+    body = f'{{"title": "Deep but fine", "attributes": {_nested(MAX_JSON_DEPTH - 1)}}}'
+    response = client_staff.post("/api/items/", body, content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert client_staff.get(f"/api/items/{response.json()['id']}/").json()["attributes"] == json.loads(
+        _nested(MAX_JSON_DEPTH - 1))
+
+
+def _environ(query: str, content_type: str) -> dict:
+    return {"REQUEST_METHOD": "GET", "PATH_INFO": "/api/items/", "QUERY_STRING": query,
+            "CONTENT_TYPE": content_type, "SERVER_NAME": "testserver", "SERVER_PORT": "80",
+            "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(b"")}
+
+
+# Django decoded the query string with whatever codecs.lookup knows while building the request,
+# before any middleware: a bare 500 on every URL with a query string (its test client fails too)
+@pytest.mark.parametrize("charset", ["zlib", "rot13", "base64", "punycode", "idna", "undefined", "no-such"])
+def test_unusable_request_charsets_are_ignored(in_process_app, charset):
+    statuses = []
+    environ = _environ("year=abc&genre=caf%C3%A9", f"application/json; charset={charset}")
+    body = b"".join(in_process_app(environ, lambda status, headers: statuses.append(status)))
+    assert statuses == ["400 Bad Request"], body
+    assert json.loads(body)["error"]["fields"] == {"year": ["A valid integer is required."]}
+
+
+def test_usable_request_charsets_still_decode_the_query_string():
+    request = RecsiteWSGIRequest(_environ("genre=caf%E9", "application/json; charset=latin-1"))
+    assert request.encoding == "latin-1" and request.GET["genre"] == "café"
+
+
+def test_a_token_with_a_nul_is_401(anon):
+    """It was looked up, and PostgreSQL's refusal came back as a 400 'value out of range'."""
+    error = assert_error(anon.get("/api/me/", HTTP_AUTHORIZATION="Token 9944b09199c62bcf\x00"), 401)
+    assert error["code"] == "authentication_failed"
+
+
+def test_a_session_cookie_no_key_can_be_is_no_session(ml100k, anon):
+    """It was looked up: a 400 'value out of range' from the API, a 500 on storefront pages."""
+    cookie = {"HTTP_COOKIE": "sessionid=abcdefgh\x00ijk"}
+    assert_error(anon.get("/api/me/", **cookie), 401)
+    assert anon.get("/", **cookie).status_code == 200
+    batch = {"events": [{"item": 1, "kind": "view", "idempotency_key": "nul-cookie"}]}
+    assert anon.post("/api/events/", batch, format="json", **cookie).status_code == 200
+    event = Event.objects.get(idempotency_key__endswith=":nul-cookie")  # in a new session
+    assert event.session_key == anon.cookies["sessionid"].value and event.session_key.isalnum()
 
 
 def test_unicode_is_stored(ml100k, client_staff):

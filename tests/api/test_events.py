@@ -73,6 +73,9 @@ def test_anonymous_events_use_a_session(items, anon):
         (lambda e: e[2].update(context=[1, 2]), "events.2.context"),
         (lambda e: e[2].update(context={str(n): n for n in range(51)}), "events.2.context"),
         (lambda e: e[0].update(session_key="s" * 65), "events.0.session_key"),
+        # a misspelt key was dropped: the event went to the request's session, without its value
+        (lambda e: e[1].update(sesion_key="client-session-1"), "events.1.sesion_key"),
+        (lambda e: e[2].update(val=4.5), "events.2.val"),
     ],
 )
 def test_a_bad_event_records_nothing(items, client_a, anon, mutate, field):

@@ -1,9 +1,18 @@
 """/api/items/ and /api/categories/ on MovieLens-100K."""
 
-import pytest
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+from django.contrib.auth.models import User
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from catalog import services
 from catalog.models import Category, Item
-from tests.api.conftest import assert_error
+from tests.api.conftest import assert_error, client_for
+from tests.conftest import own_connection
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +40,18 @@ def test_filters(ml100k, anon):
     assert_error(anon.get("/api/items/", {"year_min": 10**30}), 400, "year_min")
     assert_error(anon.get("/api/items/", {"year_min": 2000, "year_max": 1990}), 400, "year_max")
     assert_error(anon.get("/api/search/", {"q": "war", "year_min": 2000, "year_max": 1990}), 400, "year_max")
+
+
+def test_sorts_are_the_browse_pages(ml100k, anon, client):
+    for sort in ("popular", "rating", "newest", "title"):
+        api = [item["id"] for item in anon.get("/api/items/", {"sort": sort, "genre": "Western"}).json()["results"]]
+        page = [item.pk for item in client.get("/browse/Western/", {"sort": sort}).context["page"]][:20]
+        assert api == page, sort
+    popular = anon.get("/api/items/", {"sort": "popular"}).json()["results"]
+    counts = [item["review_count"] for item in popular]
+    assert counts == sorted(counts, reverse=True) and popular[0]["title"] == "Star Wars"
+    assert_error(anon.get("/api/items/", {"sort": "price"}), 400, "sort")
+    assert_error(anon.get("/api/items/", {"sort": "rating", "q": "star"}), 400, "sort")
 
 
 def test_hidden_reviews_count_nowhere(ml100k, anon):
@@ -81,6 +102,57 @@ def test_staff_creates_updates_and_deactivates(ml100k, client_staff, client_a, a
     assert client_staff.patch(url, {"is_active": True}, format="json").json()["is_active"] is True
 
 
+def test_long_titles_get_an_external_id_that_fits(ml100k, client_staff):
+    """The generated ``local:<slug>`` ran past external_id's 100 characters from a 95-character
+    title: a 400 on external_id, a field the client never sent."""
+    title = "A Very Long Title of a Film That Goes On " * 7  # 287 characters, under title's 300
+    ids = []
+    for suffix in ("", " Part Two"):
+        response = client_staff.post("/api/items/", {"title": title + suffix, "year": 2026}, format="json")
+        assert response.status_code == 201, response.content
+        ids.append(response.json()["external_id"])
+    assert all(i.startswith("local:a-very-long-title") and len(i) <= 100 for i in ids) and len(set(ids)) == 2
+
+
+def test_a_double_submit_creates_two_items_not_a_500():
+    """Two creates of one title at once: the second checked the slug before the first committed,
+    then its insert failed on the unique slug (a 500). Now it takes the next free slug."""
+    first_saved = threading.Event()
+
+    def setup() -> User:
+        staff = User.objects.create_user("race-staff", is_staff=True)
+        Token.objects.create(user=staff)
+        return staff
+
+    def create_and_hold() -> None:
+        with transaction.atomic():
+            services.item_create(title="Double Submit", year=2031)
+            first_saved.set()
+            time.sleep(1.0)  # meanwhile the API's create finds the slug free, then waits on the insert
+
+    def create_through_the_api(staff: User) -> tuple[int, dict]:
+        response = client_for(staff).post("/api/items/", {"title": "Double Submit", "year": 2031}, format="json")
+        return response.status_code, response.json()
+
+    with ThreadPoolExecutor(6) as pool:
+        staff = pool.submit(own_connection(setup)).result()
+        try:
+            first = pool.submit(own_connection(create_and_hold))
+            assert first_saved.wait(30)
+            second = pool.submit(own_connection(create_through_the_api, staff))
+            first.result(60)
+            status, body = second.result(60)
+            assert status == 201 and body["slug"] == "double-submit-2031-2", body
+            # six at once (a 500, or a 400 on the slug when it was taken between check and clean)
+            burst = [pool.submit(own_connection(create_through_the_api, staff)) for _ in range(6)]
+            results = [future.result(60) for future in burst]
+            assert [status for status, _ in results] == [201] * 6, results
+            assert len({body["slug"] for _, body in results}) == 6
+        finally:
+            pool.submit(own_connection(lambda: (Item.objects.filter(title="Double Submit").delete(),
+                                                User.objects.filter(username="race-staff").delete()))).result()
+
+
 def test_item_write_validation(ml100k, client_staff):
     assert_error(client_staff.post("/api/items/", {}, format="json"), 400, "title")
     dup = client_staff.post("/api/items/", {"title": "Dup", "external_id": Item.objects.first().external_id},
@@ -89,6 +161,13 @@ def test_item_write_validation(ml100k, client_staff):
     assert_error(client_staff.post("/api/items/", {"title": "x", "genres": "Drama"}, format="json"), 400, "genres")
     assert_error(client_staff.post("/api/items/", {"title": "x", "category": 10**12}, format="json"), 400, "category")
     assert_error(client_staff.post("/api/items/", {"title": "x", "price": "1e400"}, format="json"), 400, "price")
+    # a misspelt key is named, not a 200 that changed nothing; GET's read-only keys are ignored
+    item = Item.objects.active().first()
+    url = f"/api/items/{item.pk}/"
+    assert_error(client_staff.patch(url, {"titel": "Renamed"}, format="json"), 400, "titel")
+    assert_error(client_staff.post("/api/items/", {"title": "x", "genre": ["Drama"]}, format="json"), 400, "genre")
+    body = {**client_staff.get(url).json(), "category": None, "title": "Renamed"}
+    assert client_staff.put(url, body, format="json").json()["title"] == "Renamed"
 
 
 def test_categories(db, anon, client_a):

@@ -1,11 +1,18 @@
 """/api/me/, /api/me/export/, DELETE /api/me/ and /api/auth/token/."""
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
+from django.db import transaction
+from rest_framework.authtoken.models import Token
 
 from catalog.models import Event, Item, Profile, Review
-from tests.api.conftest import assert_error
+from tests.api.conftest import assert_error, client_for
+from tests.conftest import own_connection
 
 pytestmark = pytest.mark.django_db
 
@@ -24,6 +31,52 @@ def test_token_login(user_a, anon):
 def test_session_auth_works_too(user_a, anon):
     anon.login(username="alice", password="alice-pw-2026")
     assert anon.get("/api/me/").json()["username"] == "alice"
+
+
+def test_usernames_are_checked_as_stored(client_a, user_a, user_b):
+    """Django NFKC-normalises a username in ``clean``, after the field checks: one 'ﷺ' was stored
+    as 'صلى الله عليه وسلم' (with spaces), ten were a database error (189 characters)."""
+    assert_error(client_a.patch("/api/me/", {"username": "\ufdfa"}, format="json"), 400, "username")
+    error = assert_error(client_a.patch("/api/me/", {"username": "\ufdfa" * 10}, format="json"), 400, "username")
+    assert "150 characters" in error["message"]
+    assert_error(client_a.patch("/api/me/", {"username": "ｂｏｂ"}, format="json"), 400, "username")  # is bob
+    assert User.objects.get(pk=user_a.pk).username == "alice"
+    response = client_a.patch("/api/me/", {"username": "ａｌｉｃｅ２"}, format="json")
+    assert response.status_code == 200 and response.json()["username"] == "alice2"
+
+
+def test_a_username_taken_meanwhile_is_400():
+    """Two users take one new username at once: the second's check ran before the first
+    committed, then its save failed on the unique username (a 500)."""
+    first_saved = threading.Event()
+
+    def setup() -> list[User]:
+        users = [User.objects.create_user(f"race-me-{n}") for n in (0, 1)]
+        Token.objects.create(user=users[1])
+        return users
+
+    def rename_and_hold(user: User) -> None:
+        with transaction.atomic():
+            user.username = "race-me-new"
+            user.save(update_fields=["username"])
+            first_saved.set()
+            time.sleep(1.0)  # meanwhile the API finds the name free, then waits on the update
+
+    def rename_through_the_api(user: User) -> tuple[int, dict]:
+        response = client_for(user).patch("/api/me/", {"username": "race-me-new"}, format="json")
+        return response.status_code, response.json()
+
+    with ThreadPoolExecutor(2) as pool:
+        users = pool.submit(own_connection(setup)).result()
+        try:
+            first = pool.submit(own_connection(rename_and_hold, users[0]))
+            assert first_saved.wait(30)
+            second = pool.submit(own_connection(rename_through_the_api, users[1]))
+            first.result(60)
+            status, body = second.result(60)
+            assert status == 400 and body["error"]["fields"]["username"], body
+        finally:
+            pool.submit(own_connection(lambda: User.objects.filter(username__startswith="race-me-").delete())).result()
 
 
 def test_me_get_and_patch(client_a, anon, user_a, user_b):

@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
 from catalog.models import Item, Review
-from tests.api.conftest import client_for
+from tests.api.conftest import assert_error, client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -42,10 +42,28 @@ def test_filters_exclude_genre_diversity_and_refine(ml_user):
     comedies = client.get("/api/recommendations/", {"k": 5, "genre": "Comedy"}).json()["results"]
     assert all("Comedy" in r["item"]["genres"] for r in comedies)
     refined = client.get("/api/recommendations/", {"k": 5, "refine": "dark horror", "diversity": 0.5})
-    assert refined.status_code == 200
+    assert refined.status_code == 200 and refined.json()["refine"]["followed"]
+    assert first and client.get("/api/recommendations/", {"k": 5}).json()["refine"] is None
 
 
+def test_the_response_says_how_the_refine_request_was_read(ml_user):
+    client = client_for(ml_user)
+    body = client.get("/api/recommendations/", {"k": 5, "refine": "more sci-fi, no horror, qwzx vbnm"}).json()
+    assert body["refine"] == {
+        "understood": [{"want": "more", "genre": "Sci-Fi", "text": "sci-fi"},
+                       {"want": "less", "genre": "Horror", "text": "horror"}],
+        "unmatched": ["qwzx vbnm"], "followed": True,
+    }
+    assert all("refine" in r["explanation"]["contributions"] for r in body["results"])
+    ml_user.profile.personalization_opt_out = True  # popular items only: the request cannot be followed
+    ml_user.profile.save()
+    body = client.get("/api/recommendations/", {"k": 5, "refine": "more sci-fi"}).json()
+    assert body["refine"]["followed"] is False and body["refine"]["understood"][0]["genre"] == "Sci-Fi"
+
+
+# exclude '²' and '①' passed str.isdigit(), then int() raised (a 500); Arabic-Indic '٣' was read as 3
 @pytest.mark.parametrize("params", [{"k": 0}, {"k": 1000}, {"diversity": 2}, {"exclude": "1,abc"},
+                                    {"exclude": "\u00b2"}, {"exclude": "1,\u2460"}, {"exclude": "\u0663"},
                                     {"refine": "x" * 500}, {"k": "ten"}])
 def test_bad_parameters_are_400_with_field_messages(ml_user, params):
     response = client_for(ml_user).get("/api/recommendations/", params)
@@ -59,7 +77,10 @@ def test_anonymous_session_and_staff_override(ml_user, anon, staff, user_a):
     assert forbidden.status_code == 403
     as_staff = client_for(staff).get("/api/recommendations/", {"user": ml_user.pk, "k": 3})
     assert as_staff.status_code == 200 and as_staff.json()["user"] == "ml_1"
-    assert client_for(staff).get("/api/recommendations/", {"user": 10**9}).status_code == 404
+    # an unknown or impossible user id is bad input (a 400 on user), not a missing endpoint (404)
+    for user_id in (10**9, 2**63, "abc", 0):
+        assert_error(client_for(staff).get("/api/recommendations/", {"user": user_id}), 400, "user")
+    assert client_for(user_a).get("/api/recommendations/", {"user": 10**9}).status_code == 403  # no leak
 
 
 def test_similar_items_endpoint(ml_user, anon):

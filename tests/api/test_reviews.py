@@ -1,9 +1,18 @@
 """/api/reviews/: listing, one review per user and item, only one's own changes."""
 
-import pytest
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+from django.contrib.auth.models import User
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from catalog import services
 from catalog.models import Event, Item, Review
-from tests.api.conftest import assert_error
+from tests.api.conftest import assert_error, client_for
+from tests.conftest import own_connection
 
 pytestmark = pytest.mark.django_db
 
@@ -88,6 +97,11 @@ def test_update_and_delete_own_only(item, anon, client_a, client_b, user_a):
     assert client_a.put(url, {"rating": 2.5}, format="json").json()["rating"] == 2.5
     assert_error(client_a.put(url, {"text": "no rating"}, format="json"), 400, "rating")
     assert_error(client_a.patch(url, {"rating": 7}, format="json"), 400, "rating")
+    # a misspelt key is named, not a 200 that changed nothing; the GET body can be sent back
+    assert_error(client_a.patch(url, {"stars": 1}, format="json"), 400, "stars")
+    assert_error(client_a.post("/api/reviews/", {"item": item.pk, "rating": 4, "txt": "x"}, format="json"), 400,
+                 "txt")
+    assert client_a.put(url, {**client_a.get(url).json(), "rating": 2.5}, format="json").status_code == 200
     assert_error(anon.patch(url, {"rating": 1}, format="json"), 401)
     assert_error(client_b.patch(url, {"rating": 1}, format="json"), 403)
     assert_error(client_b.delete(url), 403)
@@ -95,3 +109,36 @@ def test_update_and_delete_own_only(item, anon, client_a, client_b, user_a):
     assert client_a.delete(url).status_code == 204
     assert not Review.objects.filter(pk=review["id"]).exists()
     assert_error(client_a.delete(url), 404)
+
+
+def test_a_review_deleted_meanwhile_is_not_written_again(item):
+    """PATCH found the review, a DELETE committed, and the PATCH saved by user and item: it
+    wrote the review again (and several such PATCHes at once failed on the unique index: 500s)."""
+    deleting = threading.Event()
+
+    def setup() -> tuple[User, Review]:
+        user = User.objects.create_user("race-reviewer")
+        Token.objects.create(user=user)
+        return user, services.review_save(user=user, item=item, rating=4)
+
+    def delete_and_hold(review: Review) -> None:
+        with transaction.atomic():
+            services.review_delete(review=review)
+            deleting.set()
+            time.sleep(1.0)  # meanwhile the PATCH finds the review, then waits for its row
+
+    def patch(user: User, review_id: int) -> int:
+        return client_for(user).patch(f"/api/reviews/{review_id}/", {"rating": 2}, format="json").status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        user, review = pool.submit(own_connection(setup)).result()
+        try:
+            review_id = review.pk  # delete() sets review.pk to None
+            first = pool.submit(own_connection(delete_and_hold, review))
+            assert deleting.wait(30)
+            second = pool.submit(own_connection(patch, user, review_id))
+            first.result(60)
+            assert second.result(60) == 404
+            assert not pool.submit(own_connection(lambda: Review.objects.filter(user=user).exists())).result()
+        finally:
+            pool.submit(own_connection(lambda: User.objects.filter(username="race-reviewer").delete())).result()

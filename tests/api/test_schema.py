@@ -50,8 +50,11 @@ def test_throttling(anon, client_a):
 @pytest.mark.django_db
 def test_login_is_throttled(anon, user_a):
     set_rates({"anon": "1000/min", "user": "1000/min", "login": "2/min"})
-    for _ in range(2):
-        assert_error(anon.post("/api/auth/token/", {"username": "alice", "password": "guess"}, format="json"), 400)
-    right = anon.post("/api/auth/token/", {"username": "alice", "password": "alice-pw-2026"}, format="json")
+    for n in range(2):  # a made-up X-Forwarded-For per attempt does not make a new client
+        wrong = anon.post("/api/auth/token/", {"username": "alice", "password": "guess"}, format="json",
+                          HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
+        assert_error(wrong, 400)
+    right = anon.post("/api/auth/token/", {"username": "alice", "password": "alice-pw-2026"}, format="json",
+                      HTTP_X_FORWARDED_FOR="198.51.100.7")
     assert_error(right, 429)
     assert User.objects.filter(username="alice").exists()

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
+from catalog import services
 from catalog.demo import DEMO_STAFF, seed_demo
 from catalog.models import Item, ItemRelation
 from catalog.services import review_save
@@ -62,14 +63,27 @@ def test_item_page_shows_reviews_and_facts(ml100k, client):
     assert facts["actor"]["phrase"] == "Shares an actor with"
     assert facts["actor"]["linked"] and not facts["actor"]["names"]
     assert "m.0" not in response.content.decode()
-    # the films sharing the most of Star Wars' actors first (then by title), counted directly
+    # the films sharing the most of Star Wars' actors first (then the most rated), counted directly
     star_wars = response.context["item"]
     actors = ItemRelation.objects.filter(item=star_wars, relation="actor").values("entity_id")
     shared = Counter(ItemRelation.objects.filter(relation="actor", entity_id__in=actors, item__is_active=True)
                      .exclude(item=star_wars).values_list("item_id", flat=True))
-    titles = dict(Item.objects.filter(pk__in=shared).values_list("pk", "title"))
-    expected = sorted(shared, key=lambda pk: (-shared[pk], titles[pk], pk))[:5]
+    rated = {pk: (n, title) for pk, n, title in Item.objects.filter(pk__in=shared)
+             .values_list("pk", "review_count", "title")}
+    expected = sorted(shared, key=lambda pk: (-shared[pk], -rated[pk][0], rated[pk][1], pk))[:5]
     assert [other.pk for other in facts["actor"]["linked"]] == expected
+    # a fact much of the catalogue shares (English: 1,435 films) links to nothing, it is no news:
+    # every linked film shares a narrower entity of that relation
+    most = 0.02 * Item.objects.count()
+
+    def narrow(relation: str) -> list[int]:
+        mine = ItemRelation.objects.filter(item=star_wars, relation=relation).values_list("entity_id", flat=True)
+        return [e for e in mine if ItemRelation.objects.filter(entity_id=e).count() <= most]
+
+    assert len(narrow("language")) < ItemRelation.objects.filter(item=star_wars, relation="language").count()
+    for relation, fact in facts.items():
+        for other in fact["linked"]:
+            assert ItemRelation.objects.filter(item=other, relation=relation, entity_id__in=narrow(relation)).exists()
     linked = facts["actor"]["linked"][0]
     assert f'href="{linked.get_absolute_url()}"' in response.content.decode()
     assert response.context["reviews"].paginator.count == 583
@@ -125,8 +139,33 @@ def test_a_bad_rating_says_which_field_and_what_to_do(ml100k, client):
     assert not user.reviews.exists()
 
 
-def test_the_refine_box_says_how_it_read_the_request(ml100k, client):
-    page = client.get("/", {"refine": "more sci-fi, less horror and something lighter"}).content.decode()
+def test_the_refine_box_says_how_it_read_the_request(trained_model, client):
+    request = {"refine": "more sci-fi, less horror and something lighter"}
+    page = client.get("/", request).content.decode()
     reading = page[page.index("data-refine-reading"):].split("</p>")[0]
-    assert "more Sci-Fi" in reading and "less Horror" in reading and "more like “lighter”" in reading
+    assert "more Sci-Fi" in reading and "less Horror" in reading and "more Comedy" in reading
+    assert "data-refine-ignored" not in page
     assert "data-refine-reading" not in client.get("/").content.decode()
+    # a feed that cannot follow the request says so instead of claiming to have read it
+    user = User.objects.create_user("no-profiling")
+    services.profile_update(user=user, personalization_opt_out=True)
+    client.force_login(user)
+    page = client.get("/", request).content.decode()
+    assert "data-refine-reading" not in page and "Popular right now" in page
+    assert "Personal recommendations are off for your account" in page
+
+
+def test_click_context_keeps_what_cards_send_and_drops_the_rest(ml100k, client):
+    from catalog.models import Event
+
+    item = Item.objects.get(slug="star-wars-1977")
+    shopper = User.objects.create_user("clicker")
+    client.force_login(shopper)
+    sent = {"kind": "more_like_this", "src": "for_you", "pos": "3", "rid": "abc123"}
+    assert client.post(reverse("item_feedback", args=[item.slug]), sent).status_code == 302
+    assert Event.objects.filter(user=shopper).latest("id").context == {"src": "for_you", "pos": 3, "rid": "abc123"}
+    # what no card sends ("²" passes str.isdigit, int() refuses it; PostgreSQL's JSON refuses NUL)
+    odd = {"src": "for\x00you", "pos": "²", "rid": "abc123"}
+    assert client.post(reverse("item_feedback", args=[item.slug]), {**odd, "kind": "not_interested"}).status_code == 302
+    assert client.post(reverse("cart_add", args=[item.slug]), odd).status_code == 302
+    assert [e.context for e in Event.objects.filter(user=shopper).order_by("-id")[:2]] == [{"rid": "abc123"}] * 2
