@@ -14,9 +14,12 @@ $(STAMP): requirements.txt
 
 venv: $(STAMP)
 
+# apt waits (up to 10 minutes) for another apt or dpkg run to finish instead of failing.
+APT := DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
+
 # Debian's chromium for the browser tests (playwright never downloads a browser here).
 browser:
-	@test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	@test -x $(CHROMIUM) || ($(APT) update -qq && $(APT) install -y -qq chromium >/dev/null)
 
 services: venv
 	$(PY) -m recsite.services_cli start
@@ -31,7 +34,7 @@ test: venv browser services
 	$(PY) -m pytest
 
 bench: setup
-	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
+	@command -v wrk >/dev/null || ($(APT) update -qq && $(APT) install -y -qq wrk >/dev/null)
 	$(PY) manage.py import_movielens --no-progress
 	$(PY) manage.py embed --no-progress
 	$(PY) manage.py train --if-missing
