@@ -1,7 +1,7 @@
 """``python -m bench`` runs every benchmark; ``python -m bench NAME [options]`` runs one.
 
-Names: embed_throughput, freshness, search_latency, storefront, rating_stats, api_load, load, training, hnsw_scale,
-scale
+Names: embed_throughput, freshness, search_latency, search_quality, storefront, rating_stats, api_load, load,
+training, hnsw_scale, scale
 (``--help`` lists options);
 ``python -m bench --skip hnsw_scale --skip scale`` leaves out the long ones.
 """
@@ -18,8 +18,8 @@ from types import ModuleType
 from bench.common import django_setup, machine, write_result
 
 BENCHMARKS = (
-    "embed_throughput", "freshness", "search_latency", "storefront", "rating_stats", "api_load", "load", "training",
-    "hnsw_scale", "scale",
+    "embed_throughput", "freshness", "search_latency", "search_quality", "storefront", "rating_stats", "api_load",
+    "load", "training", "hnsw_scale", "scale",
 )
 
 

@@ -35,6 +35,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# The softmax temperature the model's cosines were trained at: sentence-transformers'
+# MultipleNegativesRankingLoss (all-MiniLM-L6-v2's and most of its models' training loss)
+# scales cosines by 20, so cosine / 0.05 is the model's log-likelihood scale.
+SIMILARITY_TEMPERATURE = 0.05
 _VAR_DIR = Path(os.environ.get("RECSITE_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
 
 

@@ -139,6 +139,31 @@ def test_search_relevance_on_movielens(ml100k_embedded, query, expected):
     assert titles & expected
 
 
+def test_search_ranks_the_film_more_people_reviewed_first_when_the_text_fits_both(ml100k_embedded):
+    """The popularity prior of semantic search: two items with the same text (so the same
+    vector), the newer one reviewed. With the prior it comes first; without it, the tie goes to
+    the older (lower id). The query shares no full-text match with them ("guardian")."""
+    from django.contrib.auth import get_user_model
+
+    from recommender.selectors import item_search
+
+    fields = dict(year=1999, genres=["Sci-Fi"], description="A lighthouse keeper alone on a comet.")
+    older = services.item_create(title="Comet Keeper", **fields)
+    newer = services.item_create(title="Comet Keeper", **fields)
+    for name in ("comet_fan_1", "comet_fan_2"):
+        services.review_save(user=get_user_model().objects.create_user(name), item=newer, rating="4")
+    embed_rows(kind="item", ids=[older.pk, newer.pk])
+    query = "the guardian of a lighthouse on a comet"
+
+    def order(**kwargs) -> list[int]:
+        ranked = [item.pk for item, _ in item_search(query=query, k=10, **kwargs)]
+        assert {older.pk, newer.pk} <= set(ranked)
+        return [pk for pk in ranked if pk in (older.pk, newer.pk)]
+
+    assert order() == [newer.pk, older.pk]
+    assert order(popularity_prior=0) == [older.pk, newer.pk]
+
+
 def test_search_filters_and_bad_queries(ml100k_embedded):
     from django.core.exceptions import ValidationError
 
