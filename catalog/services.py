@@ -93,17 +93,20 @@ def parse_rating(value: object) -> Decimal:
 
 @transaction.atomic
 def review_save(*, user: AbstractBaseUser, item: Item, rating: object, text: str | None = None) -> Review:
-    """Create or update the user's one review of ``item``; records a ``rate`` event."""
+    """Create or update the user's one review of ``item``; a new or changed rating records a
+    ``rate`` event (editing only the text does not: the feed would take it for a fresh rating)."""
     value = parse_rating(rating)
     review = Review.objects.select_for_update().filter(user=user, item=item).first()
     if review is None:
         review = Review(user=user, item=item, created_at=timezone.now())
+    rated = review.pk is None or review.rating != value
     review.rating = value
     if text is not None:
         review.text = text.strip()
     review.full_clean()
     review.save()
-    event_record(user=user, item=item, kind=EventKind.RATE, value=float(value))
+    if rated:
+        event_record(user=user, item=item, kind=EventKind.RATE, value=float(value))
     return review
 
 

@@ -87,11 +87,13 @@ class IdField(serializers.IntegerField):
 
 
 def parse_pk(value: object) -> int:
-    """A URL id, or 404 (never a database error for ``-1``, ``abc`` or ``10**30``)."""
-    try:
-        pk = int(str(value))
-    except ValueError:
-        raise exceptions.NotFound() from None
+    """A URL id, or 404 (never a database error for ``-1``, ``abc`` or ``10**30``). Only ASCII
+    digits: Python's ``int`` also reads ``٣``, ``+3`` and ``3_0``, each another spelling of an
+    item's URL."""
+    text = str(value)
+    if not (text.isascii() and text.isdigit()):
+        raise exceptions.NotFound()
+    pk = int(text)
     if not 1 <= pk <= MAX_ID:
         raise exceptions.NotFound()
     return pk

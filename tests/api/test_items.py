@@ -74,7 +74,9 @@ def test_text_query_uses_hybrid_search(ml100k_embedded, anon):
 def test_detail_and_unknown_ids(ml100k, anon):
     item = Item.objects.get(slug="star-wars-1977")
     assert anon.get(f"/api/items/{item.pk}/").json()["title"] == "Star Wars"
-    for bad in ("999999999", "0", "-1", "abc", str(10**30)):
+    # other spellings of an id that Python's int() reads (Arabic-Indic and full-width digits,
+    # a sign, an underscore) are not the item's URL either
+    for bad in ("999999999", "0", "-1", "abc", str(10**30), "٥٠", "５０", "+50", "5_0"):
         assert_error(anon.get(f"/api/items/{bad}/"), 404)
 
 

@@ -66,6 +66,10 @@ def test_review_half_stars_one_per_user_and_item_and_rate_event(user, item):
     assert Review.objects.get(item=item).text == "Great"  # text kept when not given
     assert list(Event.objects.filter(item=item).values_list("kind", "value")) == [("rate", 3.0), ("rate", 4.5)]
     assert str(again) == "alice rated Moon Harbor Tales (2031) 3.0"
+    # the same rating again, or a new text alone, is not a new rating: no event
+    services.review_save(user=user, item=item, rating="3.0", text="Good, on second thought")
+    assert Review.objects.get(item=item).text == "Good, on second thought"
+    assert Event.objects.filter(item=item).count() == 2
 
 
 def test_database_constraints_hold_without_model_validation(user, item):
