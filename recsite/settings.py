@@ -37,7 +37,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "recsite.admin_site.RecsiteAdminConfig",  # django.contrib.admin with our index page
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

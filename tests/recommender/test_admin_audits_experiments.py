@@ -328,3 +328,36 @@ def test_starting_an_audit_with_bad_input_says_what_is_wrong_in_words(staff_clie
 def test_starting_an_audit_queues_a_run_with_the_form_values(staff_client, broker_down, sample, expected):
     staff_client.post(reverse("admin:recommender_auditrun_run"), {"sample": sample, "k": "5"})
     assert AuditRun.objects.get().params["sample"] == expected and AuditRun.objects.get().params["k"] == 5
+
+
+def test_admin_index_shows_the_recommender_status(trained_model, staff_client):
+    """The index page answers "is it working?": the model serving and what it has not learned
+    yet, vectors waiting, the latest audit, the running experiment; each row links onwards."""
+    index = reverse("admin:index")
+
+    def text() -> str:
+        return " ".join(staff_client.get(index).content.decode().split())
+
+    page = text()
+    assert f"hybrid v{trained_model.pk}</a>, trained" in page
+    assert "0 actions since" in page  # MovieLens' events are older than the model
+    assert f"{Item.objects.count():,} of {Item.objects.count():,} current" in page
+    assert "none yet: <a" in page and "none running" in page
+
+    item = Item.objects.get(external_id="ml:50")
+    services.review_save(user=User.objects.get(username="boss"), item=item, rating=4)
+    ItemEmbedding.objects.filter(item=item).delete()
+    run = _done_run(gini=0.8765)
+    variants = [{"name": "control", "weight": 50, "params": {}},
+                {"name": "ease", "weight": 50, "params": {"algorithm": "ease"}}]
+    experiment = Experiment.objects.create(key="status-ab", name="Status A/B", is_active=True, variants=variants)
+    page = text()
+    assert "1 action since" in page
+    assert f"{Item.objects.count() - 1:,} of {Item.objects.count():,} current" in page
+    assert "<strong>1 waiting</strong>" in page and "?embedding=missing" in page
+    assert "exposure Gini 0.877" in page and reverse("admin:recommender_auditrun_change", args=[run.pk]) in page
+    assert "Status A/B</a> is running" in page
+    assert reverse("admin:recommender_experiment_change", args=[experiment.pk]) in page
+
+    ModelVersion.objects.update(is_active=False)
+    assert "<strong>none yet</strong>: everyone sees popular items" in text()

@@ -1,0 +1,64 @@
+"""The state of the recommender at a glance, for the admin's index page: the model serving,
+how much of the catalogue has a current vector, the latest audit and the running experiment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from catalog.models import Event, EventKind
+from recommender.embedding import SOURCES, source_get
+from recommender.encoder import model_name
+from recommender.models import AuditRun, Experiment, ModelVersion
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Rows of one kind (items, reviews with text, profiles with interests) with a vector."""
+
+    kind: str
+    eligible: int
+    embedded: int  # with a vector from the current model
+
+    @property
+    def missing(self) -> int:
+        return self.eligible - self.embedded
+
+
+@dataclass(frozen=True)
+class Status:
+    model: ModelVersion | None
+    actions_since_model: int  # actions (not impressions) recorded after the active model was trained
+    embeddings: list[Coverage]
+    audit: AuditRun | None  # the newest finished audit
+    audit_pending: int  # audits queued or running
+    experiment: Experiment | None  # the running one
+
+    @property
+    def audit_summary(self) -> dict[str, Any]:
+        metrics = self.audit.metrics if self.audit else {}
+        return {key: metrics.get(key) for key in ("gini", "coverage", "calibration_kl", "users")}
+
+
+def system_status() -> Status:
+    """A handful of counts (one per kind of vector, no per-row work)."""
+    model = ModelVersion.objects.filter(is_active=True).first()
+    actions = Event.objects.exclude(kind=EventKind.IMPRESSION)
+    since = (actions.filter(created_at__gt=model.created_at) if model else actions).count()
+    name = model_name()
+    embeddings = []
+    for kind in SOURCES:
+        source = source_get(kind)
+        eligible = source.eligible()
+        embedded = source.embedding.objects.filter(
+            model_name=name, **{f"{source.key}__in": eligible.values("pk")}
+        ).count()
+        embeddings.append(Coverage(kind=kind, eligible=eligible.count(), embedded=embedded))
+    return Status(
+        model=model,
+        actions_since_model=since,
+        embeddings=embeddings,
+        audit=AuditRun.objects.filter(status=AuditRun.Status.DONE).first(),
+        audit_pending=AuditRun.objects.filter(status__in=[AuditRun.Status.PENDING, AuditRun.Status.RUNNING]).count(),
+        experiment=Experiment.objects.filter(is_active=True).first(),
+    )
