@@ -120,6 +120,10 @@ def test_admin_item_embedding_status_reembed_and_review_moderation(ml100k_embedd
     item.refresh_from_db()
     assert not item.is_active
     assert staff_client.get(url, {"genre": "Film-Noir"}).context["cl"].result_count == 24
+    seventies = staff_client.get(url, {"decade": "1970"})
+    assert seventies.context["cl"].result_count == Item.objects.filter(year__range=(1970, 1979)).count() > 0
+    assert "1990s" in seventies.content.decode()
+    assert staff_client.get(url, {"decade": "x"}).status_code == 200  # ignored, not a 500
     # moderation: hiding a review drops it from the store and from embeddings
     from recommender.embedding import embed_rows
 
