@@ -1,6 +1,7 @@
 """Search quality on MovieLens-100K: NDCG@10, recall@20 and MRR of ``item_search`` over 22
-judged queries (descriptions, themes and titles), with the popularity prior at its default
-weight (1: the Bayes prior) against 0 (cosine only, the baseline) and two other weights.
+judged queries (descriptions, themes and titles) and 25 misspelt titles, with the popularity
+prior at its default weight (1: the Bayes prior) against 0 (cosine only, the baseline) and two
+other weights, and with spelling correction off.
 
 The judgements are hand-written lists of the films in ML-100K a shopper typing the query
 would want (title patterns; unmatched patterns are films the catalogue lacks). They are a
@@ -82,28 +83,59 @@ pirates: Cutthroat Island; Captain Blood; The Princess Bride; Hook; Treasure Isl
     Crimson Pirate; The Sea Hawk; Swashbuckler; Pirates; The Goonies; Peter Pan; The Black Swan
 """
 
+# Misspelt titles. The first eight were the examples tried while building the spelling
+# correction; the next seven were written after it; the last ten were written later still,
+# before any run, after the seven turned out to be found without correction.
+MISSPELT = """
+star wras: Star Wars (1977; The Empire Strikes Back; Return of the Jedi
+godfathr: The Godfather
+jurasic park: Jurassic Park; The Lost World: Jurassic Park
+terminater: The Terminator; Terminator 2
+indiana jons: Indiana Jones; Raiders of the Lost Ark
+titanik: Titanic (1997
+casablanka: Casablanca
+the shawshank redemtion: The Shawshank Redemption
+silense of the lambs: The Silence of the Lambs
+forest gump: Forrest Gump
+braveheat: Braveheart
+independance day: Independence Day
+apolo 13: Apollo 13
+men in blak: Men in Black
+pulp fictoin: Pulp Fiction
+vertgo: Vertigo
+psyco: Psycho
+alladin: Aladdin
+twistr: Twister
+scraem: Scream (1996
+jumanj: Jumanji
+contakt: Contact (1997
+goodfelas: GoodFellas
+twelv monkeys: Twelve Monkeys
+the englsh patient: The English Patient
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", type=float, nargs="+", default=list(WEIGHTS),
                         help="popularity prior weights to compare (0 is the baseline)")
 
 
-def judgements() -> dict[str, list[str]]:
-    """:data:`JUDGEMENTS` as query -> lower-case title prefixes."""
+def judgements(text: str = JUDGEMENTS) -> dict[str, list[str]]:
+    """A judgement block as query -> lower-case title prefixes."""
     parsed: dict[str, list[str]] = {}
-    for line in JUDGEMENTS.replace("\n    ", " ").strip().splitlines():
+    for line in text.replace("\n    ", " ").strip().splitlines():
         query, prefixes = line.split(": ", 1)
         parsed[query] = [p.strip().lower() for p in prefixes.split(";") if p.strip()]
     return parsed
 
 
-def relevant_ids() -> dict[str, set[int]]:
+def relevant_ids(text: str = JUDGEMENTS) -> dict[str, set[int]]:
     """Each judged query's relevant active items, by primary key."""
     from catalog.models import Item
 
     titles = [(item.pk, item.display_title.lower()) for item in Item.objects.active()]
     return {query: {pk for pk, title in titles if title.startswith(tuple(prefixes))}
-            for query, prefixes in judgements().items()}
+            for query, prefixes in judgements(text).items()}
 
 
 def ndcg(ranked: list[int], relevant: set[int], k: int = 10) -> float:
@@ -112,36 +144,47 @@ def ndcg(ranked: list[int], relevant: set[int], k: int = 10) -> float:
     return dcg / ideal if ideal else 0.0
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def _score(relevant: dict[str, set[int]], bar: tqdm, **options: Any) -> dict[str, Any]:
     from recommender.selectors import item_search
 
-    relevant = relevant_ids()
-    if not any(relevant.values()):
+    per_query = {}
+    for query, rel in relevant.items():
+        ranked = [item.pk for item, _ in item_search(query=query, k=20, **options)]
+        first = next((i for i, pk in enumerate(ranked) if pk in rel), None)
+        per_query[query] = {
+            "ndcg@10": round(ndcg(ranked, rel), 4),
+            "recall@20": round(len(set(ranked) & rel) / min(20, len(rel)), 4),
+            "mrr": round(1 / (first + 1), 4) if first is not None else 0.0,
+        }
+        bar.update()
+    means = {metric: round(sum(q[metric] for q in per_query.values()) / len(per_query), 4)
+             for metric in ("ndcg@10", "recall@20", "mrr")}
+    return {**means, "per_query": per_query}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    sets = {"judged": relevant_ids(JUDGEMENTS), "misspelt": relevant_ids(MISSPELT)}
+    if not any(sets["judged"].values()):
         raise RuntimeError("no judged film found: import MovieLens-100K and run `manage.py embed` first")
-    result: dict[str, Any] = {"queries": len(relevant), "weights": {}}
-    with tqdm(total=len(args.weights) * len(relevant), desc="search quality", unit="query") as bar:
-        for weight in args.weights:
-            per_query = {}
-            for query, rel in relevant.items():
-                ranked = [item.pk for item, _ in item_search(query=query, k=20, popularity_prior=weight)]
-                first = next((i for i, pk in enumerate(ranked) if pk in rel), None)
-                per_query[query] = {
-                    "ndcg@10": round(ndcg(ranked, rel), 4),
-                    "recall@20": round(len(set(ranked) & rel) / min(20, len(rel)), 4),
-                    "mrr": round(1 / (first + 1), 4) if first is not None else 0.0,
-                }
-                bar.update()
-            means = {m: round(sum(q[m] for q in per_query.values()) / len(per_query), 4)
-                     for m in ("ndcg@10", "recall@20", "mrr")}
-            result["weights"][str(weight)] = {**means, "per_query": per_query}
-    base = result["weights"].get("0.0")
-    if base and base["ndcg@10"]:
-        for row in result["weights"].values():
-            row["ndcg_over_baseline"] = round(row["ndcg@10"] / base["ndcg@10"], 3)
+    variants = {f"prior {w}": {"popularity_prior": w} for w in args.weights}
+    variants["prior 1.0, no spelling correction"] = {"popularity_prior": 1.0, "correct_spelling": False}
+    result: dict[str, Any] = {"queries": {name: len(rel) for name, rel in sets.items()}, "variants": {}}
+    with tqdm(total=len(variants) * sum(map(len, sets.values())), desc="search quality", unit="query") as bar:
+        for label, options in variants.items():
+            result["variants"][label] = {name: _score(rel, bar, **options) for name, rel in sets.items()}
+    for name in sets:
+        base = result["variants"].get("prior 0.0", {}).get(name, {}).get("ndcg@10")
+        for row in result["variants"].values():
+            if base:
+                row[name]["ndcg_over_prior_0"] = round(row[name]["ndcg@10"] / base, 3)
     return result
 
 
 def summary(r: dict[str, Any]) -> list[str]:
-    return [f"prior weight {w}: NDCG@10 {row['ndcg@10']} recall@20 {row['recall@20']} MRR {row['mrr']}"
-            + (f" ({row['ndcg_over_baseline']}x weight 0)" if "ndcg_over_baseline" in row else "")
-            for w, row in r["weights"].items()] + [f"{r['queries']} judged queries"]
+    lines = []
+    for label, row in r["variants"].items():
+        parts = [f"{name}: NDCG@10 {m['ndcg@10']} recall@20 {m['recall@20']} MRR {m['mrr']}"
+                 + (f" ({m['ndcg_over_prior_0']}x prior 0)" if "ndcg_over_prior_0" in m else "")
+                 for name, m in row.items()]
+        lines.append(f"{label}: " + "; ".join(parts))
+    return [*lines, f"queries: {r['queries']}"]

@@ -15,6 +15,7 @@ from pgvector.django import CosineDistance
 from catalog.models import Item
 from recommender.encoder import SIMILARITY_TEMPERATURE, get_encoder
 from recommender.models import ItemEmbedding
+from recommender.spelling import spelling_correction
 
 SEARCH_MAX_CHARS = 300
 RRF_K = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
@@ -100,14 +101,17 @@ def semantic_ranking(vector: np.ndarray, items: QuerySet[Item], *, pool: int,
 
 
 def item_search(*, query: str, k: int = 20, filters: SearchFilters | None = None,
-                popularity_prior: float = 1.0) -> list[tuple[Item, float]]:
-    """Hybrid search: full-text rank and :func:`semantic_ranking` fused by reciprocal rank fusion.
+                popularity_prior: float = 1.0, correct_spelling: bool = True) -> list[tuple[Item, float]]:
+    """Hybrid search: full-text rank and :func:`semantic_ranking` fused by reciprocal rank fusion,
+    for the query as :func:`recommender.spelling.spelling_correction` corrects it.
 
     An empty query gives an empty list; a too long one raises ValidationError.
     """
     query = clean_query(query)
     if not query or not any(ch.isalnum() for ch in query):
         return []
+    if correct_spelling:
+        query = spelling_correction(query) or query
     filters = filters or SearchFilters()
     pool = max(k * 3, 50)
     items = filters.apply(Item.objects.active())

@@ -24,6 +24,7 @@ from catalog.views import _context, actor, session_key
 from recommender import experiments, privacy, serving
 from recommender.algorithms.explain import relation_phrase
 from recommender.selectors import SearchFilters, item_search
+from recommender.spelling import spelling_correction
 
 ROW_SIZE = 12
 
@@ -99,7 +100,7 @@ def item_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 def search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET, genres=catalog_selectors.genre_list())
-    errors, results, query = [], [], request.GET.get("q", "")
+    errors, results, query, corrected = [], [], request.GET.get("q", ""), None
     if form.is_valid():
         data = form.cleaned_data
         filters = SearchFilters(genre=data["genre"] or None, year_min=data["year_min"], year_max=data["year_max"])
@@ -107,10 +108,12 @@ def search(request: HttpRequest) -> HttpResponse:
             results = [item for item, _ in item_search(query=data["q"], k=24, filters=filters)]
         except ValidationError as exc:
             errors = exc.messages
+        else:
+            corrected = spelling_correction(data["q"])
     else:
         errors = form.messages()
     return render(request, "recommender/search.html", {"form": form, "query": query, "results": results,
-                                                       "errors": errors})
+                                                       "errors": errors, "corrected": corrected})
 
 
 @login_required

@@ -77,12 +77,16 @@ def _ensure_movielens(wheel: Path) -> None:
 def _fresh_cache():
     """Every test starts with an empty cache. The feed cache's key follows the newest event's
     id, and ``_ensure_movielens`` restarts the id sequences after a flush, so a feed cached by
-    an earlier test could otherwise come back under a recurring key."""
+    an earlier test could otherwise come back under a recurring key. The same for the search's
+    title vocabulary, which a process keeps for ten minutes."""
     from django.apps import apps
     from django.core.cache import cache
 
     if apps.ready:  # not in the algorithm tests run without Django (``-p no:django``)
+        from recommender.spelling import catalogue_speller_clear
+
         cache.clear()
+        catalogue_speller_clear()
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,9 @@ class SearchResultSerializer(serializers.Serializer):
 
 class SearchResponseSerializer(serializers.Serializer):
     query = serializers.CharField()
+    corrected = serializers.CharField(allow_null=True, help_text=(
+        "The query as searched when some of its words were misspelt (corrected towards the "
+        "catalogue's titles), else null."))
     count = serializers.IntegerField()
     results = SearchResultSerializer(many=True)
 

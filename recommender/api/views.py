@@ -21,6 +21,7 @@ from catalog.api.views import ItemViewSet as CatalogItemViewSet
 from recommender import privacy, serving
 from recommender.api import serializers as s
 from recommender.selectors import SearchFilters, item_search
+from recommender.spelling import spelling_correction
 
 
 def _search_filters(params: dict[str, Any]) -> SearchFilters:
@@ -109,7 +110,7 @@ class SearchView(ApiMixin, GenericAPIView):
         params = s.SearchParams.parse(request)
         results = item_search(query=params["q"], k=params["k"], filters=_search_filters(params))
         return Response(s.SearchResponseSerializer({
-            "query": params["q"], "count": len(results),
+            "query": params["q"], "corrected": spelling_correction(params["q"]), "count": len(results),
             "results": [{"item": item, "score": score} for item, score in results],
         }).data)
 
