@@ -89,24 +89,52 @@ def word_frequencies(titles: Iterable[tuple[str, int]]) -> dict[str, float]:
 
 _lock = threading.Lock()
 _cached: tuple[float, Speller] | None = None
+_refreshing = False
+
+
+def _build() -> Speller:
+    from catalog.models import Item
+    from catalog.selectors import genre_list
+    from recommender.encoder import get_encoder
+
+    titles = list(Item.objects.active().values_list("title", "review_count").iterator(chunk_size=5000))
+    frequencies = word_frequencies([*titles, *((genre, 0) for genre in genre_list())])
+    frequencies = dict(sorted(frequencies.items(), key=lambda kv: -kv[1])[:MAX_WORDS])
+    known = {token for token in get_encoder().model.tokenizer.vocab if token.isalpha()}
+    return Speller(frequencies, known)
+
+
+def _refresh() -> None:
+    """Rebuild in the background; requests meanwhile use the previous vocabulary."""
+    global _cached, _refreshing
+    from django.db import connection
+
+    try:
+        speller = _build()
+        with _lock:
+            _cached = (time.monotonic(), speller)
+    finally:
+        _refreshing = False
+        connection.close()  # this thread's own connection
 
 
 def catalogue_speller() -> Speller:
-    """A :class:`Speller` over the active items' titles and genres, rebuilt at most every
-    :data:`VOCABULARY_SECONDS` (a new title is corrected towards within ten minutes)."""
-    global _cached
+    """A :class:`Speller` over the active items' titles and genres. The first call builds it
+    (about 3 s for a million titles); after :data:`VOCABULARY_SECONDS` a background thread
+    rebuilds it while requests keep the previous one (a new title is corrected towards within
+    about ten minutes)."""
+    global _cached, _refreshing
     with _lock:
-        if _cached is None or time.monotonic() - _cached[0] > VOCABULARY_SECONDS:
-            from catalog.models import Item
-            from catalog.selectors import genre_list
-            from recommender.encoder import get_encoder
-
-            titles = list(Item.objects.active().values_list("title", "review_count").iterator(chunk_size=5000))
-            frequencies = word_frequencies([*titles, *((genre, 0) for genre in genre_list())])
-            frequencies = dict(sorted(frequencies.items(), key=lambda kv: -kv[1])[:MAX_WORDS])
-            known = {token for token in get_encoder().model.tokenizer.vocab if token.isalpha()}
-            _cached = (time.monotonic(), Speller(frequencies, known))
-        return _cached[1]
+        cached = _cached
+        if cached is not None and time.monotonic() - cached[0] > VOCABULARY_SECONDS and not _refreshing:
+            _refreshing = True
+            threading.Thread(target=_refresh, name="speller-refresh", daemon=True).start()
+    if cached is not None:
+        return cached[1]
+    speller = _build()
+    with _lock:
+        _cached = (time.monotonic(), speller)
+    return speller
 
 
 def catalogue_speller_clear() -> None:

@@ -88,3 +88,26 @@ def test_the_api_and_the_search_page_say_what_was_searched(ml100k_embedded, clie
     page = client.get(reverse("search"), {"q": "godfathr"}).content.decode()
     assert "<strong>“godfather”</strong> (you typed “godfathr”)" in page
     assert "you typed" not in client.get(reverse("search"), {"q": "godfather"}).content.decode()
+
+
+def test_an_old_vocabulary_is_rebuilt_in_the_background_while_requests_keep_the_old_one(monkeypatch):
+    import time
+
+    from recommender import spelling
+
+    built: list[Speller] = []
+
+    def build() -> Speller:
+        built.append(Speller({f"word{len(built)}": 1.0}))
+        return built[-1]
+
+    monkeypatch.setattr(spelling, "_build", build)
+    spelling.catalogue_speller_clear()
+    first = spelling.catalogue_speller()  # the first call builds
+    assert spelling.catalogue_speller() is first and len(built) == 1  # then reuses
+    monkeypatch.setattr(spelling, "VOCABULARY_SECONDS", 0)
+    assert spelling.catalogue_speller() is first  # stale: still answered at once
+    deadline = time.monotonic() + 10
+    while spelling.catalogue_speller() is first and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert spelling.catalogue_speller() in built[1:]  # the rebuilt one
