@@ -6,6 +6,7 @@ Views are thin: they call :mod:`recommender.serving` and log impressions of what
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -56,8 +57,13 @@ def home(request: HttpRequest) -> HttpResponse:
     if viewed is not None:
         because = serving.similar_items(viewed, k=ROW_SIZE, user=user, context=context)
         rows.append(serving.Row("because_viewed", f"Because you viewed {viewed.display_title}", because))
-    rows.append(serving.Row("trending", "Trending now", serving.trending(k=ROW_SIZE, context=context, user=user)))
-    rows.append(serving.Row("new", "New arrivals", serving.new_arrivals(k=ROW_SIZE, context=context, user=user)))
+    # the generic rows show what the rows above them do not (one film, one card per page); each
+    # copy of the context carries the previous one's read of what is hidden
+    generic = context
+    generic_rows = (("trending", "Trending now", serving.trending), ("new", "New arrivals", serving.new_arrivals))
+    for key, title, row in generic_rows:
+        generic = replace(generic, exclude=context.exclude | {rec.item.pk for above in rows for rec in above.items})
+        rows.append(serving.Row(key, title, row(k=ROW_SIZE, context=generic, user=user)))
     serving.impressions_log(rows=rows, user=user, context=context)
     refine = serving.refine_summary(context, feed)
     return render(request, "recommender/home.html", {

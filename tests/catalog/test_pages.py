@@ -169,3 +169,16 @@ def test_click_context_keeps_what_cards_send_and_drops_the_rest(ml100k, client):
     assert client.post(reverse("item_feedback", args=[item.slug]), {**odd, "kind": "not_interested"}).status_code == 302
     assert client.post(reverse("cart_add", args=[item.slug]), odd).status_code == 302
     assert [e.context for e in Event.objects.filter(user=shopper).order_by("-id")[:2]] == [{"rid": "abc123"}] * 2
+
+
+def test_the_home_page_shows_each_film_once(trained_model, client):
+    """Trending and new arrivals leave out what the rows above them show: an anonymous
+    visitor's feed is close to popularity, and "Trending now" used to repeat most of it."""
+    from recommender import serving
+    from recommender.views import ROW_SIZE
+
+    rows = {row.key: [rec.item.pk for rec in row.items] for row in client.get("/").context["rows"]}
+    assert set(rows) == {"for_you", "trending", "new"} and all(len(pks) == ROW_SIZE for pks in rows.values())
+    everything = [pk for pks in rows.values() for pk in pks]
+    assert len(everything) == len(set(everything))
+    assert set(rows["for_you"]) & {rec.item.pk for rec in serving.trending(k=10)}  # there was something to leave out
