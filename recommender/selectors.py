@@ -132,3 +132,22 @@ def item_search(*, query: str, k: int = 20, filters: SearchFilters | None = None
     top = sorted(scores, key=lambda pk: (-scores[pk], pk))[:k]
     by_pk = Item.objects.in_bulk(top)
     return [(by_pk[pk], scores[pk]) for pk in top]
+
+
+SUGGEST_MAX_WORDS = 8
+_SUGGEST_WORD = re.compile(r"[^\W_]+")
+
+
+def title_suggestions(*, prefix: str, k: int = 8) -> list[Item]:
+    """Active items whose title has every typed word, the last one as a prefix ("star w" ->
+    Star Wars), most reviewed first: the search box's suggestions as the shopper types. One
+    full-text query on the search index (English stemming, so "jurass" finds Jurassic Park)."""
+    words = _SUGGEST_WORD.findall(clean_query(prefix).lower())[:SUGGEST_MAX_WORDS]
+    if not words:
+        return []
+    terms = [*words[:-1], f"{words[-1]}:*"]
+    query = SearchQuery(" & ".join(terms), search_type="raw", config=SEARCH_CONFIG)
+    return list(
+        Item.objects.active().annotate(document=ITEM_SEARCH_VECTOR).filter(document=query)
+        .order_by("-review_count", "title", "id")[:k]
+    )

@@ -24,10 +24,11 @@ from catalog.models import EventKind, Item
 from catalog.views import _context, actor, session_key
 from recommender import experiments, privacy, serving
 from recommender.algorithms.explain import relation_phrase
-from recommender.selectors import SearchFilters, item_search
+from recommender.selectors import SearchFilters, item_search, title_suggestions
 from recommender.spelling import spelling_correction
 
 ROW_SIZE = 12
+SUGGESTIONS = 8
 
 
 def _feed_context(request: HttpRequest, *, experiment: bool = False) -> serving.FeedContext:
@@ -120,6 +121,16 @@ def search(request: HttpRequest) -> HttpResponse:
         errors = form.messages()
     return render(request, "recommender/search.html", {"form": form, "query": query, "results": results,
                                                        "errors": errors, "corrected": corrected})
+
+
+def search_suggest(request: HttpRequest) -> HttpResponse:
+    """The search box's suggestions as the shopper types (an htmx fragment: links to items)."""
+    query = request.GET.get("q", "")
+    try:
+        items = title_suggestions(prefix=query, k=SUGGESTIONS)
+    except ValidationError:  # too long to be typed: no suggestions
+        items = []
+    return render(request, "recommender/_suggestions.html", {"items": items, "query": query})
 
 
 @login_required

@@ -36,6 +36,17 @@ class SearchResponseSerializer(serializers.Serializer):
     results = SearchResultSerializer(many=True)
 
 
+class SuggestParams(QueryParams):
+    q = serializers.CharField(max_length=SEARCH_MAX_CHARS, allow_blank=True,
+                              help_text="What the shopper has typed so far; the last word is a prefix.")
+    k = serializers.IntegerField(min_value=1, max_value=20, default=8, help_text="How many suggestions (1-20).")
+
+
+class SuggestResponseSerializer(serializers.Serializer):
+    query = serializers.CharField()
+    results = ItemSummarySerializer(many=True)
+
+
 class ProfileSerializer(RejectUnknownFields, serializers.ModelSerializer):
     class Meta:
         model = Profile

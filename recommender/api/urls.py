@@ -19,6 +19,7 @@ def register(router: SimpleRouter) -> None:
 urlpatterns = [
     path("recommendations/", views.RecommendationsView.as_view(), name="api-recommendations"),
     path("search/", views.SearchView.as_view(), name="api-search"),
+    path("search/suggest/", views.SuggestView.as_view(), name="api-search-suggest"),
     path("me/", views.MeView.as_view(), name="api-me"),
     path("me/export/", views.MeExportView.as_view(), name="api-me-export"),
 ]

@@ -20,7 +20,7 @@ from catalog.api.views import SEARCH_MAX_RESULTS
 from catalog.api.views import ItemViewSet as CatalogItemViewSet
 from recommender import privacy, serving
 from recommender.api import serializers as s
-from recommender.selectors import SearchFilters, item_search
+from recommender.selectors import SearchFilters, item_search, title_suggestions
 from recommender.spelling import spelling_correction
 
 
@@ -113,6 +113,20 @@ class SearchView(ApiMixin, GenericAPIView):
             "query": params["q"], "corrected": spelling_correction(params["q"]), "count": len(results),
             "results": [{"item": item, "score": score} for item, score in results],
         }).data)
+
+
+class SuggestView(ApiMixin, GenericAPIView):
+    """Title suggestions as the shopper types: every word in the title, the last as a prefix."""
+
+    permission_classes = [permissions.AllowAny]
+    serializer_class = s.SuggestResponseSerializer
+    pagination_class = None
+
+    @extend_schema(parameters=[s.SuggestParams], responses={200: s.SuggestResponseSerializer})
+    def get(self, request: Request) -> Response:
+        params = s.SuggestParams.parse(request)
+        items = title_suggestions(prefix=params["q"], k=params["k"])
+        return Response(s.SuggestResponseSerializer({"query": params["q"], "results": items}).data)
 
 
 class MeView(ApiMixin, GenericAPIView):

@@ -30,3 +30,32 @@ def test_search_bad_input(ml100k_embedded, anon):
     assert_error(anon.get("/api/search/", {"q": "a", "k": 10**20}), 400, "k")
     assert_error(anon.get("/api/search/", {"q": "a\x00b"}), 400, "q")
     assert_error(anon.get("/api/search/?q=a%00b"), 400, "q")
+
+
+def test_suggestions_as_the_shopper_types(ml100k, anon):
+    """Every typed word in the title, the last one as a prefix, most reviewed first."""
+    from catalog.models import Item
+
+    def titles(q: str, **params) -> list[str]:
+        body = anon.get("/api/search/suggest/", {"q": q, **params}).json()
+        assert body["query"] == q
+        return [f"{r['title']} ({r['year']})" for r in body["results"]]
+
+    assert titles("star w")[0] == "Star Wars (1977)"
+    assert titles("jurass") == ["Jurassic Park (1993)", "The Lost World: Jurassic Park (1997)"]  # stemmed prefix
+    godf = titles("godf", k=3)
+    assert godf[:2] == ["The Godfather (1972)", "The Godfather: Part II (1974)"] and len(godf) <= 3
+    counts = [Item.objects.get(title=t.rsplit(" (", 1)[0], year=int(t[-5:-1])).review_count for t in titles("sta")]
+    assert counts == sorted(counts, reverse=True) and len(counts) == 8
+    Item.objects.filter(title="Jurassic Park").update(is_active=False)
+    assert titles("jurass") == ["The Lost World: Jurassic Park (1997)"]  # inactive items are not suggested
+    for odd in ["", "   ", "?!*", "a & b | !c", "'; DROP TABLE catalog_item; --", "Amélie 東京 🎬", "the"]:
+        assert anon.get("/api/search/suggest/", {"q": odd}).status_code == 200, odd
+
+
+def test_suggestions_bad_input(ml100k, anon):
+    assert_error(anon.get("/api/search/suggest/"), 400, "q")
+    assert_error(anon.get("/api/search/suggest/", {"q": "x" * 301}), 400, "q")
+    assert_error(anon.get("/api/search/suggest/", {"q": "a", "k": 0}), 400, "k")
+    assert_error(anon.get("/api/search/suggest/", {"q": "a", "k": 21}), 400, "k")
+    assert_error(anon.get("/api/search/suggest/", {"q": "a\x00b"}), 400, "q")

@@ -73,6 +73,16 @@ def test_anonymous_session_search_and_bad_input(page, trained_model, shot):
     row = page.locator('[data-row="because_viewed"]')
     expect(row.locator("h2")).to_have_text("Because you viewed Return of the Jedi (1983)")
     assert row.locator("article.card").count() >= 5
+    # the search box suggests titles as one types; a suggestion opens the item, counted as a click
+    page.locator("#q").press_sequentially("star w", delay=50)
+    suggestion = page.locator("#suggestions a").first
+    expect(suggestion).to_have_text("Star Wars (1977)")
+    shot(page, "suggestions")
+    suggestion.click()
+    expect(page).to_have_url(re.compile(r"/items/star-wars-1977/\?src=suggest&pos=1$"))
+    from catalog.models import Event
+
+    assert Event.objects.filter(kind="click", item__slug="star-wars-1977", context__src="suggest").exists()
     # search finds an expected title
     page.fill("#q", "toy story")
     page.click("header button[type=submit]")
