@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.db.models import Count, F, Q, QuerySet, Sum, Value, Window
-from django.db.models.functions import RowNumber
+from django.db.models.functions import Floor, Greatest, RowNumber
 
 from catalog.models import Item, ItemRelation, Review
 
@@ -59,6 +59,16 @@ def item_reviews(*, item: Item) -> QuerySet[Review]:
         item.reviews.filter(is_hidden=False).select_related("user")
         .annotate(has_text=has_text).order_by("-has_text", "-created_at", "-id")
     )
+
+
+def item_rating_histogram(*, item: Item) -> list[tuple[int, int, float]]:
+    """(stars, visible reviews, share of them) for 5 down to 1 stars; a half star counts with the
+    whole star below it (4.5 is a 4), 0.5 with 1. Empty when the item has no visible review."""
+    stars = Greatest(Floor("rating"), Value(1), output_field=models.IntegerField())
+    counts = dict(item.reviews.filter(is_hidden=False).annotate(stars=stars).order_by()
+                  .values("stars").annotate(n=Count("id")).values_list("stars", "n"))
+    total = sum(counts.values())
+    return [(n, counts.get(n, 0), counts.get(n, 0) / total) for n in range(5, 0, -1)] if total else []
 
 
 FACT_LINKS = 5  # other catalogue items shown per relation

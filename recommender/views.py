@@ -98,6 +98,7 @@ def item_detail(request: HttpRequest, slug: str) -> HttpResponse:
                              "phrase": relation_phrase(relation).capitalize()}
                   for relation, fact in catalog_selectors.item_facts(item=item).items()},
         "reviews": Paginator(reviews, 10).get_page(request.GET.get("page")),
+        "histogram": catalog_selectors.item_rating_histogram(item=item),
         "rows": rows,
         "my_review": mine,
         "prediction": serving.predicted_rating(user, item, context) if user and not mine else None,

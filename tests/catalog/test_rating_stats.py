@@ -124,3 +124,26 @@ def test_admin_lists_and_sorts_items_by_their_ratings(ml100k, admin_client):
     assert "Star Wars" in first and f"★ {star_wars.avg_rating:.1f} (583)" in first
     change = admin_client.get(f"/admin/catalog/item/{star_wars.pk}/change/").content.decode()
     assert "(583)" in change and 'name="review_count"' not in change  # shown, not editable
+
+
+def test_the_rating_histogram_counts_visible_reviews_by_whole_stars(ml100k, client):
+    from catalog.selectors import item_rating_histogram
+
+    star_wars = Item.objects.get(slug="star-wars-1977")
+    histogram = item_rating_histogram(item=star_wars)
+    assert [stars for stars, _n, _share in histogram] == [5, 4, 3, 2, 1]
+    ratings = list(Review.objects.filter(item=star_wars, is_hidden=False).values_list("rating", flat=True))
+    expected = [sum(1 for r in ratings if max(int(r), 1) == stars) for stars in range(5, 0, -1)]
+    assert [n for _s, n, _share in histogram] == expected
+    assert sum(n for _s, n, _share in histogram) == star_wars.review_count
+    assert sum(share for *_rest, share in histogram) == pytest.approx(1.0)
+    # half stars go with the whole star below (0.5 with 1); hidden reviews are not counted
+    item = services.item_create(title="Half Measures", year=2001)
+    for name, rating in [("h1", "4.5"), ("h2", "0.5"), ("h3", "5"), ("h4", "2")]:
+        services.review_save(user=User.objects.create_user(name), item=item, rating=rating)
+    Review.objects.filter(item=item, rating=Decimal("2")).update(is_hidden=True)
+    assert item_rating_histogram(item=item) == [(5, 1, 1 / 3), (4, 1, 1 / 3), (3, 0, 0), (2, 0, 0), (1, 1, 1 / 3)]
+    assert item_rating_histogram(item=services.item_create(title="Nobody Saw It", year=2001)) == []
+    page = client.get(f"/items/{star_wars.slug}/").content.decode()
+    five = histogram[0]
+    assert f"{round(five[2] * 100)}% <small>({five[1]})</small>" in page
