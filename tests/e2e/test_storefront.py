@@ -80,6 +80,20 @@ def test_anonymous_session_search_and_bad_input(page, trained_model, shot):
     shot(page, "suggestions")
     suggestion.click()
     expect(page).to_have_url(re.compile(r"/items/star-wars-1977/\?src=suggest&pos=1$"))
+    # and by keyboard: down to the second suggestion, up, down again, Enter; Escape closes them
+    page.locator("#q").press_sequentially("godf", delay=50)
+    expect(page.locator("#suggestions a")).to_have_count(3)
+    for key in ("ArrowDown", "ArrowDown", "ArrowUp", "ArrowDown"):
+        page.keyboard.press(key)
+    expect(page.locator("#suggestions a").nth(1)).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("#suggestions a")).to_have_count(0)
+    expect(page.locator("#q")).to_be_focused()
+    page.locator("#q").press_sequentially("a", delay=50)  # "godfa": The Godfather, Part II
+    expect(page.locator("#suggestions a")).to_have_count(2)
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/items/the-godfather-1972/\?src=suggest&pos=1$"))
     from catalog.models import Event
 
     assert Event.objects.filter(kind="click", item__slug="star-wars-1977", context__src="suggest").exists()
