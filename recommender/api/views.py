@@ -71,12 +71,17 @@ def _recommendations(recs: list[serving.Recommendation], context: serving.FeedCo
     }).data
 
 
-class RecommendationsView(ApiMixin, GenericAPIView):
-    """Explained recommendations for the current user, an anonymous session, or (staff) any user."""
+class OpenReadView(ApiMixin, GenericAPIView):
+    """A GET anyone may call (anonymous clients too), answered in one unpaginated body."""
 
     permission_classes = [permissions.AllowAny]
-    serializer_class = s.RecommendationsResponseSerializer
     pagination_class = None
+
+
+class RecommendationsView(OpenReadView):
+    """Explained recommendations for the current user, an anonymous session, or (staff) any user."""
+
+    serializer_class = s.RecommendationsResponseSerializer
 
     @extend_schema(parameters=[s.RecommendationParams], responses={200: s.RecommendationsResponseSerializer})
     def get(self, request: Request) -> Response:
@@ -98,12 +103,10 @@ class RecommendationsView(ApiMixin, GenericAPIView):
         return Response(_recommendations(recs, context, user))
 
 
-class SearchView(ApiMixin, GenericAPIView):
+class SearchView(OpenReadView):
     """Hybrid search: full-text rank and embedding similarity, fused."""
 
-    permission_classes = [permissions.AllowAny]
     serializer_class = s.SearchResponseSerializer
-    pagination_class = None
 
     @extend_schema(parameters=[s.SearchParams], responses={200: s.SearchResponseSerializer})
     def get(self, request: Request) -> Response:
@@ -115,12 +118,10 @@ class SearchView(ApiMixin, GenericAPIView):
         }).data)
 
 
-class SuggestView(ApiMixin, GenericAPIView):
+class SuggestView(OpenReadView):
     """Title suggestions as the shopper types: every word in the title, the last as a prefix."""
 
-    permission_classes = [permissions.AllowAny]
     serializer_class = s.SuggestResponseSerializer
-    pagination_class = None
 
     @extend_schema(parameters=[s.SuggestParams], responses={200: s.SuggestResponseSerializer})
     def get(self, request: Request) -> Response:
