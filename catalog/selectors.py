@@ -151,5 +151,3 @@ def user_events(*, user):
     )
 
 
-def popular_items(*, limit: int) -> list[Item]:
-    return list(item_list().order_by("-review_count", "id")[:limit])

@@ -12,6 +12,5 @@ urlpatterns = [
     path("cart/remove/<slug:slug>/", views.cart_remove, name="cart_remove"),
     path("checkout/", views.checkout, name="checkout"),
     path("accounts/signup/", views.signup, name="signup"),
-    path("accounts/onboarding/", views.onboarding, name="onboarding"),
     path("accounts/profile/", views.profile, name="profile"),
 ]

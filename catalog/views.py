@@ -17,13 +17,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from catalog import cart, selectors, services
-from catalog.forms import OnboardingForm, ProfileForm, RatingForm, ReviewForm, SignupForm
+from catalog.forms import ProfileForm, RatingForm, ReviewForm, SignupForm
 from catalog.models import EventKind, Item
 
 ITEMS_PER_PAGE = 24
-ONBOARDING_CHOICES = 24
-
-
 def session_key(request: HttpRequest) -> str:
     """The visitor's session key, creating the session for a first-time visitor."""
     if not request.session.session_key:
@@ -165,22 +162,6 @@ def signup(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Welcome, {user.username}! Pick a few movies you like to start your feed.")
         return redirect("onboarding")
     return render(request, "registration/signup.html", {"form": form})
-
-
-@login_required
-def onboarding(request: HttpRequest) -> HttpResponse:
-    popular = selectors.popular_items(limit=ONBOARDING_CHOICES)
-    choices = [(str(item.pk), item.display_title) for item in popular]
-    form = OnboardingForm(request.POST or None, choices=choices)
-    if request.method == "POST" and "skip" in request.POST:
-        services.profile_update(user=request.user, onboarded=True)
-        return redirect("home")
-    if request.method == "POST" and form.is_valid():
-        picked = Item.objects.filter(pk__in=[int(pk) for pk in form.cleaned_data["picks"]])
-        services.onboarding_complete(user=request.user, items=list(picked))
-        messages.success(request, f"Thanks! Your feed now starts from your {len(picked)} picks.")
-        return redirect("home")
-    return render(request, "catalog/onboarding.html", {"form": form, "items": popular})
 
 
 @login_required

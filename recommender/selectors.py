@@ -151,3 +151,17 @@ def title_suggestions(*, prefix: str, k: int = 8) -> list[Item]:
         Item.objects.active().annotate(document=ITEM_SEARCH_VECTOR).filter(document=query)
         .order_by("-review_count", "title", "id")[:k]
     )
+
+
+def onboarding_choices(*, interests: str, k: int) -> list[Item]:
+    """The films a new shopper is offered to pick from: up to half that match the interests
+    they wrote at sign-up (by :func:`item_search`), then the most reviewed."""
+    matched: list[Item] = []
+    if interests.strip():
+        try:
+            matched = [item for item, _ in item_search(query=interests[:SEARCH_MAX_CHARS], k=k // 2)]
+        except ValidationError:  # nothing searchable in it
+            matched = []
+    taken = {item.pk for item in matched}
+    popular = Item.objects.active().exclude(pk__in=taken).order_by("-review_count", "id")[: k - len(matched)]
+    return [*matched, *popular]

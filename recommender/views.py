@@ -19,16 +19,17 @@ from django.views.decorators.http import require_POST
 
 from catalog import selectors as catalog_selectors
 from catalog import services as catalog_services
-from catalog.forms import ReviewForm, SearchForm
+from catalog.forms import OnboardingForm, ReviewForm, SearchForm
 from catalog.models import EventKind, Item
 from catalog.views import _context, actor, session_key
 from recommender import experiments, privacy, serving
 from recommender.algorithms.explain import relation_phrase
-from recommender.selectors import SearchFilters, item_search, title_suggestions
+from recommender.selectors import SearchFilters, item_search, onboarding_choices, title_suggestions
 from recommender.spelling import spelling_correction
 
 ROW_SIZE = 12
 SUGGESTIONS = 8
+ONBOARDING_CHOICES = 24
 
 
 def _feed_context(request: HttpRequest, *, experiment: bool = False) -> serving.FeedContext:
@@ -122,6 +123,22 @@ def search(request: HttpRequest) -> HttpResponse:
         errors = form.messages()
     return render(request, "recommender/search.html", {"form": form, "query": query, "results": results,
                                                        "errors": errors, "corrected": corrected})
+
+
+@login_required
+def onboarding(request: HttpRequest) -> HttpResponse:
+    interests = catalog_services.profile_get(user=request.user).interests
+    items = onboarding_choices(interests=interests, k=ONBOARDING_CHOICES)
+    form = OnboardingForm(request.POST or None, choices=[(str(item.pk), item.display_title) for item in items])
+    if request.method == "POST" and "skip" in request.POST:
+        catalog_services.profile_update(user=request.user, onboarded=True)
+        return redirect("home")
+    if request.method == "POST" and form.is_valid():
+        picked = Item.objects.filter(pk__in=[int(pk) for pk in form.cleaned_data["picks"]])
+        catalog_services.onboarding_complete(user=request.user, items=list(picked))
+        messages.success(request, f"Thanks! Your feed now starts from your {len(picked)} picks.")
+        return redirect("home")
+    return render(request, "recommender/onboarding.html", {"form": form, "items": items, "interests": interests})
 
 
 def search_suggest(request: HttpRequest) -> HttpResponse:

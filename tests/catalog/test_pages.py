@@ -182,3 +182,31 @@ def test_the_home_page_shows_each_film_once(trained_model, client):
     everything = [pk for pks in rows.values() for pk in pks]
     assert len(everything) == len(set(everything))
     assert set(rows["for_you"]) & {rec.item.pk for rec in serving.trending(k=10)}  # there was something to leave out
+
+
+def test_onboarding_offers_films_matching_the_interests_first(ml100k_embedded, client):
+    """What a new shopper wrote at sign-up leads the films offered (up to half), the most
+    reviewed fill the rest; without interests the offer is the most reviewed films."""
+    from recommender.views import ONBOARDING_CHOICES
+
+    popular = list(Item.objects.active().order_by("-review_count", "id").values_list("pk", flat=True))
+    plain = User.objects.create_user("plain-newcomer")
+    client.force_login(plain)
+    assert [item.pk for item in client.get(reverse("onboarding")).context["items"]] == popular[:ONBOARDING_CHOICES]
+
+    kid = User.objects.create_user("cartoon-fan")
+    services.profile_update(user=kid, interests="animated children's movies")
+    client.force_login(kid)
+    page = client.get(reverse("onboarding"))
+    offered = page.context["items"]
+    assert len(offered) == len({item.pk for item in offered}) == ONBOARDING_CHOICES
+    first = offered[: ONBOARDING_CHOICES // 2]
+    assert sum("Animation" in item.genres or "Children's" in item.genres for item in first) >= len(first) // 2
+    assert sum("Animation" in item.genres for item in first) > sum(
+        "Animation" in Item.objects.get(pk=pk).genres for pk in popular[: len(first)])
+    assert "Films that match “animated children&#x27;s movies” come first" in page.content.decode()
+    # the offer is what the form accepts
+    pick = offered[0]
+    response = client.post(reverse("onboarding"), {"picks": [str(pick.pk)]})
+    assert response.status_code == 302
+    assert kid.events.filter(item=pick).exists()
