@@ -111,3 +111,9 @@ def test_an_old_vocabulary_is_rebuilt_in_the_background_while_requests_keep_the_
     while spelling.catalogue_speller() is first and time.monotonic() < deadline:
         time.sleep(0.01)
     assert spelling.catalogue_speller() in built[1:]  # the rebuilt one
+    # no rebuild may outlive the test and leave its toy vocabulary to the next one
+    monkeypatch.setattr(spelling, "VOCABULARY_SECONDS", 600)
+    while spelling._refreshing and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not spelling._refreshing
+    spelling.catalogue_speller_clear()
