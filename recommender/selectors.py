@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import F, QuerySet
 from pgvector.django import CosineDistance
 
 from catalog.models import Item
+from catalog.selectors import genre_list
 from recommender.encoder import SIMILARITY_TEMPERATURE, get_encoder
 from recommender.models import ItemEmbedding
 from recommender.spelling import spelling_correction
@@ -151,6 +153,21 @@ def title_suggestions(*, prefix: str, k: int = 8) -> list[Item]:
         Item.objects.active().annotate(document=ITEM_SEARCH_VECTOR).filter(document=query)
         .order_by("-review_count", "title", "id")[:k]
     )
+
+
+GENRES_CACHE_SECONDS = 300
+
+
+def genre_suggestions(*, prefix: str, k: int = 2) -> list[str]:
+    """Genres whose name (or a word of it) starts with what was typed ("sci" -> Sci-Fi,
+    "noir" -> Film-Noir): the suggestion box offers to browse them. The genre list is cached
+    five minutes (reading it scans the catalogue)."""
+    typed = " ".join(_SUGGEST_WORD.findall(clean_query(prefix).lower()))
+    if len(typed) < 2:
+        return []
+    genres = cache.get_or_set("recommender:genre-list", genre_list, GENRES_CACHE_SECONDS)
+    return [g for g in genres if " ".join(_SUGGEST_WORD.findall(g.lower())).startswith(typed)
+            or any(word.startswith(typed) for word in _SUGGEST_WORD.findall(g.lower()))][:k]
 
 
 def onboarding_choices(*, interests: str, k: int) -> list[Item]:

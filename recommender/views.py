@@ -24,7 +24,13 @@ from catalog.models import EventKind, Item
 from catalog.views import _context, actor, session_key
 from recommender import experiments, privacy, serving
 from recommender.algorithms.explain import relation_phrase
-from recommender.selectors import SearchFilters, item_search, onboarding_choices, title_suggestions
+from recommender.selectors import (
+    SearchFilters,
+    genre_suggestions,
+    item_search,
+    onboarding_choices,
+    title_suggestions,
+)
 from recommender.spelling import spelling_correction
 
 ROW_SIZE = 12
@@ -145,10 +151,10 @@ def search_suggest(request: HttpRequest) -> HttpResponse:
     """The search box's suggestions as the shopper types (an htmx fragment: links to items)."""
     query = request.GET.get("q", "")
     try:
-        items = title_suggestions(prefix=query, k=SUGGESTIONS)
+        items, genres = title_suggestions(prefix=query, k=SUGGESTIONS), genre_suggestions(prefix=query)
     except ValidationError:  # too long to be typed: no suggestions
-        items = []
-    return render(request, "recommender/_suggestions.html", {"items": items, "query": query})
+        items, genres = [], []
+    return render(request, "recommender/_suggestions.html", {"items": items, "genres": genres, "query": query})
 
 
 @login_required

@@ -44,6 +44,8 @@ class SuggestParams(QueryParams):
 
 class SuggestResponseSerializer(serializers.Serializer):
     query = serializers.CharField()
+    genres = serializers.ListField(child=serializers.CharField(), help_text=(
+        "Genres with a name or word starting with what was typed (at most 2), to browse."))
     results = ItemSummarySerializer(many=True)
 
 

@@ -20,7 +20,7 @@ from catalog.api.views import SEARCH_MAX_RESULTS
 from catalog.api.views import ItemViewSet as CatalogItemViewSet
 from recommender import privacy, serving
 from recommender.api import serializers as s
-from recommender.selectors import SearchFilters, item_search, title_suggestions
+from recommender.selectors import SearchFilters, genre_suggestions, item_search, title_suggestions
 from recommender.spelling import spelling_correction
 
 
@@ -127,7 +127,9 @@ class SuggestView(OpenReadView):
     def get(self, request: Request) -> Response:
         params = s.SuggestParams.parse(request)
         items = title_suggestions(prefix=params["q"], k=params["k"])
-        return Response(s.SuggestResponseSerializer({"query": params["q"], "results": items}).data)
+        return Response(s.SuggestResponseSerializer({
+            "query": params["q"], "genres": genre_suggestions(prefix=params["q"]), "results": items,
+        }).data)
 
 
 class MeView(ApiMixin, GenericAPIView):

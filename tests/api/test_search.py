@@ -51,6 +51,16 @@ def test_suggestions_as_the_shopper_types(ml100k, anon):
     assert titles("jurass") == ["The Lost World: Jurassic Park (1997)"]  # inactive items are not suggested
     for odd in ["", "   ", "?!*", "a & b | !c", "'; DROP TABLE catalog_item; --", "Amélie 東京 🎬", "the"]:
         assert anon.get("/api/search/suggest/", {"q": odd}).status_code == 200, odd
+    # genres to browse: by the start of their name or of a word in it
+    def genres(q: str) -> list[str]:
+        return anon.get("/api/search/suggest/", {"q": q}).json()["genres"]
+
+    assert genres("sci") == genres("sci f") == ["Sci-Fi"] and genres("noir") == ["Film-Noir"]
+    assert genres("star w") == [] and genres("d") == []  # one letter: too early to guess
+    from django.test import Client
+
+    fragment = Client().get("/search/suggest/", {"q": "sci"}).content.decode()
+    assert 'href="/browse/Sci-Fi/"' in fragment and "Browse Sci-Fi" in fragment
 
 
 def test_suggestions_bad_input(ml100k, anon):
