@@ -149,5 +149,3 @@ def user_events(*, user):
     return Event.objects.filter(user=user).exclude(kind="impression").select_related("item").order_by(
         "-created_at", "-id"
     )
-
-

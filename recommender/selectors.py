@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
@@ -39,14 +40,14 @@ def items_nearest(vector: np.ndarray, *, k: int, exclude: set[int] = frozenset()
                   queryset: QuerySet[Item] | None = None) -> list[tuple[Item, float]]:
     """Active items nearest to ``vector`` by cosine (HNSW index), with similarity in [-1, 1]."""
     items = (queryset if queryset is not None else Item.objects.all()).filter(is_active=True)
-    rows = (
-        ItemEmbedding.objects.filter(item__in=items)
-        .exclude(item_id__in=exclude)
-        .annotate(distance=CosineDistance("vector", vector))
-        .order_by("distance")
-        .select_related("item")[:k]
-    )
+    rows = _by_distance(vector, items).exclude(item_id__in=exclude).select_related("item")[:k]
     return [(row.item, 1.0 - float(row.distance)) for row in rows]
+
+
+def _by_distance(vector: np.ndarray, items: QuerySet[Item]) -> QuerySet[ItemEmbedding]:
+    """The vectors of ``items``, nearest to ``vector`` first (cosine ``distance`` annotated)."""
+    return ItemEmbedding.objects.filter(item__in=items).annotate(
+        distance=CosineDistance("vector", vector)).order_by("distance")
 
 
 def item_similar_list(*, item: Item, k: int = 10) -> list[tuple[Item, float]]:
@@ -91,29 +92,30 @@ def semantic_ranking(vector: np.ndarray, items: QuerySet[Item], *, pool: int,
     the text fits about equally, the one more people watched comes first (0: cosine only).
     The nearest 4 x ``pool`` by cosine (HNSW) are the candidates.
     """
-    rows = (
-        ItemEmbedding.objects.filter(item__in=items)
-        .annotate(distance=CosineDistance("vector", vector))
-        .order_by("distance")
-        .values_list("item_id", "distance", "item__review_count")[: pool * 4]
-    )
+    rows = _by_distance(vector, items).values_list("item_id", "distance", "item__review_count")[: pool * 4]
     score = {pk: (1.0 - distance) / SIMILARITY_TEMPERATURE + popularity_prior * math.log1p(reviews)
              for pk, distance, reviews in rows}
     return sorted(score, key=lambda pk: (-score[pk], pk))[:pool]
 
 
-def item_search(*, query: str, k: int = 20, filters: SearchFilters | None = None,
-                popularity_prior: float = 1.0, correct_spelling: bool = True) -> list[tuple[Item, float]]:
+@dataclass
+class SearchOutcome:
+    results: list[tuple[Item, float]]  # (item, fused score), best first
+    corrected: str | None = None  # the query as searched when its spelling was corrected
+
+
+def search_items(*, query: str, k: int = 20, filters: SearchFilters | None = None,
+                 popularity_prior: float = 1.0, correct_spelling: bool = True) -> SearchOutcome:
     """Hybrid search: full-text rank and :func:`semantic_ranking` fused by reciprocal rank fusion,
     for the query as :func:`recommender.spelling.spelling_correction` corrects it.
 
-    An empty query gives an empty list; a too long one raises ValidationError.
+    An empty query gives no results; a too long one raises ValidationError.
     """
     query = clean_query(query)
     if not query or not any(ch.isalnum() for ch in query):
-        return []
-    if correct_spelling:
-        query = spelling_correction(query) or query
+        return SearchOutcome([])
+    corrected = spelling_correction(query) if correct_spelling else None
+    query = corrected or query
     filters = filters or SearchFilters()
     pool = max(k * 3, 50)
     items = filters.apply(Item.objects.active())
@@ -133,7 +135,12 @@ def item_search(*, query: str, k: int = 20, filters: SearchFilters | None = None
             scores[pk] = scores.get(pk, 0.0) + 1.0 / (RRF_K + rank)
     top = sorted(scores, key=lambda pk: (-scores[pk], pk))[:k]
     by_pk = Item.objects.in_bulk(top)
-    return [(by_pk[pk], scores[pk]) for pk in top]
+    return SearchOutcome([(by_pk[pk], scores[pk]) for pk in top], corrected)
+
+
+def item_search(**options: Any) -> list[tuple[Item, float]]:
+    """:func:`search_items`'s results alone."""
+    return search_items(**options).results
 
 
 SUGGEST_MAX_WORDS = 8
@@ -165,9 +172,13 @@ def genre_suggestions(*, prefix: str, k: int = 2) -> list[str]:
     typed = " ".join(_SUGGEST_WORD.findall(clean_query(prefix).lower()))
     if len(typed) < 2:
         return []
+
+    def matches(genre: str) -> bool:  # from the start of any of its words
+        words = _SUGGEST_WORD.findall(genre.lower())
+        return any(" ".join(words[i:]).startswith(typed) for i in range(len(words)))
+
     genres = cache.get_or_set("recommender:genre-list", genre_list, GENRES_CACHE_SECONDS)
-    return [g for g in genres if " ".join(_SUGGEST_WORD.findall(g.lower())).startswith(typed)
-            or any(word.startswith(typed) for word in _SUGGEST_WORD.findall(g.lower()))][:k]
+    return [genre for genre in genres if matches(genre)][:k]
 
 
 def onboarding_choices(*, interests: str, k: int) -> list[Item]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog.models import Event, EventKind
-from recommender.embedding import SOURCES, source_get
+from recommender.embedding import SOURCES
 from recommender.encoder import model_name
 from recommender.models import AuditRun, Experiment, ModelVersion
 
@@ -47,8 +47,7 @@ def system_status() -> Status:
     since = (actions.filter(created_at__gt=model.created_at) if model else actions).count()
     name = model_name()
     embeddings = []
-    for kind in SOURCES:
-        source = source_get(kind)
+    for kind, source in SOURCES.items():
         eligible = source.eligible()
         embedded = source.embedding.objects.filter(
             model_name=name, **{f"{source.key}__in": eligible.values("pk")}

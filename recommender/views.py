@@ -24,14 +24,7 @@ from catalog.models import EventKind, Item
 from catalog.views import _context, actor, session_key
 from recommender import experiments, privacy, serving
 from recommender.algorithms.explain import relation_phrase
-from recommender.selectors import (
-    SearchFilters,
-    genre_suggestions,
-    item_search,
-    onboarding_choices,
-    title_suggestions,
-)
-from recommender.spelling import spelling_correction
+from recommender.selectors import SearchFilters, genre_suggestions, onboarding_choices, search_items, title_suggestions
 
 ROW_SIZE = 12
 SUGGESTIONS = 8
@@ -120,11 +113,11 @@ def search(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         filters = SearchFilters(genre=data["genre"] or None, year_min=data["year_min"], year_max=data["year_max"])
         try:
-            results = [item for item, _ in item_search(query=data["q"], k=24, filters=filters)]
+            outcome = search_items(query=data["q"], k=24, filters=filters)
         except ValidationError as exc:
             errors = exc.messages
         else:
-            corrected = spelling_correction(data["q"])
+            results, corrected = [item for item, _ in outcome.results], outcome.corrected
     else:
         errors = form.messages()
     return render(request, "recommender/search.html", {"form": form, "query": query, "results": results,

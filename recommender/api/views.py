@@ -20,8 +20,7 @@ from catalog.api.views import SEARCH_MAX_RESULTS
 from catalog.api.views import ItemViewSet as CatalogItemViewSet
 from recommender import privacy, serving
 from recommender.api import serializers as s
-from recommender.selectors import SearchFilters, genre_suggestions, item_search, title_suggestions
-from recommender.spelling import spelling_correction
+from recommender.selectors import SearchFilters, genre_suggestions, item_search, search_items, title_suggestions
 
 
 def _search_filters(params: dict[str, Any]) -> SearchFilters:
@@ -111,10 +110,10 @@ class SearchView(OpenReadView):
     @extend_schema(parameters=[s.SearchParams], responses={200: s.SearchResponseSerializer})
     def get(self, request: Request) -> Response:
         params = s.SearchParams.parse(request)
-        results = item_search(query=params["q"], k=params["k"], filters=_search_filters(params))
+        outcome = search_items(query=params["q"], k=params["k"], filters=_search_filters(params))
         return Response(s.SearchResponseSerializer({
-            "query": params["q"], "corrected": spelling_correction(params["q"]), "count": len(results),
-            "results": [{"item": item, "score": score} for item, score in results],
+            "query": params["q"], "corrected": outcome.corrected, "count": len(outcome.results),
+            "results": [{"item": item, "score": score} for item, score in outcome.results],
         }).data)
 
 
