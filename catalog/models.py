@@ -1,4 +1,5 @@
-"""The shop's data: categories, items, reviews, activity events, profiles, knowledge graph."""
+"""The shop's data: categories, items, reviews, activity events, profiles, history exclusions,
+knowledge graph."""
 
 from __future__ import annotations
 
@@ -193,6 +194,24 @@ class Profile(models.Model):
 
     def __str__(self) -> str:
         return f"Profile of {self.user}"
+
+
+class HistoryExclusion(models.Model):
+    """An item the user asked us not to use for their recommendations (a gift, a film watched
+    for someone else). Their ratings and events about it stay stored, and it is still not
+    recommended again once rated or bought, but neither the live profile nor training reads
+    them as the user's taste."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="history_exclusions")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "item"], name="history_exclusion_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} does not use {self.item}"
 
 
 class Entity(models.Model):

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import models
-from django.db.models import Count, F, Q, QuerySet, Sum, Value, Window
+from django.db.models import Case, Count, F, Max, Q, QuerySet, Sum, Value, When, Window
 from django.db.models.functions import Floor, Greatest, RowNumber
 
-from catalog.models import Item, ItemRelation, Review
+from catalog.models import Event, EventKind, HistoryExclusion, Item, ItemRelation, Review
 
 PRIOR_RATINGS = 10  # "sort by rating" treats every item as also having this many average ratings
 
@@ -143,9 +148,66 @@ def user_reviews(*, user) -> QuerySet[Review]:
     return Review.objects.filter(user=user).select_related("item").order_by("-created_at", "-id")
 
 
-def user_events(*, user):
-    from catalog.models import Event
-
+def user_events(*, user) -> QuerySet[Event]:
     return Event.objects.filter(user=user).exclude(kind="impression").select_related("item").order_by(
         "-created_at", "-id"
     )
+
+
+# What a user did with an item, as their history shows it: not impressions (shown, not acted
+# on), "rate" events (the review says it) or "not interested" (a filter, not a taste).
+HISTORY_KINDS = (EventKind.PURCHASE, EventKind.ADD_TO_CART, EventKind.MORE_LIKE_THIS, EventKind.CLICK,
+                 EventKind.VIEW)
+
+
+PICKED = "picked"  # a "more like this" picked at sign-up (onboarding)
+
+
+class HistoryAction(NamedTuple):
+    kind: str  # an EventKind value, or PICKED
+    times: int
+
+    @property
+    def label(self) -> str:
+        return "Picked at sign-up" if self.kind == PICKED else EventKind(self.kind).label
+
+
+@dataclass
+class HistoryEntry:
+    item: Item
+    last_at: datetime | None  # None: the user never did anything with it
+    used: bool = True  # False: the user asked us not to use it for their recommendations
+    rating: Decimal | None = None
+    actions: list[HistoryAction] = field(default_factory=list)  # strongest first
+
+
+def user_history(*, user, item_ids: Collection[int] | None = None) -> list[HistoryEntry]:
+    """One entry per item ``user`` rated, acted on or excluded from their recommendations
+    (only ``item_ids`` if given), most recent first."""
+    only = Q() if item_ids is None else Q(item_id__in=item_ids)
+    last: dict[int, datetime] = {}
+    ratings: dict[int, Decimal] = {}
+    actions: dict[int, list[HistoryAction]] = defaultdict(list)
+
+    def saw(pk: int, at: datetime) -> None:
+        last[pk] = max(last.get(pk, at), at)
+
+    for pk, rating, at in Review.objects.filter(only, user=user).values_list("item_id", "rating", "created_at"):
+        saw(pk, at)
+        ratings[pk] = rating
+    rank = {kind: n for n, kind in enumerate((*HISTORY_KINDS[:2], PICKED, *HISTORY_KINDS[2:]))}
+    action = Case(When(kind=EventKind.MORE_LIKE_THIS, context__source="onboarding", then=Value(PICKED)),
+                  default=F("kind"))
+    for pk, kind, times, at in sorted(
+        Event.objects.filter(only, user=user, kind__in=HISTORY_KINDS).values("item_id", action=action)
+        .annotate(times=Count("id"), at=Max("created_at")).values_list("item_id", "action", "times", "at"),
+        key=lambda row: rank[row[1]],
+    ):
+        saw(pk, at)
+        actions[pk].append(HistoryAction(kind, times))
+    excluded = dict(HistoryExclusion.objects.filter(only, user=user).values_list("item_id", "created_at"))
+    for pk, at in excluded.items():
+        saw(pk, at)
+    items = Item.objects.in_bulk(list(last))
+    entries = [HistoryEntry(items[pk], at, pk not in excluded, ratings.get(pk), actions[pk]) for pk, at in last.items()]
+    return sorted(entries, key=lambda e: (e.last_at, e.item.pk), reverse=True)

@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from catalog.models import Event, EventKind, Item, Profile, Review
+from catalog.models import Event, EventKind, HistoryExclusion, Item, Profile, Review
 
 ITEM_TEXT_FIELDS = ("title", "description", "genres", "tags", "year")
 
@@ -158,6 +158,17 @@ def event_record(
         event.full_clean(validate_unique=False)
         event.save()
     return event, True
+
+
+@transaction.atomic
+def history_use(*, user: AbstractBaseUser, item: Item, used: bool) -> None:
+    """Use ``item`` as evidence of ``user``'s taste again, or stop using it (``used=False``):
+    what the user did with it stays stored, but the next feed and the next trained model leave
+    it out. Idempotent."""
+    if used:
+        HistoryExclusion.objects.filter(user=user, item=item).delete()
+    else:
+        HistoryExclusion.objects.get_or_create(user=user, item=item)
 
 
 def profile_get(*, user: AbstractBaseUser) -> Profile:

@@ -13,4 +13,6 @@ urlpatterns = [
     path("checkout/", views.checkout, name="checkout"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/profile/", views.profile, name="profile"),
+    path("accounts/history/", views.history, name="history"),
+    path("accounts/history/<int:pk>/", views.history_use, name="history_use"),
 ]

@@ -165,6 +165,35 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def history(request: HttpRequest) -> HttpResponse:
+    """Everything the user's recommendations learn from, each with a switch to stop using it."""
+    page = Paginator(selectors.user_history(user=request.user), ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "catalog/history.html", {"page": page})
+
+
+@require_POST
+def history_use(request: HttpRequest, pk: int) -> HttpResponse:
+    """Stop (``used=0``) or start again (``used=1``) using an item for the user's recommendations;
+    by id, not slug: a film the shop no longer sells stays in a history."""
+    if not request.user.is_authenticated:
+        messages.info(request, "Log in to choose what your recommendations use.")
+        return redirect(f"{reverse('login')}?next={reverse('history')}")
+    item = Item.objects.filter(pk=pk).first()
+    if item is None:
+        raise Http404("No such item")
+    used = request.POST.get("used")
+    if used not in {"0", "1"}:
+        messages.error(request, "Say whether to use the item (used=1) or not (used=0).")
+        return _back(request, reverse("history"))
+    services.history_use(user=request.user, item=item, used=used == "1")
+    if used == "1":
+        messages.success(request, f"{item.display_title} is used for your recommendations again.")
+    else:
+        messages.success(request, f"Done: your recommendations no longer use {item.display_title}.")
+    return _back(request, reverse("history"))
+
+
+@login_required
 def profile(request: HttpRequest) -> HttpResponse:
     instance = services.profile_get(user=request.user)
     form = ProfileForm(request.POST or None, instance=instance)

@@ -33,7 +33,7 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from catalog.models import Event, EventKind, Item, Profile, Review
+from catalog.models import Event, EventKind, HistoryExclusion, Item, Profile, Review
 from catalog.selectors import genre_list, personalization_opted_out
 from recommender import explanations
 from recommender.algorithms.base import top_stable, zscore_rows
@@ -213,9 +213,12 @@ def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any)
     if opted_out:
         return LiveUser(LiveProfile(), seen, blocked, {}, review_vectors, personalized=False)
 
+    # items the user asked us not to use: still filtered when rated or bought, never taste
+    unused = set(HistoryExclusion.objects.filter(user=user).values_list("item_id", flat=True)) if user else set()
+
     def add(pk: int, rating: float, ts: int, what: dict[str, Any], *, explicit: bool = False) -> None:
         idx = index.get(pk)
-        if idx is not None:
+        if idx is not None and pk not in unused:
             raw.append((idx, rating, ts, explicit))
             what_of.append(what)
 
@@ -239,7 +242,9 @@ def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any)
         if kind == EventKind.PURCHASE:
             seen.add(pk)
         picked = kind == EventKind.MORE_LIKE_THIS and (ctx or {}).get("source") == "onboarding"
-        if picked and pk in index:
+        if pk in unused:
+            pass
+        elif picked and pk in index:
             onboarding.append(index[pk])
         elif (kind == EventKind.MORE_LIKE_THIS and pk not in more_like and len(more_like) < STEER_TARGETS
               and created >= timezone.now() - timedelta(hours=STEER_HOURS)):
@@ -250,9 +255,9 @@ def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any)
         interest = ProfileEmbedding.objects.filter(profile__user=user).values_list("vector", flat=True).first()
         if interest is not None:
             vectors.append((np.asarray(interest, dtype=np.float32), 1.0))
-        for vector, text, pk, rating in ReviewEmbedding.objects.filter(review__user=user).values_list(
-            "vector", "review__text", "review__item_id", "review__rating"
-        )[:50]:
+        for vector, text, pk, rating in ReviewEmbedding.objects.filter(review__user=user).exclude(
+            review__item_id__in=unused
+        ).values_list("vector", "review__text", "review__item_id", "review__rating")[:50]:
             review_vectors.append((np.asarray(vector, dtype=np.float32), text, pk))
             vectors.append((np.asarray(vector, dtype=np.float32), max(float(rating) - 2.5, 0.25) / 2.5))
     # one event per item, as training counts it: repeated views are not repeated evidence, and
@@ -367,12 +372,16 @@ def _feed_key(user: AbstractBaseUser | None, k: int, context: FeedContext, versi
 
 
 def _actor_state(user: AbstractBaseUser | None, session_key: str) -> tuple[tuple | None, int | None]:
-    """(the profile's opt-out and interest-vector time, the id of the newest action) of a user
-    and/or session: what the feed cache key follows. One plain SQL statement on every cached
-    request (the ORM spent ~1 ms building the two queries it replaces, the database 0.3 ms).
-    The newest action is found through the (user | session, created_at) indexes; a max(id)
-    walks the primary key backwards past everyone else's events, which grows with the table."""
+    """(the profile's opt-out, interest-vector time and history exclusions, the id of the newest
+    action) of a user and/or session: what the feed cache key follows. One plain SQL statement
+    on every cached request (the ORM spent ~1 ms building the two queries it replaces, the
+    database 0.3 ms). The newest action is found through the (user | session, created_at)
+    indexes; a max(id) walks the primary key backwards past everyone else's events, which grows
+    with the table."""
     event, profile, vectors = Event._meta.db_table, Profile._meta.db_table, ProfileEmbedding._meta
+    # an exclusion is only ever added with a new id or removed, so (count, newest id) names the set
+    unused = (f"SELECT count(*)::text || ':' || coalesce(max(x.id), 0) FROM {HistoryExclusion._meta.db_table} x "
+              "WHERE x.user_id = %s")
     actor, params = [], []
     if user is not None:
         actor.append("ev.user_id = %s")
@@ -386,13 +395,13 @@ def _actor_state(user: AbstractBaseUser | None, session_key: str) -> tuple[tuple
     with connection.cursor() as cursor:
         if user is not None:
             cursor.execute(
-                f"SELECT p.personalization_opt_out, e.embedded_at, ({latest}) FROM {profile} p LEFT JOIN "
-                f"{vectors.db_table} e ON e.{vectors.pk.column} = p.{Profile._meta.pk.column} WHERE p.user_id = %s",
-                [*params, user.pk],
+                f"SELECT p.personalization_opt_out, e.embedded_at, ({unused}), ({latest}) "
+                f"FROM (SELECT %s::bigint AS id) u LEFT JOIN {profile} p ON p.user_id = u.id LEFT JOIN "
+                f"{vectors.db_table} e ON e.{vectors.pk.column} = p.{Profile._meta.pk.column}",
+                [user.pk, *params, user.pk],
             )
             row = cursor.fetchone()
-            if row is not None:
-                return (row[0], row[1]), row[2]
+            return (row[0], row[1], row[2]), row[3]
         cursor.execute(latest, params)
         row = cursor.fetchone()
     return None, row[0] if row else None

@@ -130,18 +130,19 @@ def _copy_out(sql: str, params: list[object], dtype: np.dtype) -> np.ndarray:
 
 
 def _interaction_rows() -> np.ndarray:
-    """Visible ratings (src 0) and implicit events (src 1) of users who did not opt out, on active items."""
+    """Visible ratings (src 0) and implicit events (src 1) of users who did not opt out, on active
+    items, but not about items their user asked us not to use."""
     kinds = list(IMPLICIT_RATINGS)
     value = "CASE e.kind " + " ".join("WHEN %s THEN %s" for _ in kinds) + " END"
     sql = (
         "SELECT 0::int2, r.id::int8, r.user_id::int8, r.item_id::int8, r.rating::float4, r.created_at "
         "FROM catalog_review r "
         "JOIN catalog_item i ON i.id = r.item_id WHERE NOT r.is_hidden AND i.is_active "
-        f"AND r.user_id NOT IN ({OPTED_OUT}) UNION ALL "
+        f"AND r.user_id NOT IN ({OPTED_OUT}) AND NOT EXISTS ({UNUSED.format(row='r')}) UNION ALL "
         f"SELECT 1::int2, e.id::int8, e.user_id::int8, e.item_id::int8, ({value})::float4, e.created_at "
         "FROM catalog_event e "
         "JOIN catalog_item i ON i.id = e.item_id WHERE e.kind = ANY(%s) AND e.user_id IS NOT NULL AND i.is_active "
-        f"AND e.user_id NOT IN ({OPTED_OUT})"
+        f"AND e.user_id NOT IN ({OPTED_OUT}) AND NOT EXISTS ({UNUSED.format(row='e')})"
     )
     params: list[object] = [x for kind in kinds for x in (str(kind), IMPLICIT_RATINGS[kind])]
     rows = _copy_out(sql, [*params, [str(kind) for kind in kinds]], _ROW)
@@ -153,6 +154,7 @@ def _interaction_rows() -> np.ndarray:
 
 
 OPTED_OUT = "SELECT p.user_id FROM catalog_profile p WHERE p.personalization_opt_out"
+UNUSED = "SELECT 1 FROM catalog_historyexclusion x WHERE x.user_id = {row}.user_id AND x.item_id = {row}.item_id"
 
 
 def _item_vectors(item_pks: np.ndarray) -> np.ndarray:

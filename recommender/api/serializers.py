@@ -134,12 +134,43 @@ class ExportEventSerializer(serializers.Serializer):
     created_at = serializers.CharField()
 
 
+class ExportExclusionSerializer(serializers.Serializer):
+    item = serializers.CharField(help_text="The item's external id.")
+    title = serializers.CharField()
+    since = serializers.CharField()
+
+
 class ExportSerializer(serializers.Serializer):
     account = ExportAccountSerializer()
     profile = ExportProfileSerializer(allow_null=True)
     profile_has_embedding = serializers.BooleanField()
     reviews = ExportReviewSerializer(many=True)
     events = ExportEventSerializer(many=True)
+    not_used_for_recommendations = ExportExclusionSerializer(many=True, help_text=(
+        "Items the user asked us not to use for their recommendations."))
+
+
+class HistoryActionSerializer(serializers.Serializer):
+    kind = serializers.CharField(help_text=(
+        "purchase, add_to_cart, picked (at sign-up), more_like_this, click or view."))
+    times = serializers.IntegerField()
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    item = ItemSummarySerializer()
+    last_at = serializers.DateTimeField(allow_null=True, help_text=(
+        "The user's latest rating, action or exclusion of the item; null if none."))
+    rating = serializers.FloatField(allow_null=True, help_text="The user's rating, or null.")
+    actions = HistoryActionSerializer(many=True, help_text="What the user did with it, strongest first.")
+    used_for_recommendations = serializers.BooleanField(source="used", help_text=(
+        "False once the user asked us not to use the item for their recommendations: the next "
+        "feed and the next trained model leave it out (it is still not recommended again once "
+        "rated or bought)."))
+
+
+class HistoryUpdateSerializer(RejectUnknownFields, serializers.Serializer):
+    read_only_keys = ("item", "last_at", "rating", "actions")  # GET's, ignored
+    used_for_recommendations = serializers.BooleanField()
 
 
 class ExplanationSerializer(serializers.Serializer):

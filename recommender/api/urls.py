@@ -22,4 +22,6 @@ urlpatterns = [
     path("search/suggest/", views.SuggestView.as_view(), name="api-search-suggest"),
     path("me/", views.MeView.as_view(), name="api-me"),
     path("me/export/", views.MeExportView.as_view(), name="api-me-export"),
+    path("me/history/", views.MeHistoryView.as_view(), name="api-me-history"),
+    path("me/history/<str:item_id>/", views.MeHistoryItemView.as_view(), name="api-me-history-item"),
 ]

@@ -1,4 +1,5 @@
-"""Personalization endpoints: hybrid search, and the signed-in user's account, export and erasure."""
+"""Personalization endpoints: hybrid search, and the signed-in user's account, history, export and
+erasure."""
 
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ from django.db import IntegrityError, transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.generics import GenericAPIView
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from catalog import services
-from catalog.api.base import ApiMixin
+from catalog.api.base import ApiMixin, parse_pk
 from catalog.api.views import SEARCH_MAX_RESULTS
 from catalog.api.views import ItemViewSet as CatalogItemViewSet
+from catalog.models import Item
+from catalog.selectors import HistoryEntry, user_history
 from recommender import privacy, serving
 from recommender.api import serializers as s
 from recommender.selectors import SearchFilters, genre_suggestions, item_search, search_items, title_suggestions
@@ -183,3 +186,45 @@ class MeExportView(ApiMixin, GenericAPIView):
 
     def get(self, request: Request) -> Response:
         return Response(privacy.user_export(user=request.user))
+
+
+class MeHistoryView(ApiMixin, ListAPIView):
+    """Every item the signed-in user rated, acted on or excluded from their recommendations, most
+    recent first, and whether it is used for their recommendations."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = s.HistoryEntrySerializer
+
+    def get_queryset(self) -> list[HistoryEntry]:
+        return user_history(user=self.request.user)
+
+
+class MeHistoryItemView(ApiMixin, GenericAPIView):
+    """One item of the signed-in user's history. PATCH ``used_for_recommendations: false`` stops
+    using it for their recommendations at once (any catalogue item may be excluded in advance);
+    ``true`` uses it again."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = s.HistoryEntrySerializer
+    pagination_class = None
+
+    def _item(self, item_id: str) -> Item:
+        item = Item.objects.filter(pk=parse_pk(item_id)).first()
+        if item is None:
+            raise NotFound("No such item.")
+        return item
+
+    def get(self, request: Request, item_id: str) -> Response:
+        found = user_history(user=request.user, item_ids=[self._item(item_id).pk])
+        if not found:
+            raise NotFound("This item is not in your history.")
+        return Response(s.HistoryEntrySerializer(found[0]).data)
+
+    @extend_schema(request=s.HistoryUpdateSerializer, responses={200: s.HistoryEntrySerializer})
+    def patch(self, request: Request, item_id: str) -> Response:
+        item = self._item(item_id)
+        serializer = s.HistoryUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.history_use(user=request.user, item=item, used=serializer.validated_data["used_for_recommendations"])
+        found = user_history(user=request.user, item_ids=[item.pk])
+        return Response(s.HistoryEntrySerializer(found[0] if found else HistoryEntry(item, None)).data)

@@ -149,3 +149,44 @@ def test_erasure(ml100k, client_a, client_b, user_a, user_b, anon):
     assert Review.objects.filter(user=user_b).count() == 1  # B untouched
     assert_error(client_a.get("/api/me/"), 401)  # the token went with the account
     assert_error(anon.get("/api/me/"), 401)
+
+
+def test_history_lists_and_switches_what_recommendations_use(ml100k, client_a, client_b, user_a, anon):
+    star_wars, fargo = Item.objects.get(slug="star-wars-1977"), Item.objects.get(slug="fargo-1996")
+    client_a.post("/api/reviews/", {"item": star_wars.pk, "rating": 5}, format="json")
+    viewed = client_a.post("/api/events/", {"events": [{"item": fargo.pk, "kind": "view", "idempotency_key": "h-1"}]},
+                           format="json")
+    assert viewed.status_code == 200, viewed.content
+    listed = client_a.get("/api/me/history/")
+    assert listed.status_code == 200 and listed.json()["count"] == 2
+    first, second = listed.json()["results"]
+    assert (first["item"]["slug"], first["actions"], first["used_for_recommendations"]) == (
+        "fargo-1996", [{"kind": "view", "times": 1}], True)
+    assert (second["item"]["slug"], second["rating"]) == ("star-wars-1977", 5.0)
+
+    off = client_a.patch(f"/api/me/history/{star_wars.pk}/", {"used_for_recommendations": False}, format="json")
+    assert off.status_code == 200 and off.json()["used_for_recommendations"] is False
+    assert client_a.get(f"/api/me/history/{star_wars.pk}/").json()["used_for_recommendations"] is False
+    assert client_b.get("/api/me/history/").json()["count"] == 0  # the caller's own only
+    assert_error(client_b.get(f"/api/me/history/{star_wars.pk}/"), 404)
+    on = client_a.patch(f"/api/me/history/{star_wars.pk}/", {"used_for_recommendations": True}, format="json")
+    assert on.json()["used_for_recommendations"] is True
+
+    # any catalogue item may be excluded in advance; used again it has no history left
+    alien = Item.objects.get(slug="alien-1979")
+    ahead = client_b.patch(f"/api/me/history/{alien.pk}/", {"used_for_recommendations": False}, format="json")
+    assert ahead.status_code == 200 and ahead.json()["actions"] == [] and ahead.json()["rating"] is None
+    back = client_b.patch(f"/api/me/history/{alien.pk}/", {"used_for_recommendations": True}, format="json")
+    assert back.status_code == 200 and back.json()["last_at"] is None
+
+    assert_error(anon.get("/api/me/history/"), 401)
+    assert_error(anon.patch(f"/api/me/history/{alien.pk}/", {"used_for_recommendations": False}, format="json"), 401)
+    for bad in ({}, {"used_for_recommendations": "maybe"}, {"used_for_recommendations": None}):
+        assert_error(client_a.patch(f"/api/me/history/{alien.pk}/", bad, format="json"), 400,
+                     "used_for_recommendations")
+    assert_error(client_a.patch(f"/api/me/history/{alien.pk}/", {"used_for_recommendations": False, "use": 1},
+                                format="json"), 400, "use")
+    for missing in ("999999", "abc", "-1"):
+        assert_error(client_a.patch(f"/api/me/history/{missing}/", {"used_for_recommendations": False},
+                                    format="json"), 404)
+    assert not user_a.history_exclusions.exists()

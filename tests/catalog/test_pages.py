@@ -210,3 +210,36 @@ def test_onboarding_offers_films_matching_the_interests_first(ml100k_embedded, c
     response = client.post(reverse("onboarding"), {"picks": [str(pick.pk)]})
     assert response.status_code == 302
     assert kid.events.filter(item=pick).exists()
+
+
+def test_a_card_and_the_history_page_stop_using_an_item_for_recommendations(trained_model, client):
+    user = User.objects.create_user("history-page")
+    star_wars, fargo = Item.objects.get(slug="star-wars-1977"), Item.objects.get(slug="fargo-1996")
+    review_save(user=user, item=star_wars, rating="5")
+    review_save(user=user, item=fargo, rating="5")
+    button = "Don't use Star Wars (1977) for my recommendations"
+    assert button not in client.get("/").content.decode()  # not signed in: no history to edit
+    client.force_login(user)
+    assert button in client.get("/").content.decode()
+
+    response = client.post(reverse("history_use", args=[star_wars.pk]), {"used": "0", "next": "/"}, follow=True)
+    assert response.redirect_chain == [("/", 302)]
+    page = response.content.decode()
+    assert "your recommendations no longer use Star Wars (1977)" in page
+    assert button not in page and "Because you rated Star Wars" not in page
+    assert "Don't use Fargo (1996) for my recommendations" in page  # the other rating still explains
+
+    history = client.get(reverse("history")).content.decode()
+    assert history.index("Star Wars (1977)") < history.index("Fargo (1996)")  # newest first: the exclusion
+    row = history[history.index("Star Wars (1977)"):].split("</tr>")[0]
+    assert "Not used." in row and 'value="1"' in row
+    client.post(reverse("history_use", args=[star_wars.pk]), {"used": "1"})
+    assert not user.history_exclusions.exists()
+
+    response = client.post(reverse("history_use", args=[star_wars.pk]), {"used": "maybe"}, follow=True)
+    assert "Say whether to use the item" in response.content.decode() and not user.history_exclusions.exists()
+    assert client.post(reverse("history_use", args=[999999]), {"used": "0"}).status_code == 404
+    client.logout()
+    response = client.post(reverse("history_use", args=[star_wars.pk]), {"used": "0"})
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    assert client.get(reverse("history"))["Location"].startswith(reverse("login"))

@@ -62,6 +62,20 @@ def test_shopper_journey_signup_onboarding_rating_feedback_and_xss(page, trained
     expect(page.locator("text=My ratings")).to_be_visible()
     expect(page.locator(".activity")).to_contain_text("Not interested")
     shot(page, "profile")
+    # "Don't use X for my recommendations" under a card's Why?: no card is explained by X any more
+    page.goto("/")
+    card = page.locator('[data-row="for_you"] article.card', has=page.locator("form[action^='/accounts/history/']"))
+    button = card.first.get_by_role("button", name=re.compile("for my recommendations$"))
+    card.first.locator("summary").click()
+    anchor = re.fullmatch(r"Don't use (.+) for my recommendations", button.inner_text()).group(1)
+    assert any(anchor in text for text in page.locator('[data-row="for_you"] .sentence').all_text_contents())
+    button.click()
+    expect(page.locator(".messages")).to_contain_text(f"your recommendations no longer use {anchor}")
+    assert not any(anchor in text for text in page.locator('[data-row="for_you"] .sentence').all_text_contents())
+    page.goto("/accounts/history/")
+    expect(page.locator(".history tr.unused")).to_contain_text(anchor)
+    expect(page.locator(".history tr.unused")).to_contain_text("Not used.")
+    shot(page, "history")
 
 
 def test_anonymous_session_search_and_bad_input(page, trained_model, shot):

@@ -27,6 +27,7 @@ def person(ml100k):
     services.review_save(user=user, item=items[0], rating=4.5, text="Loved the toys.")
     services.event_record(user=user, item=items[1], kind="view", session_key="sess-privacy")
     services.event_record(item=items[1], kind="click", session_key="sess-privacy")  # before logging in
+    services.history_use(user=user, item=items[1], used=False)
     embed_rows(kind="review", ids=Review.objects.filter(user=user).values_list("pk", flat=True))
     embed_rows(kind="profile", ids=[user.profile.pk])
     Token.objects.create(user=user)
@@ -46,6 +47,7 @@ def test_export_has_everything_stored_about_the_user(person, client):
     kinds = sorted(e["kind"] for e in data["events"])
     assert kinds == sorted(Event.objects.filter(user=person).values_list("kind", flat=True))
     assert {"rate", "view"} <= set(kinds)
+    assert [(x["item"], x["title"]) for x in data["not_used_for_recommendations"]] == [("ml:50", "Star Wars (1977)")]
 
 
 def test_erasure_leaves_nothing_in_any_table(person, client):
