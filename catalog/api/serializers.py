@@ -5,11 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from catalog import selectors
 from catalog.api.base import IdField, QueryParams, RejectUnknownFields, YearRangeParams
 from catalog.models import MAX_RATING, MIN_RATING, REVIEW_TEXT_MAX, Category, EventKind, Item, Review
-from catalog.selectors import ITEM_SORTS
 
 EVENTS_PER_REQUEST = 100
 CONTEXT_MAX_KEYS = 50
@@ -53,10 +54,32 @@ class ItemSerializer(serializers.ModelSerializer):
         return None if item.avg_rating is None else round(item.avg_rating, 3)
 
 
+class RatingBarSerializer(serializers.Serializer):
+    stars = serializers.IntegerField(help_text="5 down to 1; a half star counts with the whole star below it.")
+    count = serializers.IntegerField(help_text="Visible reviews with that many stars.")
+    share = serializers.FloatField(help_text="Their share of the visible reviews, 0-1.")
+
+
+class ItemDetailSerializer(ItemSerializer):
+    """One item, as its page shows it: with the spread of its ratings."""
+
+    rating_histogram = serializers.SerializerMethodField(help_text=(
+        "Visible reviews by stars, 5 down to 1; empty when there are none."))
+
+    class Meta(ItemSerializer.Meta):
+        fields = [*ItemSerializer.Meta.fields, "rating_histogram"]
+        read_only_fields = fields
+
+    @extend_schema_field(RatingBarSerializer(many=True))
+    def get_rating_histogram(self, item: Item) -> list[dict[str, Any]]:
+        return [{"stars": stars, "count": count, "share": round(share, 4)}
+                for stars, count, share in selectors.item_rating_histogram(item=item)]
+
+
 class ItemWriteSerializer(RejectUnknownFields, serializers.Serializer):
     """Staff input for creating (all but ``title`` optional) or updating an item."""
 
-    read_only_keys = tuple(ItemSerializer.Meta.fields)  # GET's keys are known (the read-only ones ignored)
+    read_only_keys = tuple(ItemDetailSerializer.Meta.fields)  # GET's keys are known (the read-only ones ignored)
 
     title = serializers.CharField(max_length=300)
     external_id = serializers.CharField(max_length=100, required=False, help_text="Only on create.")
@@ -78,7 +101,7 @@ class ItemFilters(YearRangeParams):
     q = serializers.CharField(max_length=300, required=False, allow_blank=True,
                               help_text="Search text (hybrid full-text + semantic), best matches first.")
     sort = serializers.ChoiceField(
-        choices=list(ITEM_SORTS), required=False,
+        choices=list(selectors.ITEM_SORTS), required=False,
         help_text="popular: most rated first; rating: best rated first (a Bayesian average, unrated last); "
                   "newest: by release year; title (the default). Not with q: matches come best first.")
 

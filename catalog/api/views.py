@@ -49,6 +49,9 @@ class ItemViewSet(PkLookupMixin, ApiMixin, viewsets.ModelViewSet):
     serializer_class = s.ItemSerializer
     permission_classes = [IsStaffOrReadOnly]
 
+    def get_serializer_class(self) -> type[s.ItemSerializer]:
+        return s.ItemDetailSerializer if self.action == "retrieve" else s.ItemSerializer
+
     def get_queryset(self) -> QuerySet[Item]:
         staff = bool(self.request.user and self.request.user.is_staff)
         return selectors.item_list(include_inactive=staff).select_related("category").order_by("title", "id")

@@ -10,7 +10,7 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from catalog import services
-from catalog.models import Category, Item
+from catalog.models import Category, Item, Review
 from tests.api.conftest import assert_error, client_for
 from tests.conftest import own_connection
 
@@ -73,7 +73,14 @@ def test_text_query_uses_hybrid_search(ml100k_embedded, anon):
 
 def test_detail_and_unknown_ids(ml100k, anon):
     item = Item.objects.get(slug="star-wars-1977")
-    assert anon.get(f"/api/items/{item.pk}/").json()["title"] == "Star Wars"
+    detail = anon.get(f"/api/items/{item.pk}/").json()
+    assert detail["title"] == "Star Wars"
+    # the page's rating histogram: ML-100K's 583 ratings of Star Wars, 5 stars down to 1
+    bars = detail["rating_histogram"]
+    assert [b["stars"] for b in bars] == [5, 4, 3, 2, 1] and sum(b["count"] for b in bars) == 583
+    assert bars[0]["count"] == Review.objects.filter(item=item, rating=5).count() == 325
+    assert sum(b["share"] for b in bars) == pytest.approx(1, abs=1e-3)
+    assert "rating_histogram" not in anon.get("/api/items/").json()["results"][0]  # the detail only
     # other spellings of an id that Python's int() reads (Arabic-Indic and full-width digits,
     # a sign, an underscore) are not the item's URL either
     for bad in ("999999999", "0", "-1", "abc", str(10**30), "٥٠", "５０", "+50", "5_0"):
