@@ -135,6 +135,7 @@ class EventKind(models.TextChoices):
     PURCHASE = "purchase", "Bought"
     RATE = "rate", "Rated"
     NOT_INTERESTED = "not_interested", "Not interested"
+    SHOW_AGAIN = "show_again", "Shown again"  # undoes an earlier "not interested"
     MORE_LIKE_THIS = "more_like_this", "More like this"
 
 

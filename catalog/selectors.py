@@ -177,13 +177,14 @@ class HistoryEntry:
     item: Item
     last_at: datetime | None  # None: the user never did anything with it
     used: bool = True  # False: the user asked us not to use it for their recommendations
+    not_interested: bool = False  # not recommended to them until they say "show again"
     rating: Decimal | None = None
     actions: list[HistoryAction] = field(default_factory=list)  # strongest first
 
 
 def user_history(*, user, item_ids: Collection[int] | None = None) -> list[HistoryEntry]:
-    """One entry per item ``user`` rated, acted on or excluded from their recommendations
-    (only ``item_ids`` if given), most recent first."""
+    """One entry per item ``user`` rated, acted on, marked "not interested" or excluded from
+    their recommendations (only ``item_ids`` if given), most recent first."""
     only = Q() if item_ids is None else Q(item_id__in=item_ids)
     last: dict[int, datetime] = {}
     ratings: dict[int, Decimal] = {}
@@ -205,9 +206,18 @@ def user_history(*, user, item_ids: Collection[int] | None = None) -> list[Histo
     ):
         saw(pk, at)
         actions[pk].append(HistoryAction(kind, times))
+    hidden = set()
+    says = Event.objects.filter(only, user=user, kind__in=[EventKind.NOT_INTERESTED, EventKind.SHOW_AGAIN])
+    for pk, kind, at in says.order_by("item_id", "-created_at", "-id").distinct("item_id").values_list(
+        "item_id", "kind", "created_at"
+    ):  # each item's latest say
+        if kind == EventKind.NOT_INTERESTED:
+            saw(pk, at)
+            hidden.add(pk)
     excluded = dict(HistoryExclusion.objects.filter(only, user=user).values_list("item_id", "created_at"))
     for pk, at in excluded.items():
         saw(pk, at)
     items = Item.objects.in_bulk(list(last))
-    entries = [HistoryEntry(items[pk], at, pk not in excluded, ratings.get(pk), actions[pk]) for pk, at in last.items()]
+    entries = [HistoryEntry(items[pk], at, pk not in excluded, pk in hidden, ratings.get(pk), actions[pk])
+               for pk, at in last.items()]
     return sorted(entries, key=lambda e: (e.last_at, e.item.pk), reverse=True)

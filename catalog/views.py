@@ -12,7 +12,6 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -21,6 +20,14 @@ from catalog.forms import ProfileForm, RatingForm, ReviewForm, SignupForm
 from catalog.models import EventKind, Item
 
 ITEMS_PER_PAGE = 24
+# what each card button says once pressed
+FEEDBACK_NOTES = {
+    EventKind.NOT_INTERESTED: "Got it: we won't show {title} again.",
+    EventKind.MORE_LIKE_THIS: "We'll show you more like {title}.",
+    EventKind.SHOW_AGAIN: "{title} can be recommended to you again.",
+}
+
+
 def session_key(request: HttpRequest) -> str:
     """The visitor's session key, creating the session for a first-time visitor."""
     if not request.session.session_key:
@@ -83,21 +90,20 @@ def rate(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 def feedback(request: HttpRequest, slug: str) -> HttpResponse:
-    """'Not interested' and 'More like this' buttons on cards."""
+    """'Not interested' and 'More like this' buttons on cards, and 'Show again', which undoes a
+    'Not interested' (on the card that said it, and in the history)."""
     item = _item_or_404(slug)
     kind = request.POST.get("kind")
-    if kind not in {EventKind.NOT_INTERESTED, EventKind.MORE_LIKE_THIS}:
+    if kind not in FEEDBACK_NOTES:
         messages.error(request, "Unknown feedback.")
         return _back(request, "/")
     services.event_record(item=item, kind=kind, context=_context(request), **actor(request))
-    if kind == EventKind.NOT_INTERESTED:
-        note = f"Got it: we won't show {item.display_title} again."
-    else:
-        note = f"We'll show you more like {item.display_title}."
+    note = FEEDBACK_NOTES[kind].format(title=item.display_title)
     if request.headers.get("HX-Request"):  # htmx replaces the card in place
-        return HttpResponse(format_html('<p class="card done" role="status">{}</p>', note))
+        return render(request, "catalog/_feedback_done.html", {"note": note, "item": item, "kind": kind})
     messages.success(request, note)
     return _back(request, "/")
+
 
 
 def _context(request: HttpRequest) -> dict[str, object]:

@@ -30,7 +30,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Value
 from django.utils import timezone
 
 from catalog.models import Event, EventKind, HistoryExclusion, Item, Profile, Review
@@ -235,9 +235,14 @@ def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any)
         .exclude(kind__in=[EventKind.IMPRESSION, EventKind.RATE])
         .order_by("-created_at").values_list("item_id", "kind", "created_at", "context", "item__title", "item__year")
     )[:HISTORY_LIMIT]
-    for pk, kind, created, ctx, title, year in recent:
+    shown_again: set[int] = set()
+    for pk, kind, created, ctx, title, year in recent:  # newest first: a later "show again" undoes
+        if kind == EventKind.SHOW_AGAIN:
+            shown_again.add(pk)
+            continue
         if kind == EventKind.NOT_INTERESTED:
-            blocked.add(pk)
+            if pk not in shown_again:
+                blocked.add(pk)
             continue
         if kind == EventKind.PURCHASE:
             seen.add(pk)
@@ -762,7 +767,7 @@ def _trending_counts(days: int, limit: int) -> list[tuple[int, int]]:
         counts = [] if newest is None else [
             (row["item_id"], row["n"]) for row in
             Event.objects.filter(created_at__gte=newest - timedelta(days=days), item__is_active=True)
-            .exclude(kind__in=[EventKind.IMPRESSION, EventKind.NOT_INTERESTED])
+            .exclude(kind__in=[EventKind.IMPRESSION, EventKind.NOT_INTERESTED, EventKind.SHOW_AGAIN])
             .values("item_id").annotate(n=Count("id")).order_by("-n", "item_id")[:limit]
         ]
         cache.set(key, counts, TRENDING_CACHE_SECONDS)
@@ -775,12 +780,20 @@ def _banned(user: AbstractBaseUser | None, context: FeedContext) -> set[int]:
     One query, read once per request (``context.hidden``), where :func:`_user_state` also reads
     the history and its vectors."""
     if context.hidden is None:
-        hidden = Event.objects.filter(_actor_events(user, context.session_key),
-                                      kind__in=[EventKind.PURCHASE, EventKind.NOT_INTERESTED]
-                                      ).order_by().values_list("item_id")
+        hidden = Event.objects.filter(
+            _actor_events(user, context.session_key),
+            kind__in=[EventKind.PURCHASE, EventKind.NOT_INTERESTED, EventKind.SHOW_AGAIN],
+        ).values_list("item_id", "kind", "created_at", "id")
         if user is not None:
-            hidden = hidden.union(Review.objects.filter(user=user, is_hidden=False).order_by().values_list("item_id"))
-        context.hidden = {pk for (pk,) in hidden}
+            hidden = hidden.union(Review.objects.filter(user=user, is_hidden=False).values_list(
+                "item_id", Value(EventKind.RATE.value), "created_at", "id"), all=True)
+        shown_again: set[int] = set()
+        context.hidden = set()
+        for pk, kind, _, _ in hidden.order_by("-created_at", "-id"):  # newest first, as _user_state
+            if kind == EventKind.SHOW_AGAIN:
+                shown_again.add(pk)
+            elif kind != EventKind.NOT_INTERESTED or pk not in shown_again:
+                context.hidden.add(pk)
     return context.hidden | set(context.exclude)
 
 

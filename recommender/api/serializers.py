@@ -166,11 +166,22 @@ class HistoryEntrySerializer(serializers.Serializer):
         "False once the user asked us not to use the item for their recommendations: the next "
         "feed and the next trained model leave it out (it is still not recommended again once "
         "rated or bought)."))
+    not_interested = serializers.BooleanField(help_text=(
+        "True while the user's latest say about the item is \"not interested\": it is not "
+        "recommended to them."))
 
 
 class HistoryUpdateSerializer(RejectUnknownFields, serializers.Serializer):
     read_only_keys = ("item", "last_at", "rating", "actions")  # GET's, ignored
-    used_for_recommendations = serializers.BooleanField()
+    used_for_recommendations = serializers.BooleanField(required=False)
+    not_interested = serializers.BooleanField(required=False, help_text=(
+        "false shows a film marked \"not interested\" again (a show_again event); true marks it."))
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError(
+                {"used_for_recommendations": "Send used_for_recommendations and/or not_interested."})
+        return attrs
 
 
 class ExplanationSerializer(serializers.Serializer):

@@ -19,7 +19,7 @@ from catalog import services
 from catalog.api.base import ApiMixin, parse_pk
 from catalog.api.views import SEARCH_MAX_RESULTS
 from catalog.api.views import ItemViewSet as CatalogItemViewSet
-from catalog.models import Item
+from catalog.models import EventKind, Item
 from catalog.selectors import HistoryEntry, user_history
 from recommender import privacy, serving
 from recommender.api import serializers as s
@@ -202,7 +202,8 @@ class MeHistoryView(ApiMixin, ListAPIView):
 class MeHistoryItemView(ApiMixin, GenericAPIView):
     """One item of the signed-in user's history. PATCH ``used_for_recommendations: false`` stops
     using it for their recommendations at once (any catalogue item may be excluded in advance);
-    ``true`` uses it again."""
+    ``true`` uses it again. ``not_interested: false`` shows a film marked "not interested" again,
+    ``true`` marks it."""
 
     permission_classes = [permissions.IsAuthenticated]
     serializer_class = s.HistoryEntrySerializer
@@ -225,6 +226,14 @@ class MeHistoryItemView(ApiMixin, GenericAPIView):
         item = self._item(item_id)
         serializer = s.HistoryUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.history_use(user=request.user, item=item, used=serializer.validated_data["used_for_recommendations"])
+        wanted = serializer.validated_data
+        with transaction.atomic():
+            if "used_for_recommendations" in wanted:
+                services.history_use(user=request.user, item=item, used=wanted["used_for_recommendations"])
+            found = user_history(user=request.user, item_ids=[item.pk])
+            hidden = bool(found) and found[0].not_interested
+            if wanted.get("not_interested", hidden) != hidden:  # an event only when it changes
+                kind = EventKind.SHOW_AGAIN if hidden else EventKind.NOT_INTERESTED
+                services.event_record(user=request.user, item=item, kind=kind, context={"source": "history"})
         found = user_history(user=request.user, item_ids=[item.pk])
         return Response(s.HistoryEntrySerializer(found[0] if found else HistoryEntry(item, None)).data)

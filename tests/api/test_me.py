@@ -172,6 +172,15 @@ def test_history_lists_and_switches_what_recommendations_use(ml100k, client_a, c
     on = client_a.patch(f"/api/me/history/{star_wars.pk}/", {"used_for_recommendations": True}, format="json")
     assert on.json()["used_for_recommendations"] is True
 
+    # "not interested" and its undo; an event only when the answer changes
+    hide = client_a.patch(f"/api/me/history/{fargo.pk}/", {"not_interested": True}, format="json")
+    assert hide.status_code == 200 and hide.json()["not_interested"] is True
+    client_a.patch(f"/api/me/history/{fargo.pk}/", {"not_interested": True}, format="json")
+    assert Event.objects.filter(user=user_a, item=fargo, kind="not_interested").count() == 1
+    shown = client_a.patch(f"/api/me/history/{fargo.pk}/", {"not_interested": False}, format="json")
+    assert shown.json()["not_interested"] is False and shown.json()["used_for_recommendations"] is True
+    assert Event.objects.filter(user=user_a, item=fargo, kind="show_again").count() == 1
+
     # any catalogue item may be excluded in advance; used again it has no history left
     alien = Item.objects.get(slug="alien-1979")
     ahead = client_b.patch(f"/api/me/history/{alien.pk}/", {"used_for_recommendations": False}, format="json")
@@ -181,6 +190,8 @@ def test_history_lists_and_switches_what_recommendations_use(ml100k, client_a, c
 
     assert_error(anon.get("/api/me/history/"), 401)
     assert_error(anon.patch(f"/api/me/history/{alien.pk}/", {"used_for_recommendations": False}, format="json"), 401)
+    assert_error(client_a.patch(f"/api/me/history/{alien.pk}/", {"not_interested": "no way"}, format="json"), 400,
+                 "not_interested")
     for bad in ({}, {"used_for_recommendations": "maybe"}, {"used_for_recommendations": None}):
         assert_error(client_a.patch(f"/api/me/history/{alien.pk}/", bad, format="json"), 400,
                      "used_for_recommendations")

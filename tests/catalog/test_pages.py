@@ -243,3 +243,23 @@ def test_a_card_and_the_history_page_stop_using_an_item_for_recommendations(trai
     response = client.post(reverse("history_use", args=[star_wars.pk]), {"used": "0"})
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
     assert client.get(reverse("history"))["Location"].startswith(reverse("login"))
+
+
+def test_not_interested_can_be_undone_on_the_card_and_in_the_history(trained_model, client):
+    user = User.objects.create_user("undo-page")
+    fargo = Item.objects.get(slug="fargo-1996")
+    client.force_login(user)
+    url = reverse("item_feedback", args=[fargo.slug])
+    card = client.post(url, {"kind": "not_interested"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "won&#x27;t show Fargo (1996) again" in card and 'value="show_again"' in card and ">Undo<" in card
+    history = client.get(reverse("history")).content.decode()
+    row = history[history.index("Fargo (1996)"):].split("</tr>")[0]
+    assert "Not interested." in row and ">Show again<" in row
+    undone = client.post(url, {"kind": "show_again"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "Fargo (1996) can be recommended to you again." in undone and "Undo" not in undone
+    assert "Fargo (1996)" not in client.get(reverse("history")).content.decode()  # nothing else done with it
+
+    client.post(url, {"kind": "not_interested"})
+    response = client.post(url, {"kind": "show_again", "next": reverse("history")}, follow=True)
+    assert response.redirect_chain == [(reverse("history"), 302)]
+    assert "can be recommended to you again" in response.content.decode()

@@ -55,6 +55,13 @@ def test_shopper_journey_signup_onboarding_rating_feedback_and_xss(page, trained
     victim = second_feed[0]
     page.locator('[data-row="for_you"] article.card').first.get_by_role("button", name="Not interested").click()
     expect(page.locator(".card.done").first).to_contain_text("won't show")
+    # ... and Undo on the same spot takes it back
+    page.locator(".card.done").first.get_by_role("button", name="Undo").click()
+    expect(page.locator(".card.done").first).to_contain_text(f"{victim} can be recommended to you again")
+    page.goto("/")
+    assert feed_titles(page)[0] == victim
+    page.locator('[data-row="for_you"] article.card').first.get_by_role("button", name="Not interested").click()
+    expect(page.locator(".card.done").first).to_contain_text("won't show")
     page.goto("/")
     assert victim not in feed_titles(page)
     # profile with ratings and activity

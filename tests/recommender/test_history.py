@@ -93,6 +93,7 @@ def test_history_lists_one_entry_per_item_strongest_action_first(ml100k):
     services.event_record(user=user, item=toy, kind="impression")  # shown, not acted on: not history
     services.review_save(user=user, item=fargo, rating="4.5")
     services.history_use(user=user, item=alien, used=False)  # excluded in advance
+    services.event_record(user=user, item=alien, kind="not_interested")
 
     entries = user_history(user=user)
     assert [e.item.slug for e in entries] == ["alien-1979", "fargo-1996", "toy-story-1995",
@@ -101,8 +102,28 @@ def test_history_lists_one_entry_per_item_strongest_action_first(ml100k):
     assert [(a.kind, a.label) for a in jedi_entry.actions] == [("picked", "Picked at sign-up"),
                                                                ("more_like_this", "More like this")]
     assert (alien_entry.used, alien_entry.rating, alien_entry.actions) == (False, None, [])
+    assert alien_entry.not_interested and not any(e.not_interested for e in entries[1:])
     assert fargo_entry.used and fargo_entry.rating == Review.objects.get(user=user).rating
     assert fargo_entry.actions == []  # the "rate" event is the review itself
     assert [(a.kind, a.times, a.label) for a in toy_entry.actions] == [("purchase", 1, "Bought"), ("view", 2, "Viewed")]
     assert [e.item.slug for e in user_history(user=user, item_ids=[toy.pk])] == ["toy-story-1995"]
     assert user_history(user=User.objects.create_user("history-empty")) == []
+
+
+def test_show_again_undoes_not_interested_in_the_feed_and_the_other_rows_at_once(shopper):
+    before = serving.feed_for_user(shopper, k=10)
+    victim = before[0].item
+    services.event_record(user=shopper, item=victim, kind="not_interested")
+    assert victim.pk not in {r.item.pk for r in serving.feed_for_user(shopper, k=10)}
+    assert victim.pk in serving._banned(shopper, serving.FeedContext())  # trending and new rows too
+    assert user_history(user=shopper, item_ids=[victim.pk])[0].not_interested
+
+    services.event_record(user=shopper, item=victim, kind="show_again")
+    again = serving.feed_for_user(shopper, k=10)
+    assert [r.item.pk for r in again] == [r.item.pk for r in before]  # the show_again is no taste signal
+    assert victim.pk not in serving._banned(shopper, serving.FeedContext())
+    assert user_history(user=shopper, item_ids=[victim.pk]) == []  # nothing else done with it
+
+    services.event_record(user=shopper, item=victim, kind="not_interested")  # the latest say counts
+    assert victim.pk not in {r.item.pk for r in serving.feed_for_user(shopper, k=10)}
+    assert victim.pk in serving._banned(shopper, serving.FeedContext())
