@@ -30,7 +30,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q, Value
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from catalog.models import Event, EventKind, HistoryExclusion, Item, Profile, Review
@@ -780,20 +780,15 @@ def _banned(user: AbstractBaseUser | None, context: FeedContext) -> set[int]:
     One query, read once per request (``context.hidden``), where :func:`_user_state` also reads
     the history and its vectors."""
     if context.hidden is None:
-        hidden = Event.objects.filter(
-            _actor_events(user, context.session_key),
-            kind__in=[EventKind.PURCHASE, EventKind.NOT_INTERESTED, EventKind.SHOW_AGAIN],
-        ).values_list("item_id", "kind", "created_at", "id")
+        mine = Event.objects.filter(_actor_events(user, context.session_key))
+        # the items whose latest "not interested" / "show again" says not interested
+        says = mine.filter(kind__in=[EventKind.NOT_INTERESTED, EventKind.SHOW_AGAIN]).order_by(
+            "item_id", "-created_at", "-id").distinct("item_id").values("pk")
+        hidden = mine.filter(kind=EventKind.PURCHASE).order_by().values_list("item_id").union(
+            Event.objects.filter(pk__in=says, kind=EventKind.NOT_INTERESTED).order_by().values_list("item_id"))
         if user is not None:
-            hidden = hidden.union(Review.objects.filter(user=user, is_hidden=False).values_list(
-                "item_id", Value(EventKind.RATE.value), "created_at", "id"), all=True)
-        shown_again: set[int] = set()
-        context.hidden = set()
-        for pk, kind, _, _ in hidden.order_by("-created_at", "-id"):  # newest first, as _user_state
-            if kind == EventKind.SHOW_AGAIN:
-                shown_again.add(pk)
-            elif kind != EventKind.NOT_INTERESTED or pk not in shown_again:
-                context.hidden.add(pk)
+            hidden = hidden.union(Review.objects.filter(user=user, is_hidden=False).order_by().values_list("item_id"))
+        context.hidden = {pk for (pk,) in hidden}
     return context.hidden | set(context.exclude)
 
 
