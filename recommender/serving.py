@@ -755,6 +755,9 @@ def _anonymous() -> LiveUser:
 
 
 TRENDING_CACHE_SECONDS = 60
+# the most active items the trending row picks from: enough for a user who rated hundreds of the
+# popular films (MovieLens' ml_1 rated 100 of the 100 most active) to still see a row
+TRENDING_POOL = 1000
 
 
 def _trending_counts(days: int, limit: int) -> list[tuple[int, int]]:
@@ -796,14 +799,16 @@ def trending(k: int = 10, context: FeedContext | None = None, days: int = 30,
              user: AbstractBaseUser | None = None) -> list[Recommendation]:
     """Most interactions in the last ``days`` days of activity (relative to the newest event,
     so imported historical data trends too), explained with the genre it trends in; without
-    what the user rated, bought or is not interested in."""
+    what the user rated, bought or is not interested in. When fewer than ``k`` of those trend
+    (a quiet shop, or a user who rated them all), the most reviewed films fill the row, and say so."""
     context = context or FeedContext()
-    counts = dict(_trending_counts(days, 100))
-    items = Item.objects.active().in_bulk(list(counts))
+    counts = dict(_trending_counts(days, TRENDING_POOL))
     banned = _banned(user, context)
-    top = [pk for pk in counts if pk in items and pk not in banned
-           and (not context.genre or context.genre in items[pk].genres)][:k]
-    return [
+    wanted = [pk for pk in counts if pk not in banned]
+    items = Item.objects.active().filter(pk__in=wanted if context.genre else wanted[:2 * k])
+    items = items.with_genre(context.genre).in_bulk() if context.genre else items.in_bulk()
+    top = [pk for pk in wanted if pk in items][:k]
+    trends = [
         Recommendation(items[pk], float(counts[pk]), "trending",
                        f"Trending: {counts[pk]} interactions in the last {days} days of activity"
                        + (f", popular in {items[pk].genres[0]}" if items[pk].genres else "") + ".",
@@ -811,6 +816,10 @@ def trending(k: int = 10, context: FeedContext | None = None, days: int = 30,
                         "genre": items[pk].genres[0] if items[pk].genres else None}, algorithm="trending")
         for pk in top
     ]
+    if len(trends) < k:
+        trends += _popular(k=k - len(trends), context=replace(context, exclude=banned | set(top)),
+                           state=_anonymous(), reason="few films are trending right now")
+    return trends
 
 
 def new_arrivals(k: int = 10, context: FeedContext | None = None, user: AbstractBaseUser | None = None
@@ -837,6 +846,39 @@ def session_last_viewed(*, session_key: str, user: AbstractBaseUser | None) -> I
         .select_related("item").order_by("-created_at").first()
     )
     return event.item if event else None
+
+
+def home_rows(user: AbstractBaseUser | None, context: FeedContext, k: int = 12) -> list[Row]:
+    """The home page's rows, for the storefront and ``/api/home/``: the feed; "because you
+    viewed" the session's last film; trending; new arrivals. Each row leaves out the films of
+    the rows above (one film, one card per page)."""
+    feed = feed_for_user(user, k=k, context=context)
+    personal = any(rec.source != "popularity" for rec in feed)  # not opted out, a model to ask
+    title = "Recommended for you" if user and personal else "Picked for you" if personal else "Popular right now"
+    rows = [Row("for_you", title, feed)]
+
+    def shown() -> set[int]:
+        return context.exclude | {rec.item.pk for above in rows for rec in above.items}
+
+    viewed = session_last_viewed(session_key=context.session_key, user=user)
+    if viewed is not None:
+        rows.append(Row("because_viewed", f"Because you viewed {viewed.display_title}",
+                        similar_items(viewed, k=k, user=user, context=replace(context, exclude=shown()))))
+    # each copy of the context carries the previous one's read of what is hidden
+    generic = context
+    for key, row_title, row in (("trending", "Trending now", trending), ("new", "New arrivals", new_arrivals)):
+        generic = replace(generic, exclude=shown())
+        rows.append(Row(key, row_title, row(k=k, context=generic, user=user)))
+    return rows
+
+
+def item_rows(item: Item, user: AbstractBaseUser | None, context: FeedContext, k: int = 12) -> list[Row]:
+    """The item page's rows, for the storefront and the API: similar films, and what the people
+    who liked this one also liked."""
+    return [
+        Row("similar", "Similar movies", similar_items(item, k=k, user=user, context=context)),
+        Row("also_liked", "People who liked this also liked", also_liked(item, k=k, user=user, context=context)),
+    ]
 
 
 def impressions_log(*, rows: list[Row], user: AbstractBaseUser | None, context: FeedContext) -> None:

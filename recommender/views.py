@@ -6,7 +6,6 @@ Views are thin: they call :mod:`recommender.serving` and log impressions of what
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -49,22 +48,8 @@ def _feed_context(request: HttpRequest, *, experiment: bool = False) -> serving.
 def home(request: HttpRequest) -> HttpResponse:
     context = _feed_context(request, experiment=True)
     user = request.user if request.user.is_authenticated else None
-    rows = []
-    feed = serving.feed_for_user(user, k=ROW_SIZE, context=context)
-    personal = any(rec.source != "popularity" for rec in feed)  # not opted out, a model to ask
-    title = "Recommended for you" if user and personal else "Picked for you" if personal else "Popular right now"
-    rows.append(serving.Row("for_you", title, feed))
-    viewed = serving.session_last_viewed(session_key=context.session_key, user=user)
-    if viewed is not None:
-        because = serving.similar_items(viewed, k=ROW_SIZE, user=user, context=context)
-        rows.append(serving.Row("because_viewed", f"Because you viewed {viewed.display_title}", because))
-    # the generic rows show what the rows above them do not (one film, one card per page); each
-    # copy of the context carries the previous one's read of what is hidden
-    generic = context
-    generic_rows = (("trending", "Trending now", serving.trending), ("new", "New arrivals", serving.new_arrivals))
-    for key, title, row in generic_rows:
-        generic = replace(generic, exclude=context.exclude | {rec.item.pk for above in rows for rec in above.items})
-        rows.append(serving.Row(key, title, row(k=ROW_SIZE, context=generic, user=user)))
+    rows = serving.home_rows(user, context, k=ROW_SIZE)
+    feed = rows[0].items
     serving.impressions_log(rows=rows, user=user, context=context)
     refine = serving.refine_summary(context, feed)
     return render(request, "recommender/home.html", {
@@ -84,11 +69,7 @@ def item_detail(request: HttpRequest, slug: str) -> HttpResponse:
         catalog_services.event_record(item=item, kind=EventKind.CLICK, context=click, **actor(request))
     catalog_services.event_record(item=item, kind=EventKind.VIEW, context=click, **actor(request))
     context = _feed_context(request)
-    rows = [
-        serving.Row("similar", "Similar movies", serving.similar_items(item, k=ROW_SIZE, user=user, context=context)),
-        serving.Row("also_liked", "People who liked this also liked",
-                    serving.also_liked(item, k=ROW_SIZE, user=user, context=context)),
-    ]
+    rows = serving.item_rows(item, user, context, k=ROW_SIZE)
     serving.impressions_log(rows=rows, user=user, context=context)
     reviews = catalog_selectors.item_reviews(item=item)
     mine = catalog_selectors.user_reviews(user=user).filter(item=item).first() if user else None

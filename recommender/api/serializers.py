@@ -258,24 +258,47 @@ def _id_list(value: str) -> list[int]:
     return ids
 
 
-class RecommendationParams(QueryParams):
+class FeedParams(QueryParams):
+    """What every feed request may say: a refine text, and an anonymous client's session."""
+
+    refine = serializers.CharField(max_length=200, required=False, allow_blank=True,
+                                   help_text="Free text that re-ranks the feed, e.g. 'something lighter'.")
+    session_key = serializers.CharField(max_length=64, required=False, allow_blank=True,
+                                        help_text="Anonymous clients: the session whose events to use.")
+
+    def validate_refine(self, value: str) -> str:
+        return value.replace("\x00", "").strip()
+
+
+class RecommendationParams(FeedParams):
     k = serializers.IntegerField(min_value=1, max_value=100, default=10, help_text="How many (1-100).")
     exclude = serializers.CharField(required=False, allow_blank=True, max_length=7000,
                                     help_text="Comma-separated item ids to leave out.")
     genre = serializers.CharField(max_length=50, required=False)
     diversity = serializers.FloatField(min_value=0, max_value=1, required=False,
                                        help_text="MMR trade-off: 1 = relevance only, lower = more diverse.")
-    refine = serializers.CharField(max_length=200, required=False, allow_blank=True,
-                                   help_text="Free text that re-ranks the feed, e.g. 'something lighter'.")
-    session_key = serializers.CharField(max_length=64, required=False, allow_blank=True,
-                                        help_text="Anonymous clients: the session whose events to use.")
     user = IdField(required=False, help_text="Staff only: recommend for this user id.")
 
     def validate_exclude(self, value: str) -> list[int]:
         return _id_list(value)
 
-    def validate_refine(self, value: str) -> str:
-        return value.replace("\x00", "").strip()
+
+class HomeParams(FeedParams):
+    k = serializers.IntegerField(min_value=1, max_value=50, default=12, help_text="Films per row (1-50).")
+
+
+class RowSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="for_you, because_viewed, trending, new (home); similar, also_liked (item).")
+    title = serializers.CharField(help_text="The row's heading on the storefront.")
+    results = RecommendationSerializer(many=True, source="items")
+
+
+class RowsResponseSerializer(serializers.Serializer):
+    request_id = serializers.CharField(help_text="Echo it in event context (rid) to attribute clicks.")
+    user = serializers.CharField(allow_null=True)
+    refine = RefineSummarySerializer(allow_null=True, required=False,
+                                     help_text="How the refine request was read (the first row); null without one.")
+    rows = RowSerializer(many=True)
 
 
 class SimilarParams(QueryParams):

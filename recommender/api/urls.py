@@ -18,6 +18,7 @@ def register(router: SimpleRouter) -> None:
 
 urlpatterns = [
     path("recommendations/", views.RecommendationsView.as_view(), name="api-recommendations"),
+    path("home/", views.HomeView.as_view(), name="api-home"),
     path("search/", views.SearchView.as_view(), name="api-search"),
     path("search/suggest/", views.SuggestView.as_view(), name="api-search-suggest"),
     path("me/", views.MeView.as_view(), name="api-me"),

@@ -3,6 +3,7 @@ erasure."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import get_user_model, logout
@@ -45,12 +46,21 @@ class ItemViewSet(CatalogItemViewSet):
     @action(detail=True, methods=["get"], pagination_class=None)
     def similar(self, request: Request, pk: str | None = None) -> Response:
         """Items similar to this one (content, knowledge graph, co-rating), each explained."""
+        return self._item_row(request, serving.similar_items)
+
+    @extend_schema(parameters=[s.SimilarParams], responses={200: s.RecommendationsResponseSerializer})
+    @action(detail=True, methods=["get"], url_path="also-liked", pagination_class=None)
+    def also_liked(self, request: Request, pk: str | None = None) -> Response:
+        """What the people who rated this item 4 stars or more also rated that well (co-rating
+        with shrinkage): the item page's second row."""
+        return self._item_row(request, serving.also_liked)
+
+    def _item_row(self, request: Request, recommend: Callable[..., list[serving.Recommendation]]) -> Response:
         item = self.get_object()
         params = s.SimilarParams.parse(request)
         user = request.user if request.user.is_authenticated else None
         context = serving.FeedContext(session_key=request.session.session_key or "")
-        recs = serving.similar_items(item, k=params["k"], user=user, context=context)
-        return Response(_recommendations(recs, context, user))
+        return Response(_recommendations(recommend(item, k=params["k"], user=user, context=context), context, user))
 
 
     @extend_schema(request=None, responses={200: s.RatingPredictionSerializer})
@@ -95,14 +105,36 @@ class RecommendationsView(OpenReadView):
             user = get_user_model().objects.filter(pk=params["user"]).first()
             if user is None:
                 raise ValidationError({"user": "No user with this id."})
-        session = params.get("session_key") or (request.session.session_key or "")
-        context = serving.FeedContext(
-            session_key=session if user is None or user == request.user else "",
-            exclude=set(params.get("exclude") or []), genre=params.get("genre") or None,
-            diversity=params.get("diversity"), refine=params.get("refine") or "",
-        )
+        context = _feed_context(request, params, user, exclude=set(params.get("exclude") or []),
+                                genre=params.get("genre") or None, diversity=params.get("diversity"))
         recs = serving.feed_for_user(user, k=params["k"], context=context)
         return Response(_recommendations(recs, context, user))
+
+
+def _feed_context(request: Request, params: dict[str, Any], user: Any, **options: Any) -> serving.FeedContext:
+    """A feed request's context: the refine text, and the events of the caller's session (or of
+    the ``session_key`` an anonymous client names) when the feed is the caller's own."""
+    session = params.get("session_key") or (request.session.session_key or "")
+    return serving.FeedContext(session_key=session if user is None or user == request.user else "",
+                               refine=params.get("refine") or "", **options)
+
+
+class HomeView(OpenReadView):
+    """The storefront's home page as data: the explained feed, "because you viewed" the session's
+    last film, trending and new arrivals, each row without the films of the rows above."""
+
+    serializer_class = s.RowsResponseSerializer
+
+    @extend_schema(parameters=[s.HomeParams], responses={200: s.RowsResponseSerializer})
+    def get(self, request: Request) -> Response:
+        params = s.HomeParams.parse(request)
+        user = request.user if request.user.is_authenticated else None
+        context = _feed_context(request, params, user)
+        rows = serving.home_rows(user, context, k=params["k"])
+        return Response(s.RowsResponseSerializer({
+            "request_id": context.request_id, "user": user.get_username() if user else None,
+            "refine": serving.refine_summary(context, rows[0].items), "rows": rows,
+        }).data)
 
 
 class SearchView(OpenReadView):

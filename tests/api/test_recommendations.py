@@ -91,3 +91,43 @@ def test_similar_items_endpoint(ml_user, anon):
     assert all("Star Wars (1977)" in r["explanation"]["sentence"] for r in body["results"])
     assert anon.get("/api/items/99999999/similar/").status_code == 404
     assert anon.get(f"/api/items/{star_wars.pk}/similar/", {"k": -1}).status_code == 400
+
+
+def test_home_is_the_storefront_home_page_as_data(ml_user, client):
+    """The same user and session: /api/home/ has the page's rows, titles and films, in order."""
+    client.force_login(ml_user)
+    client.get("/items/star-wars-1977/")  # the session's last view: a "because you viewed" row
+    page = client.get("/").content.decode()
+    body = client.get("/api/home/").json()
+    assert body["user"] == "ml_1" and body["request_id"] and body["refine"] is None
+    assert [row["key"] for row in body["rows"]] == ["for_you", "because_viewed", "trending", "new"]
+    assert body["rows"][1]["title"] == "Because you viewed Star Wars (1977)"
+    for row in body["rows"]:
+        section = page[page.index(f'data-row="{row["key"]}"'):].split("</section>")[0]
+        assert row["title"] in section
+        shown = [int(pk) for pk in section.split('data-item="')[1:] for pk in [pk.split('"')[0]]]
+        assert [r["item"]["id"] for r in row["results"]] == shown and len(shown) == 12
+        assert all(r["explanation"]["sentence"] for r in row["results"])
+    films = [r["item"]["id"] for row in body["rows"] for r in row["results"]]
+    assert len(films) == len(set(films))  # one film, one card
+
+
+def test_home_for_anonymous_clients_and_bad_parameters(ml_user, anon):
+    body = anon.get("/api/home/", {"k": 4, "refine": "something lighter"}).json()
+    assert [row["key"] for row in body["rows"]] == ["for_you", "trending", "new"]
+    assert all(len(row["results"]) == 4 for row in body["rows"]) and body["user"] is None
+    assert body["refine"]["understood"] and body["refine"]["followed"] is True
+    for bad in ({"k": 0}, {"k": 51}, {"k": "many"}):
+        assert_error(anon.get("/api/home/", bad), 400, "k")
+
+
+def test_also_liked_endpoint_is_the_item_pages_second_row(ml_user, anon):
+    from recommender import serving
+
+    star_wars = Item.objects.get(slug="star-wars-1977")
+    body = anon.get(f"/api/items/{star_wars.pk}/also-liked/", {"k": 6}).json()
+    expected = serving.also_liked(star_wars, k=6)
+    assert [r["item"]["id"] for r in body["results"]] == [rec.item.pk for rec in expected]
+    assert body["count"] == 6 and all(r["explanation"]["sentence"] for r in body["results"])
+    assert_error(anon.get("/api/items/999999/also-liked/"), 404)
+    assert_error(anon.get(f"/api/items/{star_wars.pk}/also-liked/", {"k": 0}), 400, "k")

@@ -415,3 +415,15 @@ def test_predicted_rating_follows_how_the_user_rates_and_says_when_it_cannot(tra
     assert serving.predicted_rating(fan, empire).reason.startswith("Personalization is off")
     client.logout()
     assert client.get(f"/api/items/{empire.pk}/predicted-rating/").status_code in {401, 403}
+
+
+def test_trending_fills_a_thin_window_with_the_most_reviewed_and_says_so(trained_model):
+    """The window is the last 30 days before the newest event: one live view today makes it a
+    window of one film. The row still has k films; the fill says why it is there."""
+    alien = Item.objects.get(slug="alien-1979")
+    services.event_record(user=User.objects.create_user("quiet-shop"), item=alien, kind="view")
+    row = serving.trending(k=5)
+    assert (row[0].item, row[0].source) == (alien, "trending") and "1 interactions" in row[0].sentence
+    most_reviewed = Item.objects.active().exclude(pk=alien.pk).order_by("-review_count", "pk")[:4]
+    assert [r.item for r in row[1:]] == list(most_reviewed)
+    assert all(r.source == "popularity" and "few films are trending right now" in r.sentence for r in row[1:])
