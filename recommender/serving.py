@@ -246,10 +246,10 @@ def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any)
             continue
         if kind == EventKind.PURCHASE:
             seen.add(pk)
+        if pk in unused:  # not the user's taste (add() would skip it too)
+            continue
         picked = kind == EventKind.MORE_LIKE_THIS and (ctx or {}).get("source") == "onboarding"
-        if pk in unused:
-            pass
-        elif picked and pk in index:
+        if picked and pk in index:
             onboarding.append(index[pk])
         elif (kind == EventKind.MORE_LIKE_THIS and pk not in more_like and len(more_like) < STEER_TARGETS
               and created >= timezone.now() - timedelta(hours=STEER_HOURS)):
