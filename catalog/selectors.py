@@ -182,6 +182,14 @@ class HistoryEntry:
     actions: list[HistoryAction] = field(default_factory=list)  # strongest first
 
 
+def not_interested_events(events: QuerySet[Event]) -> QuerySet[Event]:
+    """Of ``events`` (one actor's), each item's latest "not interested" that no later "show
+    again" took back: what is not recommended to them."""
+    latest = events.filter(kind__in=[EventKind.NOT_INTERESTED, EventKind.SHOW_AGAIN]).order_by(
+        "item_id", "-created_at", "-id").distinct("item_id").values("pk")
+    return Event.objects.filter(pk__in=latest, kind=EventKind.NOT_INTERESTED)
+
+
 def user_history(*, user, item_ids: Collection[int] | None = None) -> list[HistoryEntry]:
     """One entry per item ``user`` rated, acted on, marked "not interested" or excluded from
     their recommendations (only ``item_ids`` if given), most recent first."""
@@ -207,13 +215,9 @@ def user_history(*, user, item_ids: Collection[int] | None = None) -> list[Histo
         saw(pk, at)
         actions[pk].append(HistoryAction(kind, times))
     hidden = set()
-    says = Event.objects.filter(only, user=user, kind__in=[EventKind.NOT_INTERESTED, EventKind.SHOW_AGAIN])
-    for pk, kind, at in says.order_by("item_id", "-created_at", "-id").distinct("item_id").values_list(
-        "item_id", "kind", "created_at"
-    ):  # each item's latest say
-        if kind == EventKind.NOT_INTERESTED:
-            saw(pk, at)
-            hidden.add(pk)
+    for pk, at in not_interested_events(Event.objects.filter(only, user=user)).values_list("item_id", "created_at"):
+        saw(pk, at)
+        hidden.add(pk)
     excluded = dict(HistoryExclusion.objects.filter(only, user=user).values_list("item_id", "created_at"))
     for pk, at in excluded.items():
         saw(pk, at)

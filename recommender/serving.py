@@ -34,7 +34,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from catalog.models import Event, EventKind, HistoryExclusion, Item, Profile, Review
-from catalog.selectors import genre_list, personalization_opted_out
+from catalog.selectors import genre_list, not_interested_events, personalization_opted_out
 from recommender import explanations
 from recommender.algorithms.base import top_stable, zscore_rows
 from recommender.algorithms.data import Profile as LiveProfile
@@ -784,11 +784,8 @@ def _banned(user: AbstractBaseUser | None, context: FeedContext) -> set[int]:
     the history and its vectors."""
     if context.hidden is None:
         mine = Event.objects.filter(_actor_events(user, context.session_key))
-        # the items whose latest "not interested" / "show again" says not interested
-        says = mine.filter(kind__in=[EventKind.NOT_INTERESTED, EventKind.SHOW_AGAIN]).order_by(
-            "item_id", "-created_at", "-id").distinct("item_id").values("pk")
         hidden = mine.filter(kind=EventKind.PURCHASE).order_by().values_list("item_id").union(
-            Event.objects.filter(pk__in=says, kind=EventKind.NOT_INTERESTED).order_by().values_list("item_id"))
+            not_interested_events(mine).order_by().values_list("item_id"))
         if user is not None:
             hidden = hidden.union(Review.objects.filter(user=user, is_hidden=False).order_by().values_list("item_id"))
         context.hidden = {pk for (pk,) in hidden}
