@@ -1,38 +1,126 @@
-"""A session cart: item ids in the session, so anonymous shoppers have one too."""
+"""The shopper's cart: ``CartLine`` rows for a signed-in shopper (one cart on every device and in
+the API), item ids in the session for an anonymous one. Signing in moves the session's cart into
+the account's (``cart_merge_on_login``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sessions.backends.base import SessionBase
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 
-from catalog.models import Item
+from catalog import services
+from catalog.models import CartLine, EventKind, Item
 
 CART_KEY = "cart"
 CART_MAX_ITEMS = 50
 
 
-def cart_items(session: SessionBase) -> list[Item]:
-    ids = session.get(CART_KEY, [])
+@dataclass(frozen=True)
+class Cart:
+    user: AbstractBaseUser | None
+    session: SessionBase
+
+    @classmethod
+    def of(cls, request: HttpRequest) -> Cart:
+        return cls(request.user if request.user.is_authenticated else None, request.session)
+
+    def item_ids(self) -> list[int]:
+        """Every id in the cart, oldest first (also items the shop stopped selling since)."""
+        if self.user is None:
+            return list(self.session.get(CART_KEY, []))
+        return list(CartLine.objects.filter(user=self.user).values_list("item_id", flat=True))
+
+    def count(self) -> int:
+        if self.user is None:
+            return len(self.session.get(CART_KEY, []))
+        return CartLine.objects.filter(user=self.user).count()
+
+    def items(self) -> list[Item]:
+        """What can be bought: the cart's active items, oldest first."""
+        return _active_in_order(self.item_ids())
+
+    def add(self, item: Item, *, context: dict[str, Any] | None = None) -> bool:
+        """Put ``item`` in the cart and record an ``add_to_cart`` event: False (and no event) if it
+        was there; a ``ValidationError`` if the cart is full."""
+        ids = self.item_ids()
+        if item.pk in ids:
+            return False
+        if len(ids) >= CART_MAX_ITEMS:
+            raise ValidationError({"item": f"Your cart is full: it holds at most {CART_MAX_ITEMS} movies."})
+        session_key = self._session_key()
+        with transaction.atomic():
+            if self.user is not None and not _line_created(self.user, item):  # a concurrent request added it
+                return False
+            services.event_record(item=item, kind=EventKind.ADD_TO_CART, user=self.user, session_key=session_key,
+                                  context=context)
+        if self.user is None:
+            self.session[CART_KEY] = [*ids, item.pk]
+        return True
+
+    def remove(self, item: Item) -> bool:
+        """Take ``item`` out; False if it was not in the cart."""
+        if self.user is not None:
+            return CartLine.objects.filter(user=self.user, item=item).delete()[0] > 0
+        ids = self.item_ids()
+        self.session[CART_KEY] = [pk for pk in ids if pk != item.pk]
+        return item.pk in ids
+
+    def clear(self) -> None:
+        if self.user is not None:
+            CartLine.objects.filter(user=self.user).delete()
+        self.session.pop(CART_KEY, None)
+
+    def _session_key(self) -> str:
+        """The session's key for the events. A first-time anonymous visitor's session is saved to
+        get one, before any transaction: rolled back, it would take the row the cookie names."""
+        if self.user is None and not self.session.session_key:
+            self.session.save()
+        return self.session.session_key or ""
+
+    def checkout(self, *, context: dict[str, Any] | None = None) -> list[Item]:
+        """A demo order of what can be bought (one ``purchase`` event each) and an empty cart,
+        together or not at all; a ``ValidationError`` for an empty cart."""
+        session_key = self._session_key()
+        with transaction.atomic():
+            items = self.items()
+            services.order_place(items=items, user=self.user, session_key=session_key, context=context)
+            self.clear()
+        return items
+
+
+def _line_created(user: AbstractBaseUser, item: Item) -> bool:
+    try:
+        with transaction.atomic():
+            CartLine.objects.create(user=user, item=item)
+    except IntegrityError:
+        return False
+    return True
+
+
+def _active_in_order(ids: list[int]) -> list[Item]:
     by_pk = Item.objects.active().in_bulk(ids)
     return [by_pk[pk] for pk in ids if pk in by_pk]
 
 
-def cart_add(session: SessionBase, item: Item) -> bool:
-    ids = list(session.get(CART_KEY, []))
-    if item.pk in ids or len(ids) >= CART_MAX_ITEMS:
-        return False
-    session[CART_KEY] = [*ids, item.pk]
-    return True
-
-
-def cart_remove(session: SessionBase, item: Item) -> None:
-    session[CART_KEY] = [pk for pk in session.get(CART_KEY, []) if pk != item.pk]
-
-
-def cart_clear(session: SessionBase) -> None:
-    session.pop(CART_KEY, None)
-
-
 def cart_total(items: list[Item]) -> Decimal:
     return sum((item.price for item in items), Decimal("0"))
+
+
+def cart_merge_on_login(sender: Any, request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any) -> None:
+    """``user_logged_in`` receiver: what the shopper put in the cart before signing in joins the
+    account's cart (up to the limit) and leaves the session. Its ``add_to_cart`` events were
+    recorded when it was added."""
+    if request is None or not hasattr(request, "session"):
+        return
+    ids = request.session.pop(CART_KEY, [])
+    if not ids:
+        return
+    held = set(Cart(user, request.session).item_ids())
+    joining = [item for item in _active_in_order(ids) if item.pk not in held][: max(CART_MAX_ITEMS - len(held), 0)]
+    CartLine.objects.bulk_create([CartLine(user=user, item=item) for item in joining], ignore_conflicts=True)

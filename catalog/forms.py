@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
+from django.db import transaction
 
+from catalog import services
 from catalog.models import REVIEW_TEXT_MAX, Profile
 
 RATING_CHOICES = [(f"{n / 2:.1f}", f"{n / 2:.1f} stars") for n in range(10, 0, -1)]
@@ -33,6 +36,14 @@ class SignupForm(UserCreationForm):
         required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
         help_text="What do you like? e.g. 'space adventures, clever comedies'. Used to personalise your feed.",
     )
+
+    @transaction.atomic
+    def save(self, commit: bool = True) -> Any:
+        """The account and its profile's interests, together (the storefront's sign-up and
+        ``POST /api/auth/signup/``)."""
+        user = super().save(commit=True)
+        services.profile_update(user=user, interests=self.cleaned_data["interests"])
+        return user
 
 
 class ProfileForm(forms.ModelForm):

@@ -215,6 +215,23 @@ class HistoryExclusion(models.Model):
         return f"{self.user} does not use {self.item}"
 
 
+class CartLine(models.Model):
+    """A movie in a signed-in shopper's cart: kept with the account, so the storefront on any
+    device and the API share one cart. An anonymous shopper's cart lives in their session and
+    moves here when they sign in (``catalog.cart``)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cart_lines")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["added_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["user", "item"], name="cart_line_once")]
+
+    def __str__(self) -> str:
+        return f"{self.item} in {self.user}'s cart"
+
+
 class Entity(models.Model):
     """A knowledge-graph node (a person, genre, country, award...), e.g. a Freebase id."""
 

@@ -8,7 +8,6 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -124,46 +123,47 @@ def _context(request: HttpRequest) -> dict[str, object]:
 
 
 def cart_view(request: HttpRequest) -> HttpResponse:
-    items = cart.cart_items(request.session)
+    items = cart.Cart.of(request).items()
     return render(request, "catalog/cart.html", {"items": items, "total": cart.cart_total(items)})
 
 
 @require_POST
 def cart_add(request: HttpRequest, slug: str) -> HttpResponse:
     item = _item_or_404(slug)
-    if cart.cart_add(request.session, item):
-        services.event_record(item=item, kind=EventKind.ADD_TO_CART, context=_context(request), **actor(request))
+    try:
+        added = cart.Cart.of(request).add(item, context=_context(request))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return _back(request, reverse("cart"))
+    if added:
         messages.success(request, f"{item.display_title} is in your cart.")
     else:
-        messages.info(request, f"{item.display_title} is already in your cart (or the cart is full).")
+        messages.info(request, f"{item.display_title} is already in your cart.")
     return _back(request, reverse("cart"))
 
 
 @require_POST
 def cart_remove(request: HttpRequest, slug: str) -> HttpResponse:
-    cart.cart_remove(request.session, _item_or_404(slug))
+    cart.Cart.of(request).remove(_item_or_404(slug))
     return redirect("cart")
 
 
 @require_POST
 def checkout(request: HttpRequest) -> HttpResponse:
-    items = cart.cart_items(request.session)
     try:
-        services.order_place(items=items, context={"src": "checkout"}, **actor(request))
+        items = cart.Cart.of(request).checkout(context={"src": "checkout"})
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("cart")
-    cart.cart_clear(request.session)
-    messages.success(request, f"Thank you! This was a demo checkout of {len(items)} movies; nothing was charged.")
+    movies = f"{len(items)} movie" + ("" if len(items) == 1 else "s")
+    messages.success(request, f"Thank you! This was a demo checkout of {movies}; nothing was charged.")
     return redirect("home")
 
 
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            user = form.save()
-            services.profile_update(user=user, interests=form.cleaned_data["interests"])
+        user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome, {user.username}! Pick a few movies you like to start your feed.")
         return redirect("onboarding")

@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.sessions.models import Session
 from django.db import transaction
 
-from catalog.models import Event, HistoryExclusion, Profile, Review
+from catalog.models import CartLine, Event, HistoryExclusion, Profile, Review
 
 
 def _profile_dict(user: AbstractBaseUser) -> dict[str, Any] | None:
@@ -56,6 +56,10 @@ def user_export(*, user: AbstractBaseUser) -> dict[str, Any]:
         "not_used_for_recommendations": [
             {"item": x.item.external_id, "title": x.item.display_title, "since": x.created_at.isoformat()}
             for x in HistoryExclusion.objects.filter(user=user).select_related("item").order_by("created_at", "id")
+        ],
+        "cart": [
+            {"item": line.item.external_id, "title": line.item.display_title, "added_at": line.added_at.isoformat()}
+            for line in CartLine.objects.filter(user=user).select_related("item")
         ],
     }
 

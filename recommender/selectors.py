@@ -181,7 +181,10 @@ def genre_suggestions(*, prefix: str, k: int = 2) -> list[str]:
     return [genre for genre in genres if matches(genre)][:k]
 
 
-def onboarding_choices(*, interests: str, k: int) -> list[Item]:
+ONBOARDING_CHOICES = 24
+
+
+def onboarding_choices(*, interests: str, k: int = ONBOARDING_CHOICES) -> list[Item]:
     """The films a new shopper is offered to pick from: up to half that match the interests
     they wrote at sign-up (by :func:`item_search`), then the most reviewed."""
     matched: list[Item] = []

@@ -27,7 +27,6 @@ from recommender.selectors import SearchFilters, genre_suggestions, onboarding_c
 
 ROW_SIZE = 12
 SUGGESTIONS = 8
-ONBOARDING_CHOICES = 24
 
 
 def _feed_context(request: HttpRequest, *, experiment: bool = False) -> serving.FeedContext:
@@ -108,7 +107,7 @@ def search(request: HttpRequest) -> HttpResponse:
 @login_required
 def onboarding(request: HttpRequest) -> HttpResponse:
     interests = catalog_services.profile_get(user=request.user).interests
-    items = onboarding_choices(interests=interests, k=ONBOARDING_CHOICES)
+    items = onboarding_choices(interests=interests)
     form = OnboardingForm(request.POST or None, choices=[(str(item.pk), item.display_title) for item in items])
     if request.method == "POST" and "skip" in request.POST:
         catalog_services.profile_update(user=request.user, onboarded=True)

@@ -188,3 +188,26 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
+
+
+class CartItemSerializer(ItemSummarySerializer):
+    price = serializers.DecimalField(max_digits=8, decimal_places=2, coerce_to_string=False)
+
+    class Meta(ItemSummarySerializer.Meta):
+        fields = [*ItemSummarySerializer.Meta.fields, "price"]
+
+
+class CartSerializer(serializers.Serializer):
+    items = CartItemSerializer(many=True, help_text="What can be bought, in the order it was added.")
+    count = serializers.IntegerField()
+    total = serializers.DecimalField(max_digits=10, decimal_places=2, coerce_to_string=False)
+
+
+class CartAddSerializer(RejectUnknownFields, serializers.Serializer):
+    item = IdField(help_text="An active item's id.")
+
+
+class OrderSerializer(serializers.Serializer):
+    purchased = CartItemSerializer(many=True)
+    count = serializers.IntegerField()
+    total = serializers.DecimalField(max_digits=10, decimal_places=2, coerce_to_string=False)

@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
-from rest_framework.exceptions import NotAuthenticated, ValidationError
+from rest_framework.exceptions import NotAuthenticated, NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,7 +20,8 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from catalog import selectors, services
 from catalog.api import serializers as s
-from catalog.api.base import ApiMixin, PkLookupMixin
+from catalog.api.base import ApiMixin, PkLookupMixin, parse_pk
+from catalog.cart import CART_MAX_ITEMS, Cart, cart_total
 from catalog.models import Category, Event, Item, Review
 
 SEARCH_MAX_RESULTS = 100
@@ -237,6 +238,63 @@ class EventBatchView(ApiMixin, GenericAPIView):
                                 "status": "created" if created else "duplicate"})
         created_count = sum(r["status"] == "created" for r in results)
         return Response({"created": created_count, "duplicates": len(results) - created_count, "results": results})
+
+
+def _cart_body(items: list[Item]) -> dict[str, Any]:
+    return {"items": s.CartItemSerializer(items, many=True).data, "count": len(items), "total": cart_total(items)}
+
+
+class CartView(ApiMixin, GenericAPIView):
+    """The shopper's cart: a signed-in user's is kept with the account (the storefront on any
+    device shows the same one); an anonymous client's lives in its session, so keep the cookie."""
+
+    permission_classes = [permissions.AllowAny]
+    serializer_class = s.CartSerializer
+
+    def get(self, request: Request) -> Response:
+        return Response(_cart_body(Cart.of(request).items()))
+
+    @extend_schema(
+        request=s.CartAddSerializer, responses={201: s.CartSerializer, 200: s.CartSerializer},
+        description=f"Adds an item (201) and records an `add_to_cart` event; an item already in the cart is a "
+                    f"200 that changes nothing. A cart holds at most {CART_MAX_ITEMS} items (then a 400).",
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(s.CartAddSerializer(data=request.data))
+        item = Item.objects.active().filter(pk=data["item"]).first()
+        if item is None:
+            raise ValidationError({"item": "No active item with this id."})
+        shopper = Cart.of(request)
+        added = shopper.add(item, context={"src": "api"})
+        return Response(_cart_body(shopper.items()), status=status.HTTP_201_CREATED if added else status.HTTP_200_OK)
+
+
+class CartItemView(ApiMixin, GenericAPIView):
+    """One item of the cart: ``DELETE`` takes it out."""
+
+    permission_classes = [permissions.AllowAny]
+    serializer_class = s.CartSerializer
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, item_id: str) -> Response:
+        item = Item.objects.filter(pk=parse_pk(item_id)).first()
+        if item is None or not Cart.of(request).remove(item):
+            raise NotFound("This item is not in your cart.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CheckoutView(ApiMixin, GenericAPIView):
+    """A demo checkout of the cart: one ``purchase`` event per item, and an empty cart."""
+
+    permission_classes = [permissions.AllowAny]
+    serializer_class = s.OrderSerializer
+
+    @extend_schema(request=None, responses={201: s.OrderSerializer},
+                   description="Nothing is charged. An empty cart is a 400 (`fields.cart`).")
+    def post(self, request: Request) -> Response:
+        items = Cart.of(request).checkout(context={"src": "api"})
+        body = _cart_body(items)
+        return Response({"purchased": body.pop("items"), **body}, status=status.HTTP_201_CREATED)
 
 
 class TokenView(ApiMixin, GenericAPIView):

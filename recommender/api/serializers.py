@@ -13,6 +13,8 @@ from catalog.api.serializers import ItemSummarySerializer
 from catalog.models import Profile
 from recommender.selectors import SEARCH_MAX_CHARS
 
+ONBOARDING_PICKS_MAX = 50
+
 DEMOGRAPHICS = ("age", "gender", "occupation")
 
 
@@ -72,6 +74,8 @@ class ProfileSerializer(RejectUnknownFields, serializers.ModelSerializer):
 
 class MeSerializer(serializers.ModelSerializer):
     profile = ProfileSerializer()
+    # not the model field's pattern: a JSON Schema's \w is ASCII, a username's any script ("rené")
+    username = serializers.CharField(help_text="Letters (any script), digits and @/./+/-/_; 150 at most.")
     email = serializers.CharField(read_only=True, help_text="An email address, or empty.")
 
     class Meta:
@@ -303,3 +307,28 @@ class RowsResponseSerializer(serializers.Serializer):
 
 class SimilarParams(QueryParams):
     k = serializers.IntegerField(min_value=1, max_value=100, default=10, help_text="How many (1-100).")
+
+
+class SignupSerializer(RejectUnknownFields, serializers.Serializer):
+    username = serializers.CharField(max_length=1000, help_text="Letters, digits and @/./+/-/_ only; 150 at most.")
+    password = serializers.CharField(write_only=True, max_length=4096, trim_whitespace=False,
+                                     help_text="Checked by the site's password validators.")
+    interests = serializers.CharField(required=False, allow_blank=True, max_length=2000,
+                                      help_text="What the shopper likes, in their words; starts the feed.")
+
+
+class SignupResultSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="The new account's API token.")
+    user = MeSerializer()
+
+
+class OnboardingSerializer(serializers.Serializer):
+    onboarded = serializers.BooleanField()
+    interests = serializers.CharField()
+    choices = ItemSummarySerializer(many=True, help_text=(
+        "Films to offer: first those matching the interests, then the most reviewed (the sign-up page's)."))
+
+
+class OnboardingPicksSerializer(RejectUnknownFields, serializers.Serializer):
+    picks = serializers.ListField(child=IdField(), max_length=ONBOARDING_PICKS_MAX, help_text=(
+        "Ids of active films the shopper likes (any, not only the offered choices); [] skips."))

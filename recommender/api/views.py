@@ -10,21 +10,31 @@ from django.contrib.auth import get_user_model, logout
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
+from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 
 from catalog import services
 from catalog.api.base import ApiMixin, parse_pk
 from catalog.api.views import SEARCH_MAX_RESULTS
 from catalog.api.views import ItemViewSet as CatalogItemViewSet
+from catalog.forms import SignupForm
 from catalog.models import EventKind, Item
 from catalog.selectors import HistoryEntry, user_history
 from recommender import privacy, serving
 from recommender.api import serializers as s
-from recommender.selectors import SearchFilters, genre_suggestions, item_search, search_items, title_suggestions
+from recommender.selectors import (
+    SearchFilters,
+    genre_suggestions,
+    item_search,
+    onboarding_choices,
+    search_items,
+    title_suggestions,
+)
 
 
 def _search_filters(params: dict[str, Any]) -> SearchFilters:
@@ -164,6 +174,64 @@ class SuggestView(OpenReadView):
         return Response(s.SuggestResponseSerializer({
             "query": params["q"], "genres": genre_suggestions(prefix=params["q"]), "results": items,
         }).data)
+
+
+class SignupView(ApiMixin, GenericAPIView):
+    """Create an account (the storefront's sign-up form, its checks included) and get its API
+    token; throttled like ``/api/auth/token/`` (the ``login`` rate)."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+    serializer_class = s.SignupResultSerializer
+
+    @extend_schema(request=s.SignupSerializer, responses={201: s.SignupResultSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = s.SignupSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        password = data["password"]
+        form = SignupForm(data={"username": data["username"], "password1": password, "password2": password,
+                                "interests": data.get("interests", "")})
+        if not form.is_valid():  # the form's password2 errors are the password's
+            raise ValidationError({"password" if name.startswith("password") else name: errors
+                                   for name, errors in form.errors.items()})
+        try:
+            with transaction.atomic():
+                user = form.save()
+                token = Token.objects.create(user=user)
+        except IntegrityError:  # the username was taken by a concurrent request since the form looked
+            raise ValidationError({"username": "A user with that username already exists."}) from None
+        user.refresh_from_db()  # the profile as the form left it
+        return Response({"token": token.key, "user": s.MeSerializer(user).data}, status=status.HTTP_201_CREATED)
+
+
+class MeOnboardingView(ApiMixin, GenericAPIView):
+    """A new account's first picks: ``GET`` the films to offer, ``POST`` the ones the shopper likes
+    (recorded as strong positive signals, as on the storefront's onboarding page)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = s.OnboardingSerializer
+    pagination_class = None
+
+    def get(self, request: Request) -> Response:
+        profile = services.profile_get(user=request.user)
+        choices = onboarding_choices(interests=profile.interests)
+        return Response(s.OnboardingSerializer(
+            {"onboarded": profile.onboarded, "interests": profile.interests, "choices": choices}).data)
+
+    @extend_schema(request=s.OnboardingPicksSerializer, responses={200: s.OnboardingSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = s.OnboardingPicksSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ids = list(dict.fromkeys(serializer.validated_data["picks"]))
+        found = Item.objects.active().in_bulk(ids)
+        missing = {f"picks.{n}": ["No active item with this id."] for n, pk in enumerate(ids) if pk not in found}
+        if missing:
+            raise ValidationError(missing)
+        services.onboarding_complete(user=request.user, items=[found[pk] for pk in ids])
+        return self.get(request)
 
 
 class MeView(ApiMixin, GenericAPIView):

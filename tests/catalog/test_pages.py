@@ -187,7 +187,7 @@ def test_the_home_page_shows_each_film_once(trained_model, client):
 def test_onboarding_offers_films_matching_the_interests_first(ml100k_embedded, client):
     """What a new shopper wrote at sign-up leads the films offered (up to half), the most
     reviewed fill the rest; without interests the offer is the most reviewed films."""
-    from recommender.views import ONBOARDING_CHOICES
+    from recommender.selectors import ONBOARDING_CHOICES
 
     popular = list(Item.objects.active().order_by("-review_count", "id").values_list("pk", flat=True))
     plain = User.objects.create_user("plain-newcomer")

@@ -123,6 +123,17 @@ def test_anonymous_session_search_and_bad_input(page, trained_model, shot):
     page.click("header button[type=submit]")
     expect(page.locator(".grid")).to_contain_text("Toy Story (1995)")
     shot(page, "search")
+    # an anonymous cart: add, see it in the header and on the cart page, check out
+    page.locator(".grid a", has_text="Toy Story (1995)").first.click()
+    page.get_by_role("button", name="Add to cart").click()
+    expect(page.locator(".messages")).to_contain_text("Toy Story (1995) is in your cart.")
+    page.get_by_role("link", name="Cart (1)").click()
+    expect(page.locator("table.cart tbody")).to_contain_text("Toy Story (1995)")
+    shot(page, "cart")
+    page.get_by_role("button", name="Check out (demo)").click()
+    expect(page.locator(".messages")).to_contain_text("demo checkout of 1 movie;")
+    expect(page.get_by_role("link", name="Cart", exact=True)).to_be_visible()
+    assert Event.objects.filter(kind="purchase", item__slug="toy-story-1995", user=None).exists()
     # bad input gets a message, never a server error
     page.goto("/search/?q=" + "x" * 400)
     expect(page.locator(".error")).to_contain_text("limited to 300 characters")

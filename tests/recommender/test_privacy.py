@@ -12,7 +12,7 @@ from django.contrib.sessions.models import Session
 from rest_framework.authtoken.models import Token
 
 from catalog import services
-from catalog.models import Event, Item, Profile, Review
+from catalog.models import CartLine, Event, Item, Profile, Review
 from recommender.algorithms.neighbors import ItemKNN
 from recommender.embedding import embed_rows
 from recommender.models import ProfileEmbedding, ReviewEmbedding
@@ -28,6 +28,7 @@ def person(ml100k):
     services.event_record(user=user, item=items[1], kind="view", session_key="sess-privacy")
     services.event_record(item=items[1], kind="click", session_key="sess-privacy")  # before logging in
     services.history_use(user=user, item=items[1], used=False)
+    CartLine.objects.create(user=user, item=items[0])
     embed_rows(kind="review", ids=Review.objects.filter(user=user).values_list("pk", flat=True))
     embed_rows(kind="profile", ids=[user.profile.pk])
     Token.objects.create(user=user)
@@ -48,6 +49,7 @@ def test_export_has_everything_stored_about_the_user(person, client):
     assert kinds == sorted(Event.objects.filter(user=person).values_list("kind", flat=True))
     assert {"rate", "view"} <= set(kinds)
     assert [(x["item"], x["title"]) for x in data["not_used_for_recommendations"]] == [("ml:50", "Star Wars (1977)")]
+    assert [(x["item"], x["title"]) for x in data["cart"]] == [("ml:1", "Toy Story (1995)")]
 
 
 def test_erasure_leaves_nothing_in_any_table(person, client):

@@ -1,0 +1,140 @@
+"""/api/cart/: the cart and the demo checkout, for signed-in and anonymous clients, and the one
+cart they share with the storefront."""
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from catalog import services
+from catalog.cart import CART_MAX_ITEMS
+from catalog.models import CartLine, Event, EventKind, Item
+from tests.api.conftest import assert_error
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def films(db) -> list[Item]:
+    return [services.item_create(title=f"Cart Film {n}", year=2000 + n, price=Decimal(f"{n}.50")) for n in range(1, 4)]
+
+
+def _ids(body: dict) -> list[int]:
+    return [item["id"] for item in body["items"]]
+
+
+def test_add_list_remove_and_check_out(client_a, user_a, films):
+    assert client_a.get("/api/cart/").json() == {"items": [], "count": 0, "total": 0}
+    first = client_a.post("/api/cart/", {"item": films[1].pk}, format="json")
+    assert first.status_code == 201 and _ids(first.json()) == [films[1].pk]
+    assert client_a.post("/api/cart/", {"item": films[0].pk}, format="json").status_code == 201
+    again = client_a.post("/api/cart/", {"item": films[1].pk}, format="json")
+    assert again.status_code == 200 and _ids(again.json()) == [films[1].pk, films[0].pk]  # oldest first, once
+    body = client_a.get("/api/cart/").json()
+    assert body["count"] == 2 and body["total"] == 4.0  # 2.50 + 1.50
+    assert body["items"][0] == {"id": films[1].pk, "slug": films[1].slug, "title": "Cart Film 2", "year": 2002,
+                                "genres": [], "image_url": "", "price": 2.5}
+    # one add_to_cart event per film actually added
+    added = Event.objects.filter(user=user_a, kind=EventKind.ADD_TO_CART)
+    assert sorted(added.values_list("item_id", flat=True)) == sorted([films[0].pk, films[1].pk])
+    assert added.first().context == {"src": "api"}
+
+    assert client_a.delete(f"/api/cart/{films[0].pk}/").status_code == 204
+    assert_error(client_a.delete(f"/api/cart/{films[0].pk}/"), 404)
+    client_a.post("/api/cart/", {"item": films[2].pk}, format="json")
+
+    order = client_a.post("/api/cart/checkout/")
+    assert order.status_code == 201
+    assert [item["id"] for item in order.json()["purchased"]] == [films[1].pk, films[2].pk]
+    assert order.json()["count"] == 2 and order.json()["total"] == 6.0
+    purchases = Event.objects.filter(user=user_a, kind=EventKind.PURCHASE)
+    assert sorted(purchases.values_list("item_id", "value")) == [(films[1].pk, 2.5), (films[2].pk, 3.5)]
+    assert client_a.get("/api/cart/").json()["count"] == 0
+    assert_error(client_a.post("/api/cart/checkout/"), 400, "cart")  # empty now
+    assert Event.objects.filter(user=user_a, kind=EventKind.PURCHASE).count() == 2
+
+
+def test_bad_input_is_a_400_naming_the_field(client_a, films):
+    assert_error(client_a.post("/api/cart/", {}, format="json"), 400, "item")
+    assert_error(client_a.post("/api/cart/", {"item": "x"}, format="json"), 400, "item")
+    assert_error(client_a.post("/api/cart/", {"item": 10**12}, format="json"), 400, "item")
+    assert_error(client_a.post("/api/cart/", {"item": films[0].pk, "qty": 2}, format="json"), 400, "qty")
+    films[1].is_active = False
+    films[1].save()
+    assert_error(client_a.post("/api/cart/", {"item": films[1].pk}, format="json"), 400, "item")
+    assert_error(client_a.delete("/api/cart/abc/"), 404)
+    assert_error(client_a.delete("/api/cart/999999/"), 404)
+    assert client_a.get("/api/cart/").json()["count"] == 0
+    assert not Event.objects.filter(kind=EventKind.ADD_TO_CART).exists()
+
+
+def test_a_full_cart_says_so_and_keeps_what_it_holds(client_a, user_a, db):
+    films = [services.item_create(title=f"Many {n}", year=1990) for n in range(CART_MAX_ITEMS + 1)]
+    CartLine.objects.bulk_create([CartLine(user=user_a, item=film) for film in films[:-1]])
+    error = assert_error(client_a.post("/api/cart/", {"item": films[-1].pk}, format="json"), 400, "item")
+    assert str(CART_MAX_ITEMS) in error["fields"]["item"][0]
+    assert client_a.get("/api/cart/").json()["count"] == CART_MAX_ITEMS
+
+
+def test_carts_are_per_user_and_an_item_the_shop_stops_selling_drops_out(client_a, client_b, films):
+    client_a.post("/api/cart/", {"item": films[0].pk}, format="json")
+    client_a.post("/api/cart/", {"item": films[1].pk}, format="json")
+    assert client_b.get("/api/cart/").json()["count"] == 0
+    assert_error(client_b.delete(f"/api/cart/{films[0].pk}/"), 404)
+    films[0].is_active = False
+    films[0].save()
+    assert _ids(client_a.get("/api/cart/").json()) == [films[1].pk]
+    order = client_a.post("/api/cart/checkout/").json()
+    assert [item["id"] for item in order["purchased"]] == [films[1].pk]  # what could be bought
+
+
+def test_checking_out_an_empty_cart_is_a_400_for_every_client(anon, client_a):
+    """The session a first-time visitor's checkout saves must survive the order's rollback (it was
+    an HTML 400 page: the session was 'deleted before the request completed')."""
+    for client in (anon, client_a):
+        assert_error(client.post("/api/cart/checkout/"), 400, "cart")
+
+
+def test_anonymous_clients_keep_a_cart_in_their_session(anon, films):
+    assert anon.post("/api/cart/", {"item": films[2].pk}, format="json").status_code == 201
+    assert _ids(anon.get("/api/cart/").json()) == [films[2].pk]
+    session_key = anon.cookies["sessionid"].value
+    assert Event.objects.get(kind=EventKind.ADD_TO_CART).session_key == session_key
+    order = anon.post("/api/cart/checkout/")
+    assert order.status_code == 201
+    purchase = Event.objects.get(kind=EventKind.PURCHASE)
+    assert purchase.user is None and purchase.session_key == session_key
+    assert anon.get("/api/cart/").json()["count"] == 0
+
+
+def test_the_storefront_and_the_api_share_a_signed_in_cart(client, client_a, user_a, films):
+    """One cart per account: added in the API, shown (and bought) on the cart page of another
+    browser; what was in the cart before signing in joins it."""
+    client_a.post("/api/cart/", {"item": films[0].pk}, format="json")
+    client.post(reverse("cart_add", args=[films[1].slug]))  # anonymous, before logging in
+    assert client.post(reverse("login"), {"username": "alice", "password": "alice-pw-2026"}).status_code == 302
+    page = client.get(reverse("cart")).content.decode()
+    assert "Cart Film 1" in page and "Cart Film 2" in page and "Cart (2)" in page
+    assert _ids(client_a.get("/api/cart/").json()) == [films[0].pk, films[1].pk]
+    client.post(reverse("checkout"))
+    assert client_a.get("/api/cart/").json()["count"] == 0
+    assert Event.objects.filter(user=user_a, kind=EventKind.PURCHASE).count() == 2
+
+
+def test_merging_at_login_respects_the_limit(client, user_a, db):
+    films = [services.item_create(title=f"Merge {n}", year=1990) for n in range(CART_MAX_ITEMS + 2)]
+    CartLine.objects.bulk_create([CartLine(user=user_a, item=film) for film in films[: CART_MAX_ITEMS - 1]])
+    for film in films[CART_MAX_ITEMS - 2:]:  # one already in the account's cart, then three new
+        client.post(reverse("cart_add", args=[film.slug]))
+    client.login(username="alice", password="alice-pw-2026")
+    lines = list(CartLine.objects.filter(user=user_a).values_list("item_id", flat=True))
+    assert len(lines) == CART_MAX_ITEMS and lines[-1] == films[CART_MAX_ITEMS - 1].pk
+    assert "cart" not in client.session
+
+
+def test_erasing_the_account_empties_its_cart(client_a, user_a, films):
+    client_a.post("/api/cart/", {"item": films[0].pk}, format="json")
+    assert client_a.delete("/api/me/").status_code == 204
+    assert not User.objects.filter(pk=user_a.pk).exists()
+    assert not CartLine.objects.exists()
