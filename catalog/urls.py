@@ -7,7 +7,6 @@ urlpatterns = [
     path("browse/<str:genre>/", views.browse, name="browse_genre"),
     path("items/<slug:slug>/rate/", views.rate, name="item_rate"),
     path("items/<slug:slug>/feedback/", views.feedback, name="item_feedback"),
-    path("cart/", views.cart_view, name="cart"),
     path("cart/add/<slug:slug>/", views.cart_add, name="cart_add"),
     path("cart/remove/<slug:slug>/", views.cart_remove, name="cart_remove"),
     path("checkout/", views.checkout, name="checkout"),

@@ -1,4 +1,4 @@
-"""Storefront pages of the catalog: browse, interactions, cart, account. Thin views over
+"""Storefront pages of the catalog: browse, interactions, cart actions, account. Thin views over
 selectors and services; every POST works without JavaScript and redirects back."""
 
 from __future__ import annotations
@@ -120,11 +120,6 @@ def _context(request: HttpRequest) -> dict[str, object]:
         else:
             context[key] = value
     return context
-
-
-def cart_view(request: HttpRequest) -> HttpResponse:
-    items = cart.Cart.of(request).items()
-    return render(request, "catalog/cart.html", {"items": items, "total": cart.cart_total(items)})
 
 
 @require_POST

@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import lru_cache
+from itertools import zip_longest
 from typing import Any
 from urllib.parse import urlencode
 
@@ -876,6 +877,27 @@ def item_rows(item: Item, user: AbstractBaseUser | None, context: FeedContext, k
         Row("similar", "Similar movies", similar_items(item, k=k, user=user, context=context)),
         Row("also_liked", "People who liked this also liked", also_liked(item, k=k, user=user, context=context)),
     ]
+
+
+CART_ANCHORS = 3
+
+
+def cart_rows(cart: list[Item], user: AbstractBaseUser | None, context: FeedContext, k: int = 12) -> list[Row]:
+    """The cart page's row: films like the ones added last (up to CART_ANCHORS), taking turns
+    between them so each has its share, without the cart's films; each card is explained by
+    its own film. None for an empty cart."""
+    if not cart:
+        return []
+    anchors = cart[-CART_ANCHORS:][::-1]  # the newest first
+    context = replace(context, exclude=context.exclude | {item.pk for item in cart})
+    lists = [similar_items(anchor, k=k, user=user, context=context) for anchor in anchors]
+    picked: dict[int, Recommendation] = {}
+    for turn in zip_longest(*lists):
+        for rec in turn:
+            if rec is not None and len(picked) < k:
+                picked.setdefault(rec.item.pk, rec)
+    title = f"Goes well with {anchors[0].display_title}" if len(anchors) == 1 else "Goes well with your cart"
+    return [Row("with_cart", title, list(picked.values()))]
 
 
 def impressions_log(*, rows: list[Row], user: AbstractBaseUser | None, context: FeedContext) -> None:

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from catalog import selectors as catalog_selectors
 from catalog import services as catalog_services
+from catalog.cart import Cart, cart_total
 from catalog.forms import OnboardingForm, ReviewForm, SearchForm
 from catalog.models import EventKind, Item
 from catalog.views import _context, actor, session_key
@@ -80,10 +81,22 @@ def item_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "reviews": Paginator(reviews, 10).get_page(request.GET.get("page")),
         "histogram": catalog_selectors.item_rating_histogram(item=item),
         "rows": rows,
+        "feed_context": context,
         "my_review": mine,
         "prediction": serving.predicted_rating(user, item, context) if user and not mine else None,
         "review_form": ReviewForm(initial={"rating": mine.rating, "text": mine.text} if mine else None),
     })
+
+
+def cart(request: HttpRequest) -> HttpResponse:
+    """The cart, and films that go well with what is in it."""
+    items = Cart.of(request).items()
+    user = request.user if request.user.is_authenticated else None
+    context = _feed_context(request)
+    rows = serving.cart_rows(items, user, context, k=ROW_SIZE)
+    serving.impressions_log(rows=rows, user=user, context=context)
+    return render(request, "recommender/cart.html", {"items": items, "total": cart_total(items), "rows": rows,
+                                                     "feed_context": context})
 
 
 def search(request: HttpRequest) -> HttpResponse:

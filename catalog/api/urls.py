@@ -18,6 +18,7 @@ urlpatterns = [
     path("events/", views.EventBatchView.as_view(), name="api-events"),
     path("cart/", views.CartView.as_view(), name="api-cart"),
     path("cart/checkout/", views.CheckoutView.as_view(), name="api-cart-checkout"),
-    path("cart/<str:item_id>/", views.CartItemView.as_view(), name="api-cart-item"),
+    # digits only: /api/cart/suggestions/ is recommender.api's
+    path("cart/<int:item_id>/", views.CartItemView.as_view(), name="api-cart-item"),
     path("auth/token/", views.TokenView.as_view(), name="api-token"),
 ]

@@ -276,7 +276,7 @@ class CartItemView(ApiMixin, GenericAPIView):
     serializer_class = s.CartSerializer
 
     @extend_schema(responses={204: None})
-    def delete(self, request: Request, item_id: str) -> Response:
+    def delete(self, request: Request, item_id: int) -> Response:
         item = Item.objects.filter(pk=parse_pk(item_id)).first()
         if item is None or not Cart.of(request).remove(item):
             raise NotFound("This item is not in your cart.")

@@ -19,6 +19,7 @@ def register(router: SimpleRouter) -> None:
 urlpatterns = [
     path("recommendations/", views.RecommendationsView.as_view(), name="api-recommendations"),
     path("home/", views.HomeView.as_view(), name="api-home"),
+    path("cart/suggestions/", views.CartSuggestionsView.as_view(), name="api-cart-suggestions"),
     path("search/", views.SearchView.as_view(), name="api-search"),
     path("search/suggest/", views.SuggestView.as_view(), name="api-search-suggest"),
     path("auth/signup/", views.SignupView.as_view(), name="api-signup"),

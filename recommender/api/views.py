@@ -22,6 +22,7 @@ from catalog import services
 from catalog.api.base import ApiMixin, parse_pk
 from catalog.api.views import SEARCH_MAX_RESULTS
 from catalog.api.views import ItemViewSet as CatalogItemViewSet
+from catalog.cart import Cart
 from catalog.forms import SignupForm
 from catalog.models import EventKind, Item
 from catalog.selectors import HistoryEntry, user_history
@@ -144,6 +145,23 @@ class HomeView(OpenReadView):
         return Response(s.RowsResponseSerializer({
             "request_id": context.request_id, "user": user.get_username() if user else None,
             "refine": serving.refine_summary(context, rows[0].items), "rows": rows,
+        }).data)
+
+
+class CartSuggestionsView(OpenReadView):
+    """The cart page's row as data: films that go well with the cart's last three, each explained
+    by its own; no rows for an empty cart."""
+
+    serializer_class = s.RowsResponseSerializer
+
+    @extend_schema(parameters=[s.SimilarParams], responses={200: s.RowsResponseSerializer})
+    def get(self, request: Request) -> Response:
+        params = s.SimilarParams.parse(request)
+        user = request.user if request.user.is_authenticated else None
+        context = serving.FeedContext(session_key=request.session.session_key or "")
+        rows = serving.cart_rows(Cart.of(request).items(), user, context, k=params["k"])
+        return Response(s.RowsResponseSerializer({
+            "request_id": context.request_id, "user": user.get_username() if user else None, "rows": rows,
         }).data)
 
 

@@ -138,3 +138,41 @@ def test_erasing_the_account_empties_its_cart(client_a, user_a, films):
     assert client_a.delete("/api/me/").status_code == 204
     assert not User.objects.filter(pk=user_a.pk).exists()
     assert not CartLine.objects.exists()
+
+
+def test_suggestions_go_with_the_cart_and_match_the_page(client, trained_model):
+    """The cart page's row and GET /api/cart/suggestions/ for the same session: films like the
+    cart's, each explained by a film in the cart, none of the cart's own, the anchors taking
+    turns."""
+    toy_story, star_wars, godfather = (Item.objects.get(external_id=f"ml:{n}") for n in (1, 50, 127))
+    assert client.get("/api/cart/suggestions/").json()["rows"] == []  # an empty cart has none
+    for film in (toy_story, star_wars, godfather):
+        client.post(reverse("cart_add", args=[film.slug]))
+    body = client.get("/api/cart/suggestions/", {"k": 12}).json()
+    [row] = body["rows"]
+    assert row["key"] == "with_cart" and row["title"] == "Goes well with your cart"
+    results = row["results"]
+    assert len(results) == 12
+    cart = {toy_story.pk, star_wars.pk, godfather.pk}
+    assert not cart & {r["item"]["id"] for r in results}
+    anchors = [r["explanation"]["evidence"]["anchor"]["pk"] for r in results]
+    assert anchors[:3] == [godfather.pk, star_wars.pk, toy_story.pk]  # the newest first, in turns
+    titles = {film.pk: film.display_title for film in (toy_story, star_wars, godfather)}
+    assert all(titles[a] in r["explanation"]["sentence"] for a, r in zip(anchors, results, strict=True))
+
+    page = client.get(reverse("cart"))
+    [page_row] = page.context["rows"]
+    assert [rec.item.pk for rec in page_row.items] == [r["item"]["id"] for r in results]
+    html = page.content.decode()
+    assert 'data-row="with_cart"' in html and "Goes well with your cart" in html
+    # each card shown is an impression with its row and position, so clicks are attributed
+    shown = Event.objects.filter(kind=EventKind.IMPRESSION, context__src="with_cart")
+    assert shown.count() == 12 and shown.filter(context__pos=1, item=page_row.items[0].item).exists()
+
+
+def test_a_one_film_cart_names_it(client, trained_model):
+    alien = Item.objects.get(external_id="ml:183")
+    client.post(reverse("cart_add", args=[alien.slug]))
+    [row] = client.get("/api/cart/suggestions/", {"k": 5}).json()["rows"]
+    assert row["title"] == "Goes well with Alien (1979)" and len(row["results"]) == 5
+    assert_error(client.get("/api/cart/suggestions/", {"k": 0}), 400, "k")

@@ -129,6 +129,9 @@ def test_anonymous_session_search_and_bad_input(page, trained_model, shot):
     expect(page.locator(".messages")).to_contain_text("Toy Story (1995) is in your cart.")
     page.get_by_role("link", name="Cart (1)").click()
     expect(page.locator("table.cart tbody")).to_contain_text("Toy Story (1995)")
+    row = page.locator('[data-row="with_cart"]')
+    expect(row.locator("h2")).to_have_text("Goes well with Toy Story (1995)")
+    assert row.locator("article.card").count() >= 5
     shot(page, "cart")
     page.get_by_role("button", name="Check out (demo)").click()
     expect(page.locator(".messages")).to_contain_text("demo checkout of 1 movie;")

@@ -27,9 +27,9 @@ def anchors(recs) -> Counter:
 def test_an_item_not_used_leaves_the_next_feed_and_its_explanations_at_once(shopper, settings):
     assert settings.RECSYS_FEED_CACHE_SECONDS > 0  # the cached feed must follow the change too
     before = serving.feed_for_user(shopper, k=10)
-    anchor, cards = anchors(before).most_common(1)[0]
+    anchor = anchors(before).most_common(1)[0][0]
     anchor_item = Item.objects.get(pk=anchor)
-    assert cards >= 1 and anchor_item.display_title in " ".join(r.sentence for r in before)
+    assert anchor_item.display_title in " ".join(r.sentence for r in before)
 
     services.history_use(user=shopper, item=anchor_item, used=False)
     after = serving.feed_for_user(shopper, k=10)
