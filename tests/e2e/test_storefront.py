@@ -132,9 +132,15 @@ def test_anonymous_session_search_and_bad_input(page, trained_model, shot):
     row = page.locator('[data-row="with_cart"]')
     expect(row.locator("h2")).to_have_text("Goes well with Toy Story (1995)")
     assert row.locator("article.card").count() >= 5
+    # a suggestion goes into the cart from its card, the add attributed to the row
+    suggested = row.locator("article.card h3").first.inner_text()
+    row.locator("article.card").first.get_by_role("button", name="Add to cart").click()
+    expect(page.locator("table.cart tbody")).to_contain_text(suggested)
+    expect(page.get_by_role("link", name="Cart (2)")).to_be_visible()
+    assert Event.objects.filter(kind="add_to_cart", context__src="with_cart", context__pos=1).exists()
     shot(page, "cart")
     page.get_by_role("button", name="Check out (demo)").click()
-    expect(page.locator(".messages")).to_contain_text("demo checkout of 1 movie;")
+    expect(page.locator(".messages")).to_contain_text("demo checkout of 2 movies;")
     expect(page.get_by_role("link", name="Cart", exact=True)).to_be_visible()
     assert Event.objects.filter(kind="purchase", item__slug="toy-story-1995", user=None).exists()
     # bad input gets a message, never a server error
