@@ -662,8 +662,16 @@ def similar_items(item: Item, k: int = 10, user: AbstractBaseUser | None = None,
     a one-item history (each its explained contribution); pgvector neighbours for items the
     model does not know yet. The viewer's filters apply."""
     context = context or FeedContext()
+    return _similar(item, k, _viewer_state(user, context), context)
+
+
+def _viewer_state(user: AbstractBaseUser | None, context: FeedContext) -> LiveUser:
+    """What a row of films like another needs of its viewer: what they saw or hid."""
+    return _user_state(user, FeedContext(session_key=context.session_key), None) if user else _anonymous()
+
+
+def _similar(item: Item, k: int, state: LiveUser, context: FeedContext) -> list[Recommendation]:
     _version, model = active_model()
-    state = _user_state(user, FeedContext(session_key=context.session_key), None) if user else _anonymous()
     fresh: dict[int, Fresh] = {}
     contributions: dict[int, dict[str, float]] = {}
     if model is not None and item.pk in model.index_of_pk:
@@ -696,7 +704,7 @@ def also_liked(item: Item, k: int = 10, user: AbstractBaseUser | None = None,
                context: FeedContext | None = None) -> list[Recommendation]:
     """People who rated ``item`` 4+ also rated these 4+ (co-occurrence, lift over popularity)."""
     context = context or FeedContext()
-    state = _user_state(user, FeedContext(session_key=context.session_key), None) if user else _anonymous()
+    state = _viewer_state(user, context)
     fans = Review.objects.filter(item=item, rating__gte=4, is_hidden=False).values("user_id")
     co = (
         Review.objects.filter(user_id__in=fans, rating__gte=4, is_hidden=False).exclude(item=item)
@@ -890,7 +898,9 @@ def cart_rows(cart: list[Item], user: AbstractBaseUser | None, context: FeedCont
         return []
     anchors = cart[-CART_ANCHORS:][::-1]  # the newest first
     context = replace(context, exclude=context.exclude | {item.pk for item in cart})
-    lists = [similar_items(anchor, k=k, user=user, context=context) for anchor in anchors]
+    state = _viewer_state(user, context)  # once for the cart, not once per film
+    each = min(k, k // len(anchors) + 3)  # their turns fill k, with room for films two share
+    lists = [_similar(anchor, each, state, context) for anchor in anchors]
     picked: dict[int, Recommendation] = {}
     for turn in zip_longest(*lists):
         for rec in turn:
