@@ -297,13 +297,19 @@ class CheckoutView(ApiMixin, GenericAPIView):
         return Response({"purchased": body.pop("items"), **body}, status=status.HTTP_201_CREATED)
 
 
-class TokenView(ApiMixin, GenericAPIView):
-    """Exchange a username and password for an API token (throttled: the ``login`` rate)."""
+class CredentialsView(ApiMixin, GenericAPIView):
+    """An endpoint that takes a password: open to anyone, reading no token or session, throttled
+    per client IP with the ``login`` rate."""
 
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
+
+
+class TokenView(CredentialsView):
+    """Exchange a username and password for an API token (throttled: the ``login`` rate)."""
+
     serializer_class = s.TokenRequestSerializer
 
     @extend_schema(request=s.TokenRequestSerializer, responses={200: s.TokenSerializer})

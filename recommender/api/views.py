@@ -16,11 +16,10 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from catalog import services
 from catalog.api.base import ApiMixin, parse_pk
-from catalog.api.views import SEARCH_MAX_RESULTS
+from catalog.api.views import SEARCH_MAX_RESULTS, CredentialsView
 from catalog.api.views import ItemViewSet as CatalogItemViewSet
 from catalog.cart import Cart
 from catalog.forms import SignupForm
@@ -194,14 +193,10 @@ class SuggestView(OpenReadView):
         }).data)
 
 
-class SignupView(ApiMixin, GenericAPIView):
+class SignupView(CredentialsView):
     """Create an account (the storefront's sign-up form, its checks included) and get its API
     token; throttled like ``/api/auth/token/`` (the ``login`` rate)."""
 
-    permission_classes = [permissions.AllowAny]
-    authentication_classes: list = []
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "login"
     serializer_class = s.SignupResultSerializer
 
     @extend_schema(request=s.SignupSerializer, responses={201: s.SignupResultSerializer})
