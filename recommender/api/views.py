@@ -343,10 +343,11 @@ class MeHistoryItemView(ApiMixin, GenericAPIView):
         with transaction.atomic():
             if "used_for_recommendations" in wanted:
                 services.history_use(user=request.user, item=item, used=wanted["used_for_recommendations"])
-            found = user_history(user=request.user, item_ids=[item.pk])
-            hidden = bool(found) and found[0].not_interested
-            if wanted.get("not_interested", hidden) != hidden:  # an event only when it changes
-                kind = EventKind.SHOW_AGAIN if hidden else EventKind.NOT_INTERESTED
-                services.event_record(user=request.user, item=item, kind=kind, context={"source": "history"})
+            if "not_interested" in wanted:
+                found = user_history(user=request.user, item_ids=[item.pk])
+                hidden = bool(found) and found[0].not_interested
+                if wanted["not_interested"] != hidden:  # an event only when it changes
+                    kind = EventKind.SHOW_AGAIN if hidden else EventKind.NOT_INTERESTED
+                    services.event_record(user=request.user, item=item, kind=kind, context={"source": "history"})
         found = user_history(user=request.user, item_ids=[item.pk])
         return Response(s.HistoryEntrySerializer(found[0] if found else HistoryEntry(item, None)).data)
