@@ -77,11 +77,8 @@ class Cart:
         self.session.pop(CART_KEY, None)
 
     def _session_key(self) -> str:
-        """The session's key for the events. A first-time anonymous visitor's session is saved to
-        get one, before any transaction: rolled back, it would take the row the cookie names."""
-        if self.user is None and not self.session.session_key:
-            self.session.save()
-        return self.session.session_key or ""
+        """The session's key for the events (a token client's signed-in calls have none)."""
+        return services.session_key_of(self.session) if self.user is None else self.session.session_key or ""
 
     def checkout(self, *, context: dict[str, Any] | None = None) -> list[Item]:
         """A demo order of what can be bought (one ``purchase`` event each) and an empty cart,

@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -123,6 +124,14 @@ def review_update(*, review: Review, rating: object = None, text: str | None = N
 @transaction.atomic
 def review_delete(*, review: Review) -> None:
     review.delete()
+
+
+def session_key_of(session: SessionBase) -> str:
+    """The session's key for events, saving a first-time visitor's session to get one. Call it
+    before a transaction: rolled back, the save would take the row the new cookie names."""
+    if not session.session_key:
+        session.save()
+    return session.session_key or ""
 
 
 def event_record(

@@ -27,15 +27,8 @@ FEEDBACK_NOTES = {
 }
 
 
-def session_key(request: HttpRequest) -> str:
-    """The visitor's session key, creating the session for a first-time visitor."""
-    if not request.session.session_key:
-        request.session.save()
-    return request.session.session_key
-
-
 def actor(request: HttpRequest) -> dict[str, object]:
-    return {"user": request.user if request.user.is_authenticated else None, "session_key": session_key(request)}
+    return {"user": request.user if request.user.is_authenticated else None, "session_key": services.session_key_of(request.session)}
 
 
 def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:

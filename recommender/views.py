@@ -21,7 +21,7 @@ from catalog import services as catalog_services
 from catalog.cart import Cart, cart_total
 from catalog.forms import OnboardingForm, ReviewForm, SearchForm
 from catalog.models import EventKind, Item
-from catalog.views import _context, actor, session_key
+from catalog.views import _context, actor
 from recommender import experiments, privacy, serving
 from recommender.algorithms.explain import relation_phrase
 from recommender.selectors import SearchFilters, genre_suggestions, onboarding_choices, search_items, title_suggestions
@@ -32,7 +32,7 @@ SUGGESTIONS = 8
 
 def _feed_context(request: HttpRequest, *, experiment: bool = False) -> serving.FeedContext:
     """The request's feed context; with ``experiment``, the running A/B test's variant applies."""
-    context = serving.FeedContext(session_key=session_key(request), refine=request.GET.get("refine", "")[:200])
+    context = serving.FeedContext(session_key=catalog_services.session_key_of(request.session), refine=request.GET.get("refine", "")[:200])
     if experiment:
         user = request.user if request.user.is_authenticated else None
         running, variant = experiments.assignment(user, context.session_key)

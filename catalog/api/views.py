@@ -216,9 +216,7 @@ class EventBatchView(ApiMixin, GenericAPIView):
         user = request.user if request.user.is_authenticated else None
         fallback = ""
         if user is None and not all(event["session_key"] for event in events):
-            if not request.session.session_key:
-                request.session.save()
-            fallback = request.session.session_key or ""
+            fallback = services.session_key_of(request.session)
         results = []
         with transaction.atomic():
             for event in events:
