@@ -182,6 +182,7 @@ def history_use(*, user: AbstractBaseUser, item: Item, used: bool) -> None:
 
 def profile_get(*, user: AbstractBaseUser) -> Profile:
     profile, _ = Profile.objects.get_or_create(user=user)
+    user.profile = profile  # ``user.profile`` reads this one from now on, not a stale copy
     return profile
 
 
@@ -192,6 +193,7 @@ def profile_update(*, user: AbstractBaseUser, **fields: Any) -> Profile:
         setattr(profile, name, value)
     profile.full_clean()
     profile.save()
+    user.profile = profile
     return profile
 
 

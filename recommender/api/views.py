@@ -216,7 +216,6 @@ class SignupView(CredentialsView):
                 token = Token.objects.create(user=user)
         except IntegrityError:  # the username was taken by a concurrent request since the form looked
             raise ValidationError({"username": "A user with that username already exists."}) from None
-        user.refresh_from_db()  # the profile as the form left it
         return Response({"token": token.key, "user": s.MeSerializer(user).data}, status=status.HTTP_201_CREATED)
 
 
@@ -255,8 +254,7 @@ class MeView(ApiMixin, GenericAPIView):
     pagination_class = None
 
     def _me(self, request: Request) -> Response:
-        services.profile_get(user=request.user)
-        request.user.refresh_from_db()
+        services.profile_get(user=request.user)  # also what ``request.user.profile`` reads
         return Response(s.MeSerializer(request.user).data)
 
     def get(self, request: Request) -> Response:

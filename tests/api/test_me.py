@@ -87,6 +87,7 @@ def test_me_get_and_patch(client_a, anon, user_a, user_b):
         "interests": "space operas and film noir", "personalization_opt_out": True}}, format="json")
     assert patched.status_code == 200, patched.content
     assert patched.json()["username"] == "alice2"
+    assert patched.json()["profile"]["interests"] == "space operas and film noir"  # the saved profile, not a stale one
     profile = Profile.objects.get(user=user_a)
     assert profile.interests == "space operas and film noir" and profile.personalization_opt_out
     assert_error(client_a.patch("/api/me/", {"username": "bob"}, format="json"), 400, "username")
