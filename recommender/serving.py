@@ -704,7 +704,10 @@ def also_liked(item: Item, k: int = 10, user: AbstractBaseUser | None = None,
                context: FeedContext | None = None) -> list[Recommendation]:
     """People who rated ``item`` 4+ also rated these 4+ (co-occurrence, lift over popularity)."""
     context = context or FeedContext()
-    state = _viewer_state(user, context)
+    return _also_liked(item, k, _viewer_state(user, context), context)
+
+
+def _also_liked(item: Item, k: int, state: LiveUser, context: FeedContext) -> list[Recommendation]:
     fans = Review.objects.filter(item=item, rating__gte=4, is_hidden=False).values("user_id")
     co = (
         Review.objects.filter(user_id__in=fans, rating__gte=4, is_hidden=False).exclude(item=item)
@@ -881,9 +884,10 @@ def home_rows(user: AbstractBaseUser | None, context: FeedContext, k: int = 12) 
 def item_rows(item: Item, user: AbstractBaseUser | None, context: FeedContext, k: int = 12) -> list[Row]:
     """The item page's rows, for the storefront and the API: similar films, and what the people
     who liked this one also liked."""
+    state = _viewer_state(user, context)  # once for the page, not once per row
     return [
-        Row("similar", "Similar movies", similar_items(item, k=k, user=user, context=context)),
-        Row("also_liked", "People who liked this also liked", also_liked(item, k=k, user=user, context=context)),
+        Row("similar", "Similar movies", _similar(item, k, state, context)),
+        Row("also_liked", "People who liked this also liked", _also_liked(item, k, state, context)),
     ]
 
 
