@@ -37,9 +37,11 @@ class Cart:
         return list(CartLine.objects.filter(user=self.user).values_list("item_id", flat=True))
 
     def count(self) -> int:
+        """How many films in the cart can be bought (the header's count: the cart page's rows)."""
         if self.user is None:
-            return len(self.session.get(CART_KEY, []))
-        return CartLine.objects.filter(user=self.user).count()
+            ids = self.session.get(CART_KEY, [])
+            return Item.objects.active().filter(pk__in=ids).count() if ids else 0
+        return CartLine.objects.filter(user=self.user, item__is_active=True).count()
 
     def items(self) -> list[Item]:
         """What can be bought: the cart's active items, oldest first."""

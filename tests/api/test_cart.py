@@ -133,6 +133,34 @@ def test_merging_at_login_respects_the_limit(client, user_a, db):
     assert "cart" not in client.session
 
 
+def test_merging_at_login_skips_a_film_the_shop_stopped_selling(client, user_a, films):
+    for film in films:
+        client.post(reverse("cart_add", args=[film.slug]))
+    services.item_update(item=films[1], is_active=False)
+    client.login(username="alice", password="alice-pw-2026")
+    assert list(CartLine.objects.filter(user=user_a).values_list("item_id", flat=True)) == [films[0].pk, films[2].pk]
+
+
+def test_the_headers_count_leaves_out_a_film_the_shop_stopped_selling(client, films):
+    for film in films[:2]:
+        client.post(reverse("cart_add", args=[film.slug]))
+    assert "Cart (2)" in client.get(reverse("home")).content.decode()
+    services.item_update(item=films[0], is_active=False)
+    assert "Cart (1)" in client.get(reverse("cart")).content.decode()
+    client.force_login(User.objects.create_user("carol"))  # the account's cart counts the same way
+    assert "Cart (1)" in client.get(reverse("browse")).content.decode()
+
+
+def test_the_storefront_says_when_the_cart_is_full(client, db):
+    films = [services.item_create(title=f"Full {n}", year=1990) for n in range(CART_MAX_ITEMS + 1)]
+    for film in films[:-1]:
+        client.post(reverse("cart_add", args=[film.slug]))
+    page = client.post(reverse("cart_add", args=[films[-1].slug]), follow=True).content.decode()
+    assert f"Your cart is full: it holds at most {CART_MAX_ITEMS} movies." in page
+    assert f"Cart ({CART_MAX_ITEMS})" in page
+    assert client.session["cart"] == [film.pk for film in films[:-1]]
+
+
 def test_erasing_the_account_empties_its_cart(client_a, user_a, films):
     client_a.post("/api/cart/", {"item": films[0].pk}, format="json")
     assert client_a.delete("/api/me/").status_code == 204
