@@ -3,6 +3,7 @@ knowledge graph."""
 
 from __future__ import annotations
 
+import zlib
 from decimal import Decimal
 
 from django.conf import settings
@@ -88,6 +89,22 @@ class Item(models.Model):
     @property
     def display_title(self) -> str:
         return f"{self.title} ({self.year})" if self.year else self.title
+
+    @property
+    def initial(self) -> str:
+        """The letter a poster without an image shows: the title's first, past a leading article
+        ("E" for The English Patient, not "T" for half the catalogue)."""
+        title = self.title
+        for article in ("The ", "A ", "An "):
+            if title.startswith(article) and title[len(article):].strip():
+                title = title[len(article):]
+                break
+        return next((char.upper() for char in title if char.isalnum()), "?")
+
+    @property
+    def poster_hue(self) -> int:
+        """The hue of a poster without an image: the same for a film on every page."""
+        return zlib.crc32(self.title.encode()) % 360
 
     @property
     def avg_rating(self) -> float | None:

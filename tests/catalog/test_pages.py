@@ -263,3 +263,17 @@ def test_not_interested_can_be_undone_on_the_card_and_in_the_history(trained_mod
     response = client.post(url, {"kind": "show_again", "next": reverse("history")}, follow=True)
     assert response.redirect_chain == [(reverse("history"), 302)]
     assert "can be recommended to you again" in response.content.decode()
+
+
+def test_posters_show_the_items_image_or_its_initial(db, client):
+    """An item's ``image_url`` (set in the admin or the API) is its poster on every page; an item
+    without one gets a lettered poster, the letter past a leading article."""
+    pictured = services.item_create(title="The Lighthouse Keeper", year=2031, genres=["Drama"],
+                                    image_url="https://images.example.org/keeper.jpg")
+    lettered = services.item_create(title="The Owl Court", year=2031, genres=["Drama"])
+    assert (lettered.initial, services.item_create(title="A", year=2030).initial) == ("O", "A")
+    image = '<img src="https://images.example.org/keeper.jpg" alt="" loading="lazy">'
+    for url in (reverse("item_detail", args=[pictured.slug]), reverse("browse_genre", args=["Drama"]) + "?sort=newest"):
+        assert image in client.get(url).content.decode(), url
+    page = client.get(reverse("item_detail", args=[lettered.slug])).content.decode()
+    assert f'style="--hue:{lettered.poster_hue}" aria-hidden="true"><span>O</span>' in page and "<img" not in page
