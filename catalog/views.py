@@ -28,7 +28,8 @@ FEEDBACK_NOTES = {
 
 
 def actor(request: HttpRequest) -> dict[str, object]:
-    return {"user": request.user if request.user.is_authenticated else None, "session_key": services.session_key_of(request.session)}
+    user = request.user if request.user.is_authenticated else None
+    return {"user": user, "session_key": services.session_key_of(request.session)}
 
 
 def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:

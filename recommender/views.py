@@ -32,7 +32,9 @@ SUGGESTIONS = 8
 
 def _feed_context(request: HttpRequest, *, experiment: bool = False) -> serving.FeedContext:
     """The request's feed context; with ``experiment``, the running A/B test's variant applies."""
-    context = serving.FeedContext(session_key=catalog_services.session_key_of(request.session), refine=request.GET.get("refine", "")[:200])
+    context = serving.FeedContext(
+        session_key=catalog_services.session_key_of(request.session), refine=request.GET.get("refine", "")[:200]
+    )
     if experiment:
         user = request.user if request.user.is_authenticated else None
         running, variant = experiments.assignment(user, context.session_key)
