@@ -1,16 +1,23 @@
 """/api/cart/: the cart and the demo checkout, for signed-in and anonymous clients, and the one
 cart they share with the storefront."""
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.urls import reverse
 
 from catalog import services
-from catalog.cart import CART_MAX_ITEMS
+from catalog.cart import CART_MAX_ITEMS, Cart
 from catalog.models import CartLine, Event, EventKind, Item
+from recsite.sessions import SessionStore
 from tests.api.conftest import assert_error
+from tests.conftest import own_connection
 
 pytestmark = pytest.mark.django_db
 
@@ -159,6 +166,71 @@ def test_the_storefront_says_when_the_cart_is_full(client, db):
     assert f"Your cart is full: it holds at most {CART_MAX_ITEMS} movies." in page
     assert f"Cart ({CART_MAX_ITEMS})" in page
     assert client.session["cart"] == [film.pk for film in films[:-1]]
+
+
+def test_a_film_the_shop_stopped_selling_does_not_take_a_place_in_the_cart(client_a, user_a, db):
+    films = [services.item_create(title=f"Slot {n}", year=1990) for n in range(CART_MAX_ITEMS + 1)]
+    CartLine.objects.bulk_create([CartLine(user=user_a, item=film) for film in films[:-1]])
+    services.item_update(item=films[0], is_active=False)
+    assert client_a.get("/api/cart/").json()["count"] == CART_MAX_ITEMS - 1
+    assert_error(client_a.delete(f"/api/cart/{films[0].pk}/"), 404)  # not in the cart the client sees
+    assert client_a.post("/api/cart/", {"item": films[-1].pk}, format="json").status_code == 201
+
+
+@pytest.mark.parametrize("signed_in", [True, False], ids=["account", "session"])
+@pytest.mark.parametrize("action", ["checkout", "add"])
+def test_a_second_request_waits_for_the_first_to_change_the_cart(signed_in, action):
+    """A double-clicked "Check out" ordered the cart twice, and parallel adds went past the
+    limit: the second request read the cart before the first committed."""
+    holding = threading.Event()
+    title = f"Race {action} {signed_in}"
+
+    def setup() -> tuple[User | None, str, list[Item]]:
+        user = User.objects.create_user(f"race-{action}-{signed_in}") if signed_in else None
+        session = SessionStore()
+        films = [services.item_create(title=f"{title} {n}", year=1990) for n in range(CART_MAX_ITEMS + 1)]
+        for film in films[: CART_MAX_ITEMS - 1]:
+            Cart(user, session).add(film)
+        return user, session.session_key or "", films
+
+    def act(user: User | None, key: str, film: Item) -> int:
+        cart = Cart(user, SessionStore(key))
+        try:
+            return len(cart.checkout()) if action == "checkout" else int(cart.add(film))
+        except ValidationError:
+            return 0
+
+    def act_and_hold(user: User | None, key: str, film: Item) -> int:
+        with transaction.atomic():
+            done = act(user, key, film)
+            holding.set()
+            time.sleep(1.0)  # meanwhile the second request reads the cart
+        return done
+
+    def cleanup(user: User | None, key: str) -> None:
+        Event.objects.filter(item__title__startswith=title).delete()
+        CartLine.objects.filter(item__title__startswith=title).delete()
+        Item.objects.filter(title__startswith=title).delete()
+        SessionStore(key).delete()
+        if user is not None:
+            user.delete()
+
+    with ThreadPoolExecutor(2) as pool:
+        user, key, films = pool.submit(own_connection(setup)).result()
+        try:
+            first = pool.submit(own_connection(act_and_hold, user, key, films[-2]))
+            assert holding.wait(30)
+            second = pool.submit(own_connection(act, user, key, films[-1]))
+            assert first.result(60) == (CART_MAX_ITEMS - 1 if action == "checkout" else 1)
+            assert second.result(60) == 0  # an empty cart, or a full one
+            kind = EventKind.PURCHASE if action == "checkout" else EventKind.ADD_TO_CART
+            events = pool.submit(own_connection(
+                lambda: Event.objects.filter(item__title__startswith=title, kind=kind).count())).result()
+            assert events == (CART_MAX_ITEMS - 1 if action == "checkout" else CART_MAX_ITEMS)
+            held = pool.submit(own_connection(lambda: len(Cart(user, SessionStore(key)).items()))).result()
+            assert held == (0 if action == "checkout" else CART_MAX_ITEMS)
+        finally:
+            pool.submit(own_connection(cleanup, user, key)).result()
 
 
 def test_erasing_the_account_empties_its_cart(client_a, user_a, films):
