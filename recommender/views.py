@@ -69,8 +69,11 @@ def item_detail(request: HttpRequest, slug: str) -> HttpResponse:
     click = _context(request)
     if click.get("src"):
         catalog_services.event_record(item=item, kind=EventKind.CLICK, context=click, **actor(request))
-    catalog_services.event_record(item=item, kind=EventKind.VIEW, context=click, **actor(request))
     context = _feed_context(request)
+    # a reload, or the page again after rating, adding to the cart or "More like this" on it, is
+    # not another view: only the first of a run of this film's page in the session is logged
+    if serving.session_last_viewed(session_key=context.session_key, user=user) != item:
+        catalog_services.event_record(item=item, kind=EventKind.VIEW, context=click, **actor(request))
     rows = serving.item_rows(item, user, context, k=ROW_SIZE)
     serving.impressions_log(rows=rows, user=user, context=context)
     reviews = catalog_selectors.item_reviews(item=item)

@@ -171,6 +171,31 @@ def test_click_context_keeps_what_cards_send_and_drops_the_rest(ml100k, client):
     assert [e.context for e in Event.objects.filter(user=shopper).order_by("-id")[:2]] == [{"rid": "abc123"}] * 2
 
 
+def test_the_page_again_after_an_action_on_it_is_not_another_view_or_click(ml100k, client):
+    from catalog.models import Event
+
+    item, other = Item.objects.get(slug="star-wars-1977"), Item.objects.get(slug="fargo-1996")
+    shopper = User.objects.create_user("viewer-once")
+    client.force_login(shopper)
+
+    def counts() -> Counter:
+        return Counter(Event.objects.filter(user=shopper, item=item).values_list("kind", flat=True))
+
+    page = client.get(item.get_absolute_url(), {"src": "for_you", "pos": "1", "rid": "r1"})
+    assert 'name="next" value="/items/star-wars-1977/"' in page.content.decode()  # the forms come back here
+    assert counts() == {"click": 1, "view": 1}
+    back = client.post(reverse("cart_add", args=[item.slug]), {"next": item.get_absolute_url()},
+                       HTTP_REFERER=f"http://testserver{item.get_absolute_url()}?src=for_you&pos=1&rid=r1")
+    assert back.url == item.get_absolute_url()  # not the referrer: its ?src= would count a second click
+    client.get(back.url)
+    client.post(reverse("item_feedback", args=[item.slug]), {"kind": "more_like_this", "next": back.url}, follow=True)
+    client.get(item.get_absolute_url())  # a reload
+    assert counts() == {"click": 1, "view": 1, "add_to_cart": 1, "more_like_this": 1}
+    client.get(other.get_absolute_url())
+    client.get(item.get_absolute_url())  # coming back after another film is a view
+    assert counts()["view"] == 2
+
+
 def test_the_home_page_shows_each_film_once(trained_model, client):
     """Trending and new arrivals leave out what the rows above them show: an anonymous
     visitor's feed is close to popularity, and "Trending now" used to repeat most of it."""
