@@ -114,6 +114,24 @@ def test_filters_exclude_genre_and_inactive(shopper):
     assert comedies and all("Comedy" in r.item.genres for r in comedies)
 
 
+def test_a_small_genre_gets_a_full_personal_feed(shopper):
+    """The genre filter applied to the best 200 candidates overall, where a small genre has few
+    or none: 0 Westerns for ml_1, 0 documentaries for anyone. The pool is now drawn from the
+    genre, and what the model cannot fill is the genre's most popular, said so."""
+    rated = set(Review.objects.filter(user=shopper).values_list("item_id", flat=True))
+    for genre in ("Western", "Documentary"):
+        recs = serving.feed_for_user(shopper, k=10, context=FeedContext(genre=genre))
+        assert len(recs) == 10 and all(genre in r.item.genres and r.item.pk not in rated for r in recs)
+        assert recs[0].source != "popularity"  # the model's own picks of the genre, first
+        anonymous = serving.feed_for_user(None, k=10, context=FeedContext(genre=genre))
+        assert len(anonymous) == 10 and all(genre in r.item.genres for r in anonymous)
+    # a genre of two films: the model cannot fill ten places, nor can anything else
+    for n in range(2):
+        services.item_create(title=f"Tiny Genre Film {n}", year=2020, genres=["Tiny Genre"])
+    tiny = serving.feed_for_user(shopper, k=10, context=FeedContext(genre="Tiny Genre"))
+    assert sorted(r.item.title for r in tiny) == ["Tiny Genre Film 0", "Tiny Genre Film 1"]
+
+
 def test_diversity_setting_changes_the_mix(shopper):
     plain = serving.feed_for_user(shopper, k=10, context=FeedContext(diversity=1.0))
     diverse = serving.feed_for_user(shopper, k=10, context=FeedContext(diversity=0.3))
