@@ -105,9 +105,12 @@ class SearchOutcome:
 
 
 def search_items(*, query: str, k: int = 20, filters: SearchFilters | None = None,
-                 popularity_prior: float = 1.0, correct_spelling: bool = True) -> SearchOutcome:
+                 popularity_prior: float = 1.0, correct_spelling: bool = True, pool: int | None = None
+                 ) -> SearchOutcome:
     """Hybrid search: full-text rank and :func:`semantic_ranking` fused by reciprocal rank fusion,
-    for the query as :func:`recommender.spelling.spelling_correction` corrects it.
+    for the query as :func:`recommender.spelling.spelling_correction` corrects it. Each ranking
+    is ``pool`` long (default ``max(3 k, 50)``); pages of one search share it, so a longer page
+    starts with the shorter one.
 
     An empty query gives no results; a too long one raises ValidationError.
     """
@@ -117,7 +120,7 @@ def search_items(*, query: str, k: int = 20, filters: SearchFilters | None = Non
     corrected = spelling_correction(query) if correct_spelling else None
     query = corrected or query
     filters = filters or SearchFilters()
-    pool = max(k * 3, 50)
+    pool = pool or max(k * 3, 50)
     items = filters.apply(Item.objects.active())
     text_query = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
     lexical = list(

@@ -104,22 +104,39 @@ def cart(request: HttpRequest) -> HttpResponse:
                                                      "feed_context": context})
 
 
+SEARCH_PAGE, SEARCH_MAX = 24, 72  # each ranking that search fuses is SEARCH_MAX long
+
+
 def search(request: HttpRequest) -> HttpResponse:
+    """Search by words and filters. Results come best first, SEARCH_PAGE at a time ("Show more"
+    asks for the next, up to SEARCH_MAX); filters without words list the films they allow, the
+    most reviewed first."""
     form = SearchForm(request.GET, genres=catalog_selectors.genre_list())
-    errors, results, query, corrected = [], [], request.GET.get("q", ""), None
+    errors, results, query, corrected, filtered = [], [], request.GET.get("q", ""), None, False
+    shown = request.GET.get("n", "")
+    shown = min(max(int(shown), SEARCH_PAGE), SEARCH_MAX) if shown.isascii() and shown.isdigit() else SEARCH_PAGE
     if form.is_valid():
         data = form.cleaned_data
         filters = SearchFilters(genre=data["genre"] or None, year_min=data["year_min"], year_max=data["year_max"])
         try:
-            outcome = search_items(query=data["q"], k=24, filters=filters)
+            outcome = search_items(query=data["q"], k=shown, filters=filters, pool=SEARCH_MAX)
         except ValidationError as exc:
             errors = exc.messages
         else:
             results, corrected = [item for item, _ in outcome.results], outcome.corrected
+            filtered = not data["q"].strip() and filters != SearchFilters()
+            if filtered:
+                results = list(catalog_selectors.item_sort(filters.apply(Item.objects.active()), "popular")[:shown])
     else:
         errors = form.messages()
-    return render(request, "recommender/search.html", {"form": form, "query": query, "results": results,
-                                                       "errors": errors, "corrected": corrected})
+    more = None
+    if len(results) == shown < SEARCH_MAX:
+        more = request.GET.copy()
+        more["n"] = str(shown + SEARCH_PAGE)
+    return render(request, "recommender/search.html", {
+        "form": form, "query": query, "results": results, "errors": errors, "corrected": corrected,
+        "filtered": filtered, "more": more.urlencode() if more else None,
+    })
 
 
 @login_required

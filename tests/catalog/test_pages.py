@@ -53,6 +53,26 @@ def test_unknown_genres_and_impossible_filters_are_messages_not_errors(ml100k, c
     assert [item.display_title for item in found.context["results"]][:1] == ["Star Wars (1977)"]
 
 
+def test_search_pages_through_results_and_lists_what_filters_alone_allow(ml100k_embedded, client):
+    first = client.get("/search/", {"q": "godfathr"})
+    page = first.content.decode()
+    assert len(first.context["results"]) == 24 and "The 24 best matches for" in page  # not "24 results"
+    assert 'href="?q=godfathr&amp;n=48">Show more results' in page
+    more = client.get("/search/", {"q": "godfathr", "n": "48"}).context["results"]
+    assert len(more) == 48 and more[:24] == first.context["results"]  # the same first page, then more
+    assert len(client.get("/search/", {"q": "godfathr", "n": "10000"}).context["results"]) == 72  # capped
+    assert len(client.get("/search/", {"q": "godfathr", "n": "²"}).context["results"]) == 24
+    # a genre and years without words: the films they allow, most reviewed first (was an empty page)
+    comedies = client.get("/search/", {"genre": "Comedy", "year_min": "1990", "year_max": "1995"})
+    films = comedies.context["results"]
+    assert len(films) == 24 and all("Comedy" in f.genres and 1990 <= f.year <= 1995 for f in films)
+    assert [f.review_count for f in films] == sorted((f.review_count for f in films), reverse=True)
+    assert "Add words to search among them." in comedies.content.decode()
+    none = client.get("/search/", {"genre": "Western", "year_min": "2030"})
+    assert "No film fits these filters." in none.content.decode()
+    assert "Type words or a description" in client.get("/search/", {"q": " "}).content.decode()
+
+
 def test_item_page_shows_reviews_and_facts(ml100k, client):
     seed_demo()
     response = client.get(reverse("item_detail", kwargs={"slug": "star-wars-1977"}))
