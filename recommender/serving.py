@@ -31,7 +31,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import CharField, Count, Q, Value
+from django.db.models.functions import Cast, Coalesce, NullIf
 from django.utils import timezone
 
 from catalog.models import Event, EventKind, HistoryExclusion, Item, Profile, Review
@@ -788,18 +789,25 @@ TRENDING_CACHE_SECONDS = 60
 TRENDING_POOL = 1000
 
 
+TRENDING_MIN_PEOPLE = 2  # what one visitor alone did to a film is not a trend
+
+
 def _trending_counts(days: int, limit: int) -> list[tuple[int, int]]:
-    """(item pk, interactions) of the last ``days`` days of activity, most first; the same for
+    """(item pk, people) of the last ``days`` days of activity: how many visitors (accounts, or
+    sessions for the anonymous) did something with the item, most first, from
+    TRENDING_MIN_PEOPLE up (one shopper clicking a film ten times is not a trend). The same for
     every visitor, so it is cached for a minute."""
     key = f"recsite:trending:{days}:{limit}"
     counts = cache.get(key)
     if counts is None:
         newest = Event.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+        person = Coalesce(Cast("user_id", CharField()), NullIf("session_key", Value("")))
         counts = [] if newest is None else [
             (row["item_id"], row["n"]) for row in
             Event.objects.filter(created_at__gte=newest - timedelta(days=days), item__is_active=True)
             .exclude(kind__in=[EventKind.IMPRESSION, EventKind.NOT_INTERESTED, EventKind.SHOW_AGAIN])
-            .values("item_id").annotate(n=Count("id")).order_by("-n", "item_id")[:limit]
+            .values("item_id").annotate(n=Count(person, distinct=True)).filter(n__gte=TRENDING_MIN_PEOPLE)
+            .order_by("-n", "item_id")[:limit]
         ]
         cache.set(key, counts, TRENDING_CACHE_SECONDS)
     return counts
@@ -822,7 +830,7 @@ def _banned(user: AbstractBaseUser | None, context: FeedContext) -> set[int]:
 
 def trending(k: int = 10, context: FeedContext | None = None, days: int = 30,
              user: AbstractBaseUser | None = None) -> list[Recommendation]:
-    """Most interactions in the last ``days`` days of activity (relative to the newest event,
+    """Most people interested in the last ``days`` days of activity (relative to the newest event,
     so imported historical data trends too), explained with the genre it trends in; without
     what the user rated, bought or is not interested in. When fewer than ``k`` of those trend
     (a quiet shop, or a user who rated them all), the most reviewed films fill the row, and say so."""
@@ -835,7 +843,7 @@ def trending(k: int = 10, context: FeedContext | None = None, days: int = 30,
     top = [pk for pk in wanted if pk in items][:k]
     trends = [
         Recommendation(items[pk], float(counts[pk]), "trending",
-                       f"Trending: {counts[pk]} interactions in the last {days} days of activity"
+                       f"Trending: {counts[pk]} people showed interest in the last {days} days of activity"
                        + (f", popular in {items[pk].genres[0]}" if items[pk].genres else "") + ".",
                        {"contributions": {"trending": float(counts[pk])}, "window_days": days,
                         "genre": items[pk].genres[0] if items[pk].genres else None}, algorithm="trending")

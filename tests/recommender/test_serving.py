@@ -439,12 +439,18 @@ def test_predicted_rating_follows_how_the_user_rates_and_says_when_it_cannot(tra
 
 
 def test_trending_fills_a_thin_window_with_the_most_reviewed_and_says_so(trained_model):
-    """The window is the last 30 days before the newest event: one live view today makes it a
-    window of one film. The row still has k films; the fill says why it is there."""
-    alien = Item.objects.get(slug="alien-1979")
-    services.event_record(user=User.objects.create_user("quiet-shop"), item=alien, kind="view")
+    """The window is the last 30 days before the newest event: live views today make it a
+    window of the films viewed. A film trends when two people or more showed interest in it (one
+    shopper's ten clicks are not a trend). The row still has k films; the fill says why."""
+    alien, heat = Item.objects.get(slug="alien-1979"), Item.objects.get(slug="heat-1995")
+    for _ in range(3):
+        services.event_record(user=User.objects.get_or_create(username="quiet-shop")[0], item=heat, kind="view")
+    services.event_record(user=User.objects.create_user("quiet-shop-2"), item=alien, kind="view")
+    services.event_record(item=alien, kind="view", session_key="quiet-visitor")
     row = serving.trending(k=5)
-    assert (row[0].item, row[0].source) == (alien, "trending") and "1 interactions" in row[0].sentence
-    most_reviewed = Item.objects.active().exclude(pk=alien.pk).order_by("-review_count", "pk")[:4]
+    assert (row[0].item, row[0].source) == (alien, "trending")
+    assert "2 people showed interest in the last 30 days" in row[0].sentence
+    assert heat not in [r.item for r in row]
+    most_reviewed = Item.objects.active().exclude(pk__in=[alien.pk, heat.pk]).order_by("-review_count", "pk")[:4]
     assert [r.item for r in row[1:]] == list(most_reviewed)
     assert all(r.source == "popularity" and "few films are trending right now" in r.sentence for r in row[1:])
