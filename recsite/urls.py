@@ -12,3 +12,8 @@ urlpatterns = [
     path("", include("recommender.urls")),
     path("", include("catalog.urls")),
 ]
+
+# Django's 400s (DEBUG off) under /api/ in the API's error format: a query string with too many
+# parameters or an oversized body that fails outside the API's own views (which answer it
+# themselves, DEBUG on or off: ``catalog.api.base.ApiMixin.handle_exception``).
+handler400 = "catalog.api.base.bad_request"

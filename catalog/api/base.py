@@ -4,15 +4,21 @@ authentication (so an anonymous write gets 401, not 403), and the error response
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.views import defaults
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
 
 from catalog.api.authentication import ApiTokenAuthentication
-from recsite.api_errors import ErrorSerializer
+from recsite.api_errors import ErrorSerializer, error_body
 
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 
@@ -69,12 +75,40 @@ class ApiAutoSchema(AutoSchema):
         return responses
 
 
+def unreadable_request(exc: Exception) -> exceptions.ParseError | None:
+    """Django's refusals of a request it will not read (``SuspiciousOperation`` exceptions, which
+    DRF's handler leaves alone: Django then answered an HTML 400, or a debug page), as a 400."""
+    if isinstance(exc, RequestDataTooBig):
+        return exceptions.ParseError(
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes.")
+    if isinstance(exc, TooManyFieldsSent):
+        return exceptions.ParseError(
+            f"More than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} parameters in the query string (or form body).")
+    return None
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler400`` (DEBUG off): Django's 400s under ``/api/`` in the API's error format, for
+    what fails before or outside the API's views (the schema and docs views)."""
+    if not request.path.startswith("/api/"):
+        return defaults.bad_request(request, exception)
+    error = unreadable_request(exception)
+    message = str(error.detail) if error is not None else "The request could not be read."
+    return JsonResponse(error_body(400, "parse_error", message), status=400)
+
+
 class ApiMixin:
     """Mixed into every API view."""
 
     authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     parser_classes = [SafeJSONParser]
     schema = ApiAutoSchema()
+
+    def handle_exception(self, exc: Exception) -> Response:
+        """A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (read by ``request.data``) or a query
+        string over ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` (read by content negotiation, before the
+        view) is a 400 in the error format, with DEBUG on or off."""
+        return super().handle_exception(unreadable_request(exc) or exc)  # type: ignore[misc]
 
 
 class IdField(serializers.IntegerField):
@@ -123,24 +157,79 @@ class RejectUnknownFields:
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
+GIVE_ONCE = "Give this parameter once."
+ASCII_INTEGER = "A whole number in ASCII digits (0-9) is required."
+_ASCII_INTEGER = re.compile(r"-?[0-9]+")  # the sign only so that -1 gets the range's message
+
+
+def _integer_error(field: serializers.IntegerField, value: str) -> str:
+    """For a number spelled otherwise (``٣``, ``+5``, ``5.0``) say what is wanted; for text that
+    is no number at all, the field's own message."""
+    try:
+        float(value)
+    except ValueError:
+        return str(field.error_messages["invalid"])
+    return ASCII_INTEGER
+
+
 class QueryParams(serializers.Serializer):
-    """Base for query-string serializers: validate ``request.query_params`` or raise 400."""
+    """Base for query-string serializers: validate ``request.query_params`` or raise 400.
+
+    A parameter given twice (``?item=50&item=51``) is a 400 naming it: the last value used to
+    win silently. The parameters in ``comma_lists`` are comma-separated lists, and repeats join
+    them (``?exclude=1&exclude=2`` is ``?exclude=1,2``); a list field takes every value. Integer
+    parameters are ASCII digits only, as URL ids (:func:`parse_pk`): Python's ``int`` also reads
+    a full-width 5 (U+FF15), ``٣``, `` 5``, ``+5`` and ``5_0``, and DRF's ``5.0``. Parameters the
+    serializer does not declare (``page``) are left to whoever reads them."""
+
+    comma_lists: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, request: Any) -> dict[str, Any]:
-        serializer = cls(data=request.query_params)
+        serializer = cls(data=cls.query_data(request.query_params))
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
+    @classmethod
+    def query_data(cls, query: QueryDict) -> QueryDict:
+        """The declared parameters of ``query``, one value each (a ``QueryDict`` still, so a
+        blank optional parameter stays "not given", as DRF reads HTML input)."""
+        fields = cls().fields
+        data, errors = QueryDict(mutable=True), {}
+        for name in query:
+            field, values = fields.get(name), query.getlist(name)
+            if field is None:
+                continue
+            if isinstance(field, serializers.ListField | serializers.MultipleChoiceField):
+                data.setlist(name, values)
+            elif name in cls.comma_lists:
+                data[name] = ",".join(values)
+            elif len(values) > 1:
+                errors[name] = [GIVE_ONCE]
+            elif isinstance(field, serializers.IntegerField) and values[0] and not _ASCII_INTEGER.fullmatch(values[0]):
+                errors[name] = [_integer_error(field, values[0])]
+            else:
+                data[name] = values[0]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return data
+
 
 class YearRangeParams(QueryParams):
-    """``year_min`` / ``year_max`` filters; a range that ends before it starts is a 400."""
+    """``year`` (exactly), or the ``year_min`` / ``year_max`` range: both is a 400 on ``year``
+    (it meant "and" on one path and replaced the range on another); a range that ends before it
+    starts is a 400 on ``year_max``."""
 
+    year = serializers.IntegerField(min_value=0, max_value=9999, required=False,
+                                    help_text="Exactly this release year; not with year_min or year_max.")
     year_min = serializers.IntegerField(min_value=0, max_value=9999, required=False)
     year_max = serializers.IntegerField(min_value=0, max_value=9999, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         low, high = attrs.get("year_min"), attrs.get("year_max")
+        if attrs.get("year") is not None and (low is not None or high is not None):
+            raise serializers.ValidationError(
+                {"year": "Give year (one year), or year_min and/or year_max (a range), not both."})
         if low is not None and high is not None and low > high:
             raise serializers.ValidationError({"year_max": "Must not be before year_min."})
         return attrs

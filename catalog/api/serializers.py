@@ -97,7 +97,6 @@ class ItemWriteSerializer(RejectUnknownFields, serializers.Serializer):
 
 class ItemFilters(YearRangeParams):
     genre = serializers.CharField(max_length=50, required=False)
-    year = serializers.IntegerField(min_value=0, max_value=9999, required=False)
     q = serializers.CharField(max_length=300, required=False, allow_blank=True,
                               help_text="Search text (hybrid full-text + semantic), best matches first.")
     sort = serializers.ChoiceField(
@@ -152,7 +151,8 @@ class ReviewFilters(QueryParams):
 class EventInSerializer(RejectUnknownFields, serializers.Serializer):
     item = IdField()
     kind = serializers.ChoiceField(choices=EventKind.choices)
-    value = serializers.FloatField(allow_null=True, required=False, default=None)
+    value = serializers.FloatField(allow_null=True, required=False, default=None, help_text=(
+        "For rate events the rating (0.5 to 5 in half steps, required); a purchase's price; else optional."))
     context = serializers.DictField(required=False, default=dict,
                                     help_text="Where the event came from (recommender, position, request id...).")
     idempotency_key = serializers.CharField(max_length=64, help_text="Unique per client event; retries reuse it.")
@@ -164,6 +164,16 @@ class EventInSerializer(RejectUnknownFields, serializers.Serializer):
         if len(str(value)) > 4000:
             raise serializers.ValidationError("At most 4,000 characters.")
         return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """A ``rate`` event's value is the rating, as a review's: it took any number, or none."""
+        if attrs["kind"] == EventKind.RATE:
+            value = attrs.get("value")
+            if value is None or not float(MIN_RATING) <= value <= float(MAX_RATING) or (value * 2) % 1:
+                raise serializers.ValidationError({"value": (
+                    "A rate event's value is the rating: 0.5 to 5 in half steps. (A rating that makes a "
+                    "review is POST /api/reviews/, which records its rate event itself.)")})
+        return attrs
 
 
 class EventBatchSerializer(RejectUnknownFields, serializers.Serializer):
@@ -181,7 +191,7 @@ class EventBatchResultSerializer(serializers.Serializer):
     results = EventResultSerializer(many=True)
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class TokenRequestSerializer(RejectUnknownFields, serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
 

@@ -208,8 +208,8 @@ class EventBatchView(ApiMixin, GenericAPIView):
     )
     def post(self, request: Request) -> Response:
         events = _valid(s.EventBatchSerializer(data=request.data))["events"]
-        items = Item.objects.in_bulk({event["item"] for event in events})
-        missing = {f"events.{i}.item": ["No item with this id."]
+        items = Item.objects.active().in_bulk({event["item"] for event in events})  # not what the shop stopped selling
+        missing = {f"events.{i}.item": ["No active item with this id."]
                    for i, event in enumerate(events) if event["item"] not in items}
         if missing:
             raise ValidationError(missing)

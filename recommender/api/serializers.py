@@ -13,7 +13,8 @@ from catalog.api.serializers import ItemSummarySerializer
 from catalog.models import Profile
 from recommender.selectors import SEARCH_MAX_CHARS
 
-ONBOARDING_PICKS_MAX = 50
+ONBOARDING_PICKS_MAX = 50  # different films
+ONBOARDING_PICKS_SENT_MAX = 1000  # ids in one request, repeats included
 
 DEMOGRAPHICS = ("age", "gender", "occupation")
 
@@ -144,6 +145,12 @@ class ExportExclusionSerializer(serializers.Serializer):
     since = serializers.CharField()
 
 
+class ExportCartLineSerializer(serializers.Serializer):
+    item = serializers.CharField(help_text="The item's external id.")
+    title = serializers.CharField()
+    added_at = serializers.CharField()
+
+
 class ExportSerializer(serializers.Serializer):
     account = ExportAccountSerializer()
     profile = ExportProfileSerializer(allow_null=True)
@@ -152,6 +159,7 @@ class ExportSerializer(serializers.Serializer):
     events = ExportEventSerializer(many=True)
     not_used_for_recommendations = ExportExclusionSerializer(many=True, help_text=(
         "Items the user asked us not to use for their recommendations."))
+    cart = ExportCartLineSerializer(many=True, help_text="The films in the user's cart.")
 
 
 class HistoryActionSerializer(serializers.Serializer):
@@ -275,9 +283,11 @@ class FeedParams(QueryParams):
 
 
 class RecommendationParams(FeedParams):
+    comma_lists = ("exclude",)  # ?exclude=1&exclude=2 is ?exclude=1,2
+
     k = serializers.IntegerField(min_value=1, max_value=100, default=10, help_text="How many (1-100).")
     exclude = serializers.CharField(required=False, allow_blank=True, max_length=7000,
-                                    help_text="Comma-separated item ids to leave out.")
+                                    help_text="Comma-separated item ids to leave out; a repeated exclude adds more.")
     genre = serializers.CharField(max_length=50, required=False)
     diversity = serializers.FloatField(min_value=0, max_value=1, required=False,
                                        help_text="MMR trade-off: 1 = relevance only, lower = more diverse.")
@@ -330,5 +340,13 @@ class OnboardingSerializer(serializers.Serializer):
 
 
 class OnboardingPicksSerializer(RejectUnknownFields, serializers.Serializer):
-    picks = serializers.ListField(child=IdField(), max_length=ONBOARDING_PICKS_MAX, help_text=(
-        "Ids of active films the shopper likes (any, not only the offered choices); [] skips."))
+    picks = serializers.ListField(child=IdField(), max_length=ONBOARDING_PICKS_SENT_MAX, help_text=(
+        f"Ids of active films the shopper likes (any, not only the offered choices), at most "
+        f"{ONBOARDING_PICKS_MAX} different ones (a repeated id counts once); [] skips."))
+
+    def validate_picks(self, picks: list[int]) -> list[int]:
+        different = len(set(picks))
+        if different > ONBOARDING_PICKS_MAX:
+            raise serializers.ValidationError(
+                f"At most {ONBOARDING_PICKS_MAX} different films can be picked ({different} given).")
+        return picks

@@ -37,6 +37,18 @@ from recommender.selectors import (
 )
 
 
+def check_username_free(username: str, *, user: Any = None) -> None:
+    """A 400 on ``username`` when another account has it in any case: sign-up's rule (Django's
+    ``UserCreationForm.clean_username``) and its message, for ``PATCH /api/me/`` as well
+    (``full_clean`` compares exactly, so "DEMO" became a second "demo")."""
+    model = get_user_model()
+    others = model.objects.filter(username__iexact=username)
+    if user is not None:
+        others = others.exclude(pk=user.pk)
+    if others.exists():
+        raise ValidationError({"username": model().unique_error_message(model, ["username"]).messages})
+
+
 def _search_filters(params: dict[str, Any]) -> SearchFilters:
     year = params.get("year")
     return SearchFilters(
@@ -215,7 +227,8 @@ class SignupView(CredentialsView):
                 user = form.save()
                 token = Token.objects.create(user=user)
         except IntegrityError:  # the username was taken by a concurrent request since the form looked
-            raise ValidationError({"username": "A user with that username already exists."}) from None
+            check_username_free(form.cleaned_data["username"])  # which it now reports: a 400 on username
+            raise
         return Response({"token": token.key, "user": s.MeSerializer(user).data}, status=status.HTTP_201_CREATED)
 
 
@@ -237,12 +250,13 @@ class MeOnboardingView(ApiMixin, GenericAPIView):
     def post(self, request: Request) -> Response:
         serializer = s.OnboardingPicksSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        ids = list(dict.fromkeys(serializer.validated_data["picks"]))
-        found = Item.objects.active().in_bulk(ids)
-        missing = {f"picks.{n}": ["No active item with this id."] for n, pk in enumerate(ids) if pk not in found}
+        picks = serializer.validated_data["picks"]
+        found = Item.objects.active().in_bulk(set(picks))
+        # numbered as sent: [50, 50, <bad>] names picks.2
+        missing = {f"picks.{n}": ["No active item with this id."] for n, pk in enumerate(picks) if pk not in found}
         if missing:
             raise ValidationError(missing)
-        services.onboarding_complete(user=request.user, items=[found[pk] for pk in ids])
+        services.onboarding_complete(user=request.user, items=[found[pk] for pk in dict.fromkeys(picks)])
         return self.get(request)
 
 
@@ -268,6 +282,7 @@ class MeView(ApiMixin, GenericAPIView):
         data = serializer.validated_data
         with transaction.atomic():
             if "username" in data and data["username"] != user.username:
+                check_username_free(data["username"], user=user)
                 user.username = data["username"]
                 user.full_clean(exclude=["password"])
                 try:

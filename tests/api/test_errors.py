@@ -178,3 +178,74 @@ def test_unknown_api_urls_are_json_404_for_writes_too(user_a):
     client = APIClient(enforce_csrf_checks=True)
     client.force_login(user_a)
     assert_error(client.delete("/api/items/1.5/"), 404)
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_oversized_body_is_a_json_400(ml100k, client_a, settings, debug):
+    """Over DATA_UPLOAD_MAX_MEMORY_SIZE Django raises RequestDataTooBig from ``request.body``,
+    which passed DRF's handler: an HTML 400 (a debug page with DEBUG on)."""
+    settings.DEBUG = debug
+    event = {"item": Item.objects.order_by("pk").first().pk, "kind": "view", "idempotency_key": "big",
+             "context": {"a": "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)}}
+    error = assert_error(client_a.post("/api/events/", {"events": [event]}, format="json"), 400)
+    assert error["code"] == "parse_error" and "bytes" in error["message"]
+    assert not Event.objects.filter(idempotency_key__endswith=":big").exists()
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("url", ["/api/items/", "/api/search/suggest/", "/api/recommendations/"])
+def test_too_many_query_parameters_are_a_json_400(ml100k, anon, settings, debug, url):
+    """Over DATA_UPLOAD_MAX_NUMBER_FIELDS Django raises TooManyFieldsSent when ``request.GET``
+    is first read (DRF's content negotiation): an HTML 400, or plain text."""
+    settings.DEBUG = debug
+    query = "&".join(f"genre={n}" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+    error = assert_error(anon.get(f"{url}?{query}"), 400)
+    assert error["code"] == "parse_error" and "parameters" in error["message"]
+
+
+def test_too_many_query_parameters_outside_the_api_views_are_json_with_debug_off(db, anon, settings):
+    """The schema view is not one of the API's views: Django's handler400 answers it."""
+    settings.DEBUG = False
+    query = "&".join(f"a={n}" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+    assert_error(anon.get(f"/api/schema/?{query}"), 400)
+
+
+@pytest.mark.parametrize(("url", "field"), [
+    ("/api/reviews/?item=50&item=51", "item"),
+    ("/api/search/suggest/?q=star&q=fargo", "q"),
+    ("/api/search/suggest/?q=star&k=5&k=6", "k"),
+    ("/api/items/?year=1977&year=1978", "year"),
+    ("/api/items/?genre=Drama&genre=Comedy", "genre"),
+    ("/api/reviews/?mine=1&mine=0", "mine"),
+])
+def test_a_parameter_given_twice_is_400(ml100k, client_a, url, field):
+    """Only the last value was used (``?item=50&item=51`` listed item 51's reviews)."""
+    error = assert_error(client_a.get(url), 400, field)
+    assert error["fields"][field] == ["Give this parameter once."]
+
+
+def test_repeated_list_parameters_are_joined():
+    from django.http import QueryDict
+
+    from recommender.api.serializers import RecommendationParams
+
+    class Request:
+        query_params = QueryDict("exclude=100&exclude=181,182&exclude=&k=3")
+
+    params = RecommendationParams.parse(Request())
+    assert params["exclude"] == [100, 181, 182] and params["k"] == 3
+
+
+@pytest.mark.parametrize(("url", "field"), [
+    ("/api/search/suggest/?q=st&k=%EF%BC%95", "k"),  # full-width 5
+    ("/api/search/suggest/?q=st&k=%D9%A3", "k"),  # Arabic-Indic 3
+    ("/api/items/?year=%EF%BC%91%EF%BC%99%EF%BC%97%EF%BC%97", "year"),
+    ("/api/items/?year_min=+1977", "year_min"),
+    ("/api/items/?year_max=1_977", "year_max"),
+    ("/api/items/?year_max=1977.0", "year_max"),
+    ("/api/reviews/?item=%EF%BC%95%EF%BC%90", "item"),
+    ("/api/recommendations/?k=%EF%BC%95", "k"),
+])
+def test_integer_parameters_are_ascii_digits(ml100k, anon, url, field):
+    """Python's int() reads a full-width 5 and '٣' as 5 and 3; ids in URLs (parse_pk) already refused them."""
+    assert_error(anon.get(url), 400, field)

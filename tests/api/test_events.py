@@ -98,3 +98,29 @@ def test_batch_limits(items, client_a):
     assert_error(client_a.post("/api/events/", [], format="json"), 400)
     assert_error(client_a.post("/api/events/", "not json", content_type="application/json"), 400)
     assert_error(client_a.post("/api/events/", "a=b", content_type="application/x-www-form-urlencoded"), 415)
+
+
+def test_events_on_inactive_items_are_refused(items, client_a, user_a):
+    """The shop no longer sells it: an event on it is refused as other writes refuse it."""
+    Item.objects.filter(pk=items[1]).update(is_active=False)
+    error = assert_error(client_a.post("/api/events/", batch(items), format="json"), 400, "events.1.item")
+    assert error["fields"] == {"events.1.item": ["No active item with this id."]}
+    assert not Event.objects.filter(user=user_a).exists()
+
+
+@pytest.mark.parametrize("value", [1e300, None, 0, 0.25, 5.5, 4.25, -1, "missing"])
+def test_rate_events_carry_a_rating(items, client_a, user_a, value):
+    """A ``rate`` event's value is the rating: 0.5 to 5 in half steps (it took 1e300 or null)."""
+    event = {"item": items[0], "kind": "rate", "idempotency_key": "r-1"}
+    if value != "missing":
+        event["value"] = value
+    assert_error(client_a.post("/api/events/", {"events": [event]}, format="json"), 400, "events.0.value")
+    assert not Event.objects.filter(user=user_a).exists()
+
+
+def test_a_rating_in_half_steps_is_recorded(items, client_a, user_a):
+    events = [{"item": items[0], "kind": "rate", "value": 4.5, "idempotency_key": "r-1"},
+              {"item": items[1], "kind": "rate", "value": 1, "idempotency_key": "r-2"}]
+    response = client_a.post("/api/events/", {"events": events}, format="json")
+    assert response.status_code == 200 and response.json()["created"] == 2, response.content
+    assert sorted(Event.objects.filter(user=user_a, kind="rate").values_list("value", flat=True)) == [1.0, 4.5]

@@ -186,3 +186,12 @@ def test_categories(db, anon, client_a):
     assert anon.get(f"/api/categories/{category.pk}/").json()["name"] == "Movies"
     assert_error(anon.get("/api/categories/424242/"), 404)
     assert_error(client_a.post("/api/categories/", {"name": "x"}, format="json"), 405)
+
+
+@pytest.mark.parametrize("params", [{"year": 1977, "year_min": 1990}, {"year": 1977, "year_max": 1970},
+                                    {"q": "star", "year": 1977, "year_min": 1990}])
+def test_year_is_not_combined_with_a_range(ml100k, anon, params):
+    """``year`` with a range meant AND without ``q`` (0 results) and replaced the range with it."""
+    error = assert_error(anon.get("/api/items/", params), 400, "year")
+    assert "year_min" in error["fields"]["year"][0]
+    assert_error(anon.get("/api/search/", params if "q" in params else {**params, "q": "star"}), 400, "year")

@@ -10,7 +10,7 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from catalog.models import Event, Item, Profile, Review
+from catalog.models import CartLine, Event, Item, Profile, Review
 from tests.api.conftest import assert_error, client_for
 from tests.conftest import own_connection
 
@@ -202,3 +202,40 @@ def test_history_lists_and_switches_what_recommendations_use(ml100k, client_a, c
         assert_error(client_a.patch(f"/api/me/history/{missing}/", {"used_for_recommendations": False},
                                     format="json"), 404)
     assert not user_a.history_exclusions.exists()
+
+
+def test_a_username_differing_only_in_case_is_taken(client_a, user_a, user_b, anon):
+    """Sign-up refuses 'BOB' next to 'bob' (Django's usernames ignore case there); PATCH only
+    compared exactly, so 'BOB' became a second bob."""
+    signup = assert_error(anon.post("/api/auth/signup/", {"username": "BOB", "password": "Xq9!long-pass-2026"},
+                                    format="json"), 400, "username")
+    error = assert_error(client_a.patch("/api/me/", {"username": "BOB"}, format="json"), 400, "username")
+    assert error["fields"]["username"] == signup["fields"]["username"] == ["A user with that username already exists."]
+    assert User.objects.get(pk=user_a.pk).username == "alice"
+    assert_error(client_a.patch("/api/me/", {"username": "ｂOb"}, format="json"), 400, "username")  # NFKC, then case
+    recased = client_a.patch("/api/me/", {"username": "Alice"}, format="json")  # one's own name: not a clash
+    assert recased.status_code == 200 and recased.json()["username"] == "Alice"
+
+
+def test_token_request_rejects_unknown_keys(user_a, anon):
+    """A misspelt key ('pasword') was ignored: the login answered 200 (docs: unknown keys are a 400)."""
+    error = assert_error(anon.post("/api/auth/token/", {"username": "alice", "password": "alice-pw-2026",
+                                                        "pasword": "typo"}, format="json"), 400, "pasword")
+    assert error["fields"]["pasword"] == ["Unknown field."]
+
+
+def test_export_matches_its_schema(ml100k, client_a, user_a):
+    """The export's ``cart`` key was missing from the OpenAPI ``Export`` component."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    item = Item.objects.get(slug="star-wars-1977")
+    CartLine.objects.create(user=user_a, item=item)
+    data = client_a.get("/api/me/export/").json()
+    schemas = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+    export = schemas["Export"]
+    assert set(data) == set(export["properties"]) == set(export["required"])
+    cart = export["properties"]["cart"]
+    assert cart["type"] == "array"
+    line = schemas[cart["items"]["$ref"].rsplit("/", 1)[1]]
+    assert data["cart"] and set(data["cart"][0]) == set(line["properties"])
+    assert data["cart"][0]["item"] == item.external_id

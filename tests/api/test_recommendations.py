@@ -131,3 +131,12 @@ def test_also_liked_endpoint_is_the_item_pages_second_row(ml_user, anon):
     assert body["count"] == 6 and all(r["explanation"]["sentence"] for r in body["results"])
     assert_error(anon.get("/api/items/999999/also-liked/"), 404)
     assert_error(anon.get(f"/api/items/{star_wars.pk}/also-liked/", {"k": 0}), 400, "k")
+
+
+def test_exclude_given_twice_excludes_both(ml100k, anon):
+    """``?exclude=100&exclude=181`` excluded only 181: the last value won."""
+    first = [r["item"]["id"] for r in anon.get("/api/recommendations/", {"k": 5}).json()["results"]]
+    assert len(first) >= 3
+    query = f"k=5&exclude={first[0]}&exclude={first[1]}"
+    again = [r["item"]["id"] for r in anon.get(f"/api/recommendations/?{query}").json()["results"]]
+    assert again and first[0] not in again and first[1] not in again

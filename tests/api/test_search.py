@@ -69,3 +69,10 @@ def test_suggestions_bad_input(ml100k, anon):
     assert_error(anon.get("/api/search/suggest/", {"q": "a", "k": 0}), 400, "k")
     assert_error(anon.get("/api/search/suggest/", {"q": "a", "k": 21}), 400, "k")
     assert_error(anon.get("/api/search/suggest/", {"q": "a\x00b"}), 400, "q")
+
+
+def test_search_filters_by_year(ml100k_embedded, anon):
+    """``year`` was read by the search filters but not accepted: ``?q=star&year=1977`` ignored it."""
+    body = anon.get("/api/search/", {"q": "star", "year": 1977}).json()
+    assert body["count"] > 0 and {r["item"]["year"] for r in body["results"]} == {1977}
+    assert_error(anon.get("/api/search/", {"q": "star", "year": "nineteen"}), 400, "year")

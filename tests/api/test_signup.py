@@ -85,3 +85,28 @@ def test_onboarding_bad_input(client_a, user_a, anon, db):
     assert_error(anon.get("/api/me/onboarding/"), 401)
     assert not Event.objects.filter(user=user_a).exists()
     assert not Profile.objects.filter(user=user_a, onboarded=True).exists()
+
+
+def test_onboarding_names_the_bad_pick_where_it_was_sent(client_a, user_a, db):
+    """Duplicates were dropped before the picks were numbered: [50, 50, <bad>] named picks.1."""
+    item = Item.objects.create(title="Picked", slug="picked", external_id="t:picked")
+    error = assert_error(client_a.post("/api/me/onboarding/", {"picks": [item.pk, item.pk, 99999999]}, format="json"),
+                         400, "picks.2")
+    assert set(error["fields"]) == {"picks.2"}
+    error = assert_error(client_a.post("/api/me/onboarding/", {"picks": [99999999, item.pk, 99999999]},
+                                       format="json"), 400, "picks.0", "picks.2")
+    assert set(error["fields"]) == {"picks.0", "picks.2"}
+    assert not Event.objects.filter(user=user_a).exists()
+
+
+def test_onboarding_limit_counts_different_films(client_a, user_a, db):
+    """51 copies of one film were refused by the 50-pick limit, though it is one pick."""
+    items = Item.objects.bulk_create([Item(title=f"Pick {n}", slug=f"pick-{n}", external_id=f"t:pick-{n}")
+                                      for n in range(51)])
+    error = assert_error(client_a.post("/api/me/onboarding/", {"picks": [i.pk for i in items]}, format="json"),
+                         400, "picks")
+    assert "50" in error["fields"]["picks"][0]
+    assert not Event.objects.filter(user=user_a).exists()
+    response = client_a.post("/api/me/onboarding/", {"picks": [items[0].pk] * 51}, format="json")
+    assert response.status_code == 200, response.content
+    assert Event.objects.filter(user=user_a, kind=EventKind.MORE_LIKE_THIS).count() == 1
