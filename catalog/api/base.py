@@ -157,6 +157,27 @@ class RejectUnknownFields:
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
+class GenreField(serializers.CharField):
+    """A genre filter: a name no active film is listed under is a 400 (an empty result read as
+    "nothing of that genre suits you"), naming the genre meant when only the case differs."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=50, required=False, help_text="A genre, exactly as the films list it.",
+                         **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        from catalog import selectors
+        from catalog.models import Item
+
+        value = super().to_internal_value(data)
+        if not Item.objects.active().with_genre(value).exists():
+            genres = selectors.genre_list()
+            meant = next((genre for genre in genres if genre.casefold() == value.casefold()), None)
+            raise serializers.ValidationError(f"No film is listed under {value!r}. " + (
+                f"Did you mean {meant!r}?" if meant else f"The genres: {', '.join(genres)}."))
+        return value
+
+
 GIVE_ONCE = "Give this parameter once."
 ASCII_INTEGER = "A whole number in ASCII digits (0-9) is required."
 _ASCII_INTEGER = re.compile(r"-?[0-9]+")  # the sign only so that -1 gets the range's message

@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog import selectors
-from catalog.api.base import IdField, QueryParams, RejectUnknownFields, YearRangeParams
+from catalog.api.base import GenreField, IdField, QueryParams, RejectUnknownFields, YearRangeParams
 from catalog.models import MAX_RATING, MIN_RATING, REVIEW_TEXT_MAX, Category, EventKind, Item, Review
 
 EVENTS_PER_REQUEST = 100
@@ -96,7 +96,7 @@ class ItemWriteSerializer(RejectUnknownFields, serializers.Serializer):
 
 
 class ItemFilters(YearRangeParams):
-    genre = serializers.CharField(max_length=50, required=False)
+    genre = GenreField()
     q = serializers.CharField(max_length=300, required=False, allow_blank=True,
                               help_text="Search text (hybrid full-text + semantic), best matches first.")
     sort = serializers.ChoiceField(

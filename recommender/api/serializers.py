@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from catalog.api.base import IdField, QueryParams, RejectUnknownFields, YearRangeParams
+from catalog.api.base import GenreField, IdField, QueryParams, RejectUnknownFields, YearRangeParams
 from catalog.api.serializers import ItemSummarySerializer
 from catalog.models import Profile
 from recommender.selectors import SEARCH_MAX_CHARS
@@ -21,7 +21,7 @@ DEMOGRAPHICS = ("age", "gender", "occupation")
 
 class SearchParams(YearRangeParams):
     q = serializers.CharField(max_length=SEARCH_MAX_CHARS, allow_blank=True, help_text="Search text.")
-    genre = serializers.CharField(max_length=50, required=False)
+    genre = GenreField()
     k = serializers.IntegerField(min_value=1, max_value=100, default=20, help_text="How many results (1-100).")
 
 
@@ -288,7 +288,7 @@ class RecommendationParams(FeedParams):
     k = serializers.IntegerField(min_value=1, max_value=100, default=10, help_text="How many (1-100).")
     exclude = serializers.CharField(required=False, allow_blank=True, max_length=7000,
                                     help_text="Comma-separated item ids to leave out; a repeated exclude adds more.")
-    genre = serializers.CharField(max_length=50, required=False)
+    genre = GenreField()
     diversity = serializers.FloatField(min_value=0, max_value=1, required=False,
                                        help_text="MMR trade-off: 1 = relevance only, lower = more diverse.")
     user = IdField(required=False, help_text="Staff only: recommend for this user id.")

@@ -249,3 +249,13 @@ def test_repeated_list_parameters_are_joined():
 def test_integer_parameters_are_ascii_digits(ml100k, anon, url, field):
     """Python's int() reads a full-width 5 and '٣' as 5 and 3; ids in URLs (parse_pk) already refused them."""
     assert_error(anon.get(url), 400, field)
+
+
+@pytest.mark.parametrize("url", ["/api/items/", "/api/search/?q=cowboys", "/api/recommendations/"])
+def test_a_genre_no_film_is_listed_under_is_a_400_not_an_empty_list(ml100k, anon, url):
+    sep = "&" if "?" in url else "?"
+    lower = assert_error(anon.get(f"{url}{sep}genre=western"), 400, "genre")
+    assert lower["fields"]["genre"] == ["No film is listed under 'western'. Did you mean 'Western'?"]
+    unknown = assert_error(anon.get(f"{url}{sep}genre=Cowboy"), 400, "genre")
+    assert "The genres: Action, Adventure, Animation" in unknown["fields"]["genre"][0]
+    assert anon.get(f"{url}{sep}genre=Western").status_code == 200
