@@ -77,6 +77,7 @@ def test_odd_query_strings(ml100k, anon, url):
 @pytest.mark.parametrize("url", [
     "/api/items/?page=abc", "/api/items/?page=0", "/api/items/?page=-1", "/api/items/?page=1.5",
     "/api/items/?genre=Drama&page=%C2%B2", "/api/categories/?page=x", "/api/reviews/?item=1&page=1e3",
+    "/api/items/?page=1&page=2",
 ])
 def test_a_malformed_page_is_400_on_page(ml100k, anon, url):
     """It was a 404 'Invalid page.', as if the list did not exist."""
