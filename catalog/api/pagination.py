@@ -8,14 +8,14 @@ from typing import Any
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 
-from catalog.api.base import GIVE_ONCE
-
 
 class PageNumberPagination(pagination.PageNumberPagination):
     """DRF's, where a ``page`` that is not a whole number from 1 (``abc``, ``0``, ``1.5``), or is
     given twice, is a 400 naming it, like any other bad parameter; a page past the end stays a 404."""
 
     def get_page_number(self, request: Any, paginator: Any) -> Any:
+        from catalog.api.base import GIVE_ONCE  # base's DRF imports load this class
+
         if len(request.query_params.getlist(self.page_query_param)) > 1:
             raise ValidationError({self.page_query_param: [GIVE_ONCE]})
         page = super().get_page_number(request, paginator)  # 1 when absent or empty; "last" -> the last page
