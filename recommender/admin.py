@@ -111,6 +111,17 @@ def _audit_charts(run: AuditRun, history: list[AuditRun]) -> dict[str, Any]:
                 y_label="mean", x_label=field.replace("_", " "),
             ))
     genres = m.get("genre_exposure", {})
+    trend_labels = {"x_label": "audit run (oldest first)", "y_label": "value"}
+    if len(history) < 2:  # one point per line is no trend: say when there will be one
+        trend = charts.empty_chart("Trend across audits", **trend_labels,
+                                   message="Only one finished audit so far.\nThe trend shows from the second run.")
+    else:
+        trend = charts.line_chart(
+            "Trend across audits", {
+                "exposure Gini": [(n, r.metrics["gini"]) for n, r in enumerate(history, 1)],
+                "coverage": [(n, r.metrics["coverage"]) for n, r in enumerate(history, 1)],
+                "long-tail share": [(n, r.metrics["long_tail_share"]) for n, r in enumerate(history, 1)],
+            }, **trend_labels, bounds=(1, len(history), 0, 1), integer_x=True)
     return {
         "lorenz": charts.line_chart("Lorenz curve of item exposure", {"exposure": m["lorenz"]},
                                     x_label="share of items (least exposed first)", y_label="share of exposure",
@@ -127,13 +138,7 @@ def _audit_charts(run: AuditRun, history: list[AuditRun]) -> dict[str, Any]:
                                     "catalogue": [v["catalog"] for v in genres.values()]},
                                    y_label="share"),
         "groups": group_charts,
-        "trend": charts.line_chart(
-            "Trend across audits", {
-                "exposure Gini": [(n, r.metrics["gini"]) for n, r in enumerate(history, 1)],
-                "coverage": [(n, r.metrics["coverage"]) for n, r in enumerate(history, 1)],
-                "long-tail share": [(n, r.metrics["long_tail_share"]) for n, r in enumerate(history, 1)],
-            }, x_label="audit run (oldest first)", y_label="value", bounds=(1, max(len(history), 2), 0, 1),
-            integer_x=True),
+        "trend": trend,
     }
 
 
@@ -181,6 +186,11 @@ class AuditRunAdmin(admin.ModelAdmin):
     change_list_template = "admin/recommender/auditrun/change_list.html"
 
     def has_add_permission(self, request: HttpRequest) -> bool:  # runs start from "Run an audit"
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AuditRun | None = None) -> bool:
+        """A run is a record: its page is view-only (no Save buttons). "Run an audit", the
+        exports and deleting are views and actions of their own and keep working."""
         return False
 
     users = _metric_column("users", "users")
@@ -252,7 +262,7 @@ class AuditRunAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         history = list(AuditRun.objects.filter(status=AuditRun.Status.DONE).order_by("created_at")[:50])
-        trend = _audit_charts(history[-1], history)["trend"] if history else None
+        trend = _audit_charts(history[-1], history)["trend"] if len(history) > 1 else None  # no trend of one
         return super().changelist_view(request, {**(extra_context or {}), "trend": trend})
 
 

@@ -36,6 +36,14 @@ def _frame(title: str, x_label: str, y_label: str, body: str, legend: Sequence[s
     )
 
 
+def empty_chart(title: str, x_label: str, y_label: str, message: str = "no data yet") -> SafeString:
+    """The frame with ``message`` (one line per ``\n``) where the plot would be."""
+    lines = message.split("\n")
+    body = "".join(f'<text x="{(WIDTH + PAD) / 2:.0f}" y="{120 + 20 * n}" font-size="12" text-anchor="middle">'
+                   f"{escape(line)}</text>" for n, line in enumerate(lines))
+    return _frame(title, x_label, y_label, body)
+
+
 def _scale(value: float, lo: float, hi: float, out_lo: float, out_hi: float) -> float:
     return out_lo + (value - lo) / (hi - lo) * (out_hi - out_lo) if hi > lo else (out_lo + out_hi) / 2
 
@@ -93,7 +101,7 @@ def line_chart(title: str, series: dict[str, Sequence[tuple[float, float]]], *, 
     ranges (else they follow the data), ``integer_x`` keeps x ticks whole numbers."""
     points = [p for values in series.values() for p in values]
     if not points:
-        return _frame(title, x_label, y_label, '<text x="200" y="130" font-size="12">no data yet</text>')
+        return empty_chart(title, x_label, y_label)
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     x0, x1, y0, y1 = bounds or (min(xs), max(xs), min(ys), max(ys))
     x_axis, y_axis = axis(x0, x1, integer=integer_x, fixed=bool(bounds)), axis(y0, y1, fixed=bool(bounds))
@@ -121,7 +129,7 @@ def bar_chart(title: str, labels: Sequence[str], series: dict[str, Sequence[floa
     taller to hold them."""
     values = [v for vs in series.values() for v in vs]
     if not labels or not values:
-        return _frame(title, x_label, y_label, '<text x="200" y="130" font-size="12">no data yet</text>')
+        return empty_chart(title, x_label, y_label)
     y_axis = axis(0, max(max(values), 1e-9))
     group_w = (WIDTH - 10 - PAD) / len(labels)
     bar_w = max(group_w * 0.8 / len(series), 1)

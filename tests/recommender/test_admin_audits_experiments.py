@@ -369,3 +369,23 @@ def test_admin_index_shows_the_recommender_status(trained_model, staff_client):
 
     ModelVersion.objects.update(is_active=False)
     assert "<strong>none yet</strong>: everyone sees popular items" in text()
+
+
+def test_audit_run_page_is_view_only_and_its_trend_waits_for_a_second_run(staff_client):
+    """Every field of a run is read-only: no Save buttons, and a POST changes nothing. With one
+    finished run there is no trend to draw (the page says so, the changelist shows none)."""
+    run = _done_run()
+    url = reverse("admin:recommender_auditrun_change", args=[run.pk])
+    page = staff_client.get(url).content.decode()
+    assert "View audit run" in page and 'name="_save"' not in page and 'name="_continue"' not in page
+    assert "Export CSV" in page and "Only one finished audit so far." in page
+    assert set(_texts(_charts(page)["Trend across audits"], X_TICK)) == set()  # no axis for one point
+    assert staff_client.post(url, {"status": "failed", "_save": "Save"}).status_code == 403
+    assert AuditRun.objects.get(pk=run.pk).status == AuditRun.Status.DONE
+    changelist = reverse("admin:recommender_auditrun_changelist")
+    assert "Trend across audits" not in staff_client.get(changelist).content.decode()
+    _done_run()
+    assert "Trend across audits" in staff_client.get(changelist).content.decode()
+    deleted = staff_client.post(reverse("admin:recommender_auditrun_delete", args=[run.pk]), {"post": "yes"})
+    assert deleted.status_code == 302
+    assert not AuditRun.objects.filter(pk=run.pk).exists()  # deleting a run still works
