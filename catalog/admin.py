@@ -69,11 +69,12 @@ class ItemAdmin(admin.ModelAdmin):
         """The visible reviews' mean and count, "★ 4.4 (583)"; a dash when unrated."""
         return f"★ {item.avg_rating:.1f} ({item.review_count})" if item.review_count else "–"
 
-    @admin.action(description="Activate selected items")
+    @admin.action(description="Activate selected items", permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._set_active(request, queryset, True)
 
-    @admin.action(description="Deactivate selected items (hidden from the store and recommendations)")
+    @admin.action(description="Deactivate selected items (hidden from the store and recommendations)",
+                  permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._set_active(request, queryset, False)
 
@@ -107,11 +108,12 @@ class ReviewAdmin(admin.ModelAdmin):
     list_select_related = ("item", "user")
     actions = ("hide", "unhide")
 
-    @admin.action(description="Hide selected reviews (also drops them from embeddings and training)")
+    @admin.action(description="Hide selected reviews (also drops them from embeddings and training)",
+                  permissions=["change"])
     def hide(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._set_hidden(request, queryset, True)
 
-    @admin.action(description="Show selected reviews again")
+    @admin.action(description="Show selected reviews again", permissions=["change"])
     def unhide(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._set_hidden(request, queryset, False)
 

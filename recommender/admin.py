@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Case, CharField, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -67,7 +68,7 @@ class ItemWithEmbeddingAdmin(ItemAdmin):
     def embedding_status(self, obj: Item) -> str:
         return obj.embedding_status
 
-    @admin.action(description="Re-embed selected items")
+    @admin.action(description="Re-embed selected items", permissions=["change"])
     def reembed(self, request: HttpRequest, queryset: QuerySet) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         tasks = enqueue(kind="item", ids=ids)
@@ -84,7 +85,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:  # versions come from training
         return False
 
-    @admin.action(description="Serve this version (activate, or roll back to it)")
+    @admin.action(description="Serve this version (activate, or roll back to it)", permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to serve.", messages.ERROR)
@@ -211,6 +212,8 @@ class AuditRunAdmin(admin.ModelAdmin):
     def run_view(self, request: HttpRequest) -> HttpResponseRedirect:
         from recommender.tasks import audit
 
+        if not request.user.has_perm("recommender.add_auditrun"):
+            raise PermissionDenied
         form = AuditStartForm(request.POST)
         if not form.is_valid():
             problems = " ".join(f"{form.fields[f].label}: {' '.join(e)}" for f, e in form.errors.items())
@@ -228,8 +231,13 @@ class AuditRunAdmin(admin.ModelAdmin):
         self.message_user(request, f"{run} queued; a worker computes it (refresh in a minute).", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:recommender_auditrun_change", args=[run.pk]))
 
+    def _exported(self, request: HttpRequest, pk: int) -> AuditRun:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(AuditRun, pk=pk)
+
     def export_json(self, request: HttpRequest, pk: int) -> JsonResponse:
-        run = get_object_or_404(AuditRun, pk=pk)
+        run = self._exported(request, pk)
         response = JsonResponse({"id": run.pk, "created_at": run.created_at.isoformat(), "status": run.status,
                                  "model_version": run.model_version_id, "params": run.params,
                                  "metrics": run.metrics}, json_dumps_params={"indent": 2})
@@ -238,7 +246,7 @@ class AuditRunAdmin(admin.ModelAdmin):
 
     def export_csv(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Flat ``metric,key,value`` rows of every figure of the run."""
-        run = get_object_or_404(AuditRun, pk=pk)
+        run = self._exported(request, pk)
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["metric", "key", "value"])

@@ -389,3 +389,40 @@ def test_audit_run_page_is_view_only_and_its_trend_waits_for_a_second_run(staff_
     deleted = staff_client.post(reverse("admin:recommender_auditrun_delete", args=[run.pk]), {"post": "yes"})
     assert deleted.status_code == 302
     assert not AuditRun.objects.filter(pk=run.pk).exists()  # deleting a run still works
+
+
+def test_staff_who_may_only_view_cannot_act(db, client):
+    """Admin actions and the audit views only asked for staff status: an analyst allowed to
+    view could deactivate films, hide reviews, roll the model back and start audits."""
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    from catalog import services
+    from catalog.models import Item, Review
+
+    ContentType.objects.clear_cache()  # a flush by an earlier test renumbers the content types
+    analyst = User.objects.create_user("analyst", password="analyst-password-2026", is_staff=True)
+    analyst.user_permissions.set([
+        Permission.objects.get_or_create(codename=f"view_{model._meta.model_name}",
+                                         content_type=ContentType.objects.get_for_model(model),
+                                         defaults={"name": f"Can view {model._meta.verbose_name}"})[0]
+        for model in (Item, Review, ModelVersion, AuditRun)])
+    client.login(username="analyst", password="analyst-password-2026")
+    film = services.item_create(title="Viewed Not Touched", year=2001)
+    review = services.review_save(user=User.objects.create_user("critic"), item=film, rating=4, text="Fine.")
+    version = ModelVersion.objects.create(artifact="elsewhere.pkl", sha256="0" * 64)
+    run = AuditRun.objects.create(status=AuditRun.Status.DONE, metrics={"gini": 0.5})
+    for model, action, pk in [("catalog_item", "deactivate", film.pk), ("catalog_review", "hide", review.pk),
+                              ("recommender_modelversion", "activate", version.pk)]:
+        url = reverse(f"admin:{model}_changelist")
+        assert f'value="{action}"' not in client.get(url).content.decode()  # not offered
+        client.post(url, {"action": action, "_selected_action": [pk]})  # nor done when sent anyway
+    assert Item.objects.get(pk=film.pk).is_active and not Review.objects.get(pk=review.pk).is_hidden
+    assert not ModelVersion.objects.get(pk=version.pk).is_active
+    changelist = client.get(reverse("admin:recommender_auditrun_changelist")).content.decode()
+    assert "Run an audit" not in changelist
+    assert client.post(reverse("admin:recommender_auditrun_run"), {"sample": 10, "k": 10}).status_code == 403
+    assert AuditRun.objects.count() == 1
+    assert client.get(reverse("admin:recommender_auditrun_json", args=[run.pk])).status_code == 200  # may view
+    analyst.user_permissions.clear()
+    assert client.get(reverse("admin:recommender_auditrun_csv", args=[run.pk])).status_code == 403
