@@ -428,25 +428,20 @@ def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: An
 
 
 def _ranked(state: LiveUser, k: int, context: FeedContext, model: Any) -> list[Recommendation]:
-    """The model's feed: candidates scored, steered, filtered, re-ranked and explained. With a
-    genre filter the pool is the genre's best candidates, not the genre's share of the best."""
+    """The model's feed: candidates scored, steered, filtered, re-ranked and explained. A genre
+    filter keeps the genre's films among the best candidates overall (a small genre may have
+    few there: :func:`_feed` fills the rest)."""
     seen_idx = [e[0] for e in state.profile.events]
-    allowed = None
-    if context.genre:
-        allowed = np.zeros(len(model.item_pks), dtype=bool)
-        allowed[[model.index_of_pk[pk] for pk in Item.objects.with_genre(context.genre).values_list("pk", flat=True)
-                 if pk in model.index_of_pk]] = True
     # a large catalogue's model has no EASE (see LARGE_CATALOG_ITEMS): the variant gets the hybrid
     if context.algorithm == "ease" and state.profile.events and "ease" in model.components:
         ease = model.components["ease"]
-        out_of_genre = np.flatnonzero(~allowed).tolist() if allowed is not None else []
-        idx, scores = ease.recommend(state.profile, k=POOL, exclude=seen_idx + out_of_genre)
+        idx, scores = ease.recommend(state.profile, k=POOL, exclude=seen_idx)
         pks = [int(model.item_pks[i]) for i in idx]
         score_of = {pk: float(s) for pk, s in zip(pks, scores, strict=True)}
         items = _filtered(pks, state=state, context=context)
         order = _rerank(pks, score_of, items, k=k, context=context, model=model)
         return explanations.explain_single(model, state, "ease", [(items[pk], score_of[pk]) for pk in order])
-    idx, scores, contributions = model.recommend_explained(state.profile, k=POOL, exclude=seen_idx, allowed=allowed)
+    idx, scores, contributions = model.recommend_explained(state.profile, k=POOL, exclude=seen_idx)
     pks = [int(model.item_pks[i]) for i in idx]
     score_of = {pk: float(s) for pk, s in zip(pks, scores, strict=True)}
     # items newer than the model: by content (pgvector) or their facts, on the model's scale

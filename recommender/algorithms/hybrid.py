@@ -173,25 +173,23 @@ class Hybrid(Recommender):
                 out[name] = np.vstack([comp.score(r) for r in refs]) if refs else np.zeros((0, self.n_items))
         return out
 
-    def _features(self, refs: list[UserRef], histories: list[list[Event]], candidates: np.ndarray | None,
-                  allowed: np.ndarray | None = None) -> tuple[_Batch, dict[str, np.ndarray]]:
-        """Features for each ref's candidate items (``candidates``: (n, n_items) mask or ``None`` =
-        the pool, each generator's best of the ``allowed`` items (an (n_items,) mask; all))."""
+    def _features(self, refs: list[UserRef], histories: list[list[Event]],
+                  candidates: np.ndarray | None) -> tuple[_Batch, dict[str, np.ndarray]]:
+        """Features for each ref's candidate items (``candidates``: (n, n_items) mask or ``None`` = pool)."""
         scores = self._component_scores(refs)
         n = len(refs)
         seen = np.zeros((n, self.n_items), dtype=bool)
         for r, events in enumerate(histories):
             seen[r, [e[0] for e in events]] = True
         if candidates is None:
-            blocked = seen if allowed is None else seen | ~allowed[None, :]
             candidates = np.zeros((n, self.n_items), dtype=bool)
             for name in GENERATORS:
                 if name in scores:
-                    masked = np.where(blocked, -np.inf, scores[name])
+                    masked = np.where(seen, -np.inf, scores[name])
                     top = top_k_rows(masked, self.candidates_per_generator)
                     ok = np.isfinite(np.take_along_axis(masked, top, axis=1))
                     candidates[np.repeat(np.arange(n), top.shape[1])[ok.ravel()], top.ravel()[ok.ravel()]] = True
-            candidates &= ~blocked
+            candidates &= ~seen
         rows, items = np.nonzero(candidates)
         cols = []
         for name in self.components:
@@ -328,24 +326,19 @@ class Hybrid(Recommender):
         return top_k(full, k, exclude)
 
     def recommend_explained(self, user_or_history: UserRef, k: int = 10,
-                            exclude: Sequence[int] | np.ndarray | None = None, explain_top: int = 50,
-                            allowed: np.ndarray | None = None
+                            exclude: Sequence[int] | np.ndarray | None = None, explain_top: int = 50
                             ) -> tuple[np.ndarray, np.ndarray, dict[int, dict[str, float]]]:
         """:meth:`recommend` plus the per-signal contributions of the best ``explain_top`` of
         them, from the same pass over the features (serving explains what it shows without
-        scoring twice; contributions cost more than scores, so only the head gets them).
-        ``allowed`` (an (n_items,) mask) limits the candidates, before the pool is drawn: a
-        small genre's best candidates, not the few of them among the best overall."""
+        scoring twice; contributions cost more than scores, so only the head gets them)."""
         history = resolve_history(self.data, user_or_history)
         if exclude is None:
             exclude = [e[0] for e in history]
-        if allowed is not None:
-            exclude = np.union1d(np.asarray(exclude, dtype=np.int64), np.flatnonzero(~allowed))
         if not history:
             total, parts = self._fallback(user_or_history)
             idx, scores = top_k(total, k, exclude)
             return idx, scores, {int(i): {name: float(v[i]) for name, v in parts.items()} for i in idx}
-        batch, _ = self._features([user_or_history], [history], None, allowed)
+        batch, _ = self._features([user_or_history], [history], None)
         full = np.full(self.n_items, np.nan)
         full[batch.items] = self.ranker.predict(batch.features)
         idx, scores = top_k(full, k, exclude)
