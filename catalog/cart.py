@@ -74,14 +74,14 @@ class Cart:
 
     def remove(self, item: Item) -> bool:
         """Take ``item`` out; False if it was not in the cart (or cannot be bought)."""
+        if not item.is_active:
+            return False
+        if self.user is not None:  # one statement: no lock needed
+            return CartLine.objects.filter(user=self.user, item=item).delete()[0] > 0
         with self._locked():
-            if item.pk not in self.item_ids():
-                return False
-            if self.user is not None:
-                CartLine.objects.filter(user=self.user, item=item).delete()
-            else:
-                self.session[CART_KEY] = [pk for pk in self._stored_ids() if pk != item.pk]
-        return True
+            ids = self._stored_ids()
+            self.session[CART_KEY] = [pk for pk in ids if pk != item.pk]
+        return item.pk in ids
 
     def clear(self) -> None:
         if self.user is not None:

@@ -118,15 +118,16 @@ def search(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         filters = SearchFilters(genre=data["genre"] or None, year_min=data["year_min"], year_max=data["year_max"])
-        try:
-            outcome = search_items(query=data["q"], k=shown, filters=filters, pool=SEARCH_MAX)
-        except ValidationError as exc:
-            errors = exc.messages
+        filtered = not data["q"].strip() and filters != SearchFilters()
+        if filtered:
+            results = list(catalog_selectors.item_sort(filters.apply(Item.objects.active()), "popular")[:shown])
         else:
-            results, corrected = [item for item, _ in outcome.results], outcome.corrected
-            filtered = not data["q"].strip() and filters != SearchFilters()
-            if filtered:
-                results = list(catalog_selectors.item_sort(filters.apply(Item.objects.active()), "popular")[:shown])
+            try:
+                outcome = search_items(query=data["q"], k=shown, filters=filters, pool=SEARCH_MAX)
+            except ValidationError as exc:
+                errors = exc.messages
+            else:
+                results, corrected = [item for item, _ in outcome.results], outcome.corrected
     else:
         errors = form.messages()
     more = None
