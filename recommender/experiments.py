@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -21,6 +22,9 @@ from django.db.models import Count, Min, Q
 
 from catalog.models import Event, EventKind
 from recommender.models import Experiment
+
+if TYPE_CHECKING:
+    from recommender.serving import FeedContext
 
 BUCKETS = 10_000
 ALGORITHMS = {"hybrid", "ease", "popularity"}
@@ -113,6 +117,21 @@ def assignment(user: AbstractBaseUser | None, session_key: str) -> tuple[Experim
     if experiment is None or not (user or session_key):
         return None, {}
     return experiment, variant_for(experiment, unit_of(user, session_key))
+
+
+def apply(context: FeedContext, user: AbstractBaseUser | None, *, chosen: Collection[str] = ()) -> None:
+    """Put a feed request into the running experiment: the unit's variant sets the algorithm,
+    diversity or fairness it names, and ``context`` records the experiment and variant for
+    tracking. A request that set one of its variant's parameters itself (named in ``chosen``)
+    stays out: its events would be credited to a treatment it did not get."""
+    running, variant = assignment(user, context.session_key)
+    params = variant.get("params", {})
+    if running is None or set(chosen) & set(params):
+        return
+    context.experiment, context.variant = running.key, variant["name"]
+    context.algorithm = params.get("algorithm", context.algorithm)
+    context.diversity = params.get("diversity", context.diversity)
+    context.fairness = params.get("fairness", context.fairness)
 
 
 def wilson(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:

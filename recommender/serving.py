@@ -103,7 +103,8 @@ class Recommendation:
     sentence: str
     evidence: dict[str, Any]
     algorithm: str = "hybrid"
-    href: str = ""  # the item's URL with click tracking, set by impressions_log
+    href: str = ""  # the item's URL with click tracking, set by track
+    tracking: dict[str, Any] = field(default_factory=dict)  # the event context of its impression and click
 
     @property
     def contributions(self) -> dict[str, float]:
@@ -933,19 +934,25 @@ def cart_rows(cart: list[Item], user: AbstractBaseUser | None, context: FeedCont
     return [Row("with_cart", title, list(picked.values()))]
 
 
-def impressions_log(*, rows: list[Row], user: AbstractBaseUser | None, context: FeedContext) -> None:
-    """One ``impression`` event per card shown, with row, position, algorithm, request id and
-    experiment variant; each card's link carries the same context, so its click is attributed
-    and click-through rates can be computed."""
-    now = timezone.now()
-    events = []
+def track(rows: list[Row], context: FeedContext) -> None:
+    """Give each card its tracking context (row, position, algorithm, request id and experiment
+    variant) and its link with that context: the storefront's click on the link, and an API
+    client's impression and click events sent with ``tracking`` as their context, are attributed
+    to what produced the card."""
     for row in rows:
         for position, rec in enumerate(row.items, start=1):
-            tracking = {"src": row.key, "pos": position, "rid": context.request_id, "algo": rec.algorithm}
+            rec.tracking = {"src": row.key, "pos": position, "rid": context.request_id, "algo": rec.algorithm}
             if context.experiment:
-                tracking.update(exp=context.experiment, variant=context.variant)
-            rec.href = f"{rec.item.get_absolute_url()}?{urlencode(tracking)}"
-            events.append(Event(user=user, session_key=context.session_key, item=rec.item,
-                                kind=EventKind.IMPRESSION, created_at=now, context=tracking))
+                rec.tracking.update(exp=context.experiment, variant=context.variant)
+            rec.href = f"{rec.item.get_absolute_url()}?{urlencode(rec.tracking)}"
+
+
+def impressions_log(*, rows: list[Row], user: AbstractBaseUser | None, context: FeedContext) -> None:
+    """One ``impression`` event per card shown, with its tracking context (see :func:`track`), so
+    that click-through rates can be computed."""
+    track(rows, context)
+    now = timezone.now()
+    events = [Event(user=user, session_key=context.session_key, item=rec.item, kind=EventKind.IMPRESSION,
+                    created_at=now, context=rec.tracking) for row in rows for rec in row.items]
     if events and (user is not None or context.session_key):
         Event.objects.bulk_create(events)

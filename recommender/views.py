@@ -36,14 +36,7 @@ def _feed_context(request: HttpRequest, *, experiment: bool = False) -> serving.
         session_key=catalog_services.session_key_of(request.session), refine=request.GET.get("refine", "")[:200]
     )
     if experiment:
-        user = request.user if request.user.is_authenticated else None
-        running, variant = experiments.assignment(user, context.session_key)
-        if running is not None:
-            params = variant.get("params", {})
-            context.experiment, context.variant = running.key, variant["name"]
-            context.algorithm = params.get("algorithm", context.algorithm)
-            context.diversity = params.get("diversity", context.diversity)
-            context.fairness = params.get("fairness", context.fairness)
+        experiments.apply(context, request.user if request.user.is_authenticated else None)
     return context
 
 
@@ -109,8 +102,8 @@ SEARCH_PAGE, SEARCH_MAX = 24, 72  # each ranking that search fuses is SEARCH_MAX
 
 def search(request: HttpRequest) -> HttpResponse:
     """Search by words and filters. Results come best first, SEARCH_PAGE at a time ("Show more"
-    asks for the next, up to SEARCH_MAX); filters without words list the films they allow, the
-    most reviewed first."""
+    asks for the next, up to SEARCH_MAX), and stop where relevance drops (``search_items``), so a
+    page may be short; filters without words list the films they allow, the most reviewed first."""
     form = SearchForm(request.GET, genres=catalog_selectors.genre_list())
     errors, results, query, corrected, filtered = [], [], request.GET.get("q", ""), None, False
     shown = request.GET.get("n", "")

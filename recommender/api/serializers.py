@@ -210,6 +210,10 @@ class RecommendationSerializer(serializers.Serializer):
     score = serializers.FloatField()
     source = serializers.CharField(help_text="Which recommender produced it (hybrid, popularity, similar, ...).")
     explanation = ExplanationSerializer()
+    tracking = serializers.DictField(help_text=(
+        "Send it as the context of this result's impression and click events (POST /api/events/): row "
+        "(src), position (pos), request id (rid), algorithm (algo), and the experiment (exp) and variant "
+        "when the response was served under one."))
 
     def to_representation(self, rec: Any) -> dict[str, Any]:
         evidence = {k: v for k, v in rec.evidence.items() if k not in {"contributions", "signal", "signal_label"}}
@@ -219,6 +223,7 @@ class RecommendationSerializer(serializers.Serializer):
             "source": rec.algorithm,
             "explanation": {"sentence": rec.sentence, "signal": rec.source,
                             "contributions": rec.contributions, "evidence": evidence},
+            "tracking": rec.tracking,
         }
 
 
@@ -247,9 +252,20 @@ class RefineSummarySerializer(serializers.Serializer):
                                                   "when personalization is off or no model is trained yet).")
 
 
-class RecommendationsResponseSerializer(serializers.Serializer):
+class ExperimentSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="The running A/B experiment's key.")
+    variant = serializers.CharField(help_text="The caller's variant: sticky per account, or per session.")
+
+
+class TrackedResponseSerializer(serializers.Serializer):
     request_id = serializers.CharField(help_text="Echo it in event context (rid) to attribute clicks.")
     user = serializers.CharField(allow_null=True)
+    experiment = ExperimentSerializer(allow_null=True, help_text=(
+        "The A/B experiment and variant this response was served under; null when none runs, when the "
+        "request set a parameter the variant decides (such as diversity), or for another user's feed."))
+
+
+class RecommendationsResponseSerializer(TrackedResponseSerializer):
     count = serializers.IntegerField()
     refine = RefineSummarySerializer(allow_null=True, required=False,
                                      help_text="How the refine request was read; null without one.")
@@ -307,9 +323,7 @@ class RowSerializer(serializers.Serializer):
     results = RecommendationSerializer(many=True, source="items")
 
 
-class RowsResponseSerializer(serializers.Serializer):
-    request_id = serializers.CharField(help_text="Echo it in event context (rid) to attribute clicks.")
-    user = serializers.CharField(allow_null=True)
+class RowsResponseSerializer(TrackedResponseSerializer):
     refine = RefineSummarySerializer(allow_null=True, required=False,
                                      help_text="How the refine request was read (the first row); null without one.")
     rows = RowSerializer(many=True)

@@ -25,7 +25,7 @@ from catalog.cart import Cart
 from catalog.forms import SignupForm
 from catalog.models import EventKind, Item
 from catalog.selectors import HistoryEntry, user_history
-from recommender import privacy, serving
+from recommender import experiments, privacy, serving
 from recommender.api import serializers as s
 from recommender.selectors import (
     SearchFilters,
@@ -68,22 +68,23 @@ class ItemViewSet(CatalogItemViewSet):
     @action(detail=True, methods=["get"], pagination_class=None)
     def similar(self, request: Request, pk: str | None = None) -> Response:
         """Items similar to this one (content, knowledge graph, co-rating), each explained."""
-        return self._item_row(request, serving.similar_items)
+        return self._item_row(request, "similar", serving.similar_items)
 
     @extend_schema(parameters=[s.SimilarParams], responses={200: s.RecommendationsResponseSerializer})
     @action(detail=True, methods=["get"], url_path="also-liked", pagination_class=None)
     def also_liked(self, request: Request, pk: str | None = None) -> Response:
         """What the people who rated this item 4 stars or more also rated that well (co-rating
         with shrinkage): the item page's second row."""
-        return self._item_row(request, serving.also_liked)
+        return self._item_row(request, "also_liked", serving.also_liked)
 
-    def _item_row(self, request: Request, recommend: Callable[..., list[serving.Recommendation]]) -> Response:
+    def _item_row(self, request: Request, key: str, recommend: Callable[..., list[serving.Recommendation]]
+                  ) -> Response:
         item = self.get_object()
         params = s.SimilarParams.parse(request)
         user = request.user if request.user.is_authenticated else None
         context = serving.FeedContext(session_key=request.session.session_key or "")
-        return Response(_recommendations(recommend(item, k=params["k"], user=user, context=context), context, user))
-
+        recs = recommend(item, k=params["k"], user=user, context=context)
+        return Response(_recommendations(serving.Row(key, "", recs), context, user))
 
     @extend_schema(request=None, responses={200: s.RatingPredictionSerializer})
     @action(detail=True, methods=["get"], url_path="predicted-rating", pagination_class=None,
@@ -98,11 +99,20 @@ class ItemViewSet(CatalogItemViewSet):
             "reason": prediction.reason}).data)
 
 
-def _recommendations(recs: list[serving.Recommendation], context: serving.FeedContext, user: Any) -> dict[str, Any]:
+def _recommendations(row: serving.Row, context: serving.FeedContext, user: Any) -> dict[str, Any]:
+    serving.track([row], context)
     return s.RecommendationsResponseSerializer({
-        "request_id": context.request_id, "user": user.get_username() if user else None,
-        "count": len(recs), "refine": serving.refine_summary(context, recs), "results": recs,
+        **_tracked(context, user), "count": len(row.items), "refine": serving.refine_summary(context, row.items),
+        "results": row.items,
     }).data
+
+
+def _tracked(context: serving.FeedContext, user: Any) -> dict[str, Any]:
+    """The fields every explained response starts with: its request id, whose it is, and the A/B
+    experiment variant it was served under."""
+    experiment = {"key": context.experiment, "variant": context.variant} if context.experiment else None
+    return {"request_id": context.request_id, "user": user.get_username() if user else None,
+            "experiment": experiment}
 
 
 class OpenReadView(ApiMixin, GenericAPIView):
@@ -130,15 +140,20 @@ class RecommendationsView(OpenReadView):
         context = _feed_context(request, params, user, exclude=set(params.get("exclude") or []),
                                 genre=params.get("genre") or None, diversity=params.get("diversity"))
         recs = serving.feed_for_user(user, k=params["k"], context=context)
-        return Response(_recommendations(recs, context, user))
+        return Response(_recommendations(serving.Row("for_you", "", recs), context, user))
 
 
 def _feed_context(request: Request, params: dict[str, Any], user: Any, **options: Any) -> serving.FeedContext:
-    """A feed request's context: the refine text, and the events of the caller's session (or of
-    the ``session_key`` an anonymous client names) when the feed is the caller's own."""
+    """A feed request's context: the refine text, and when the feed is the caller's own, the events
+    of the caller's session (or of the ``session_key`` an anonymous client names) and the running
+    A/B experiment's variant, unless the request set a parameter the variant sets (staff looking
+    at another user's feed are outside experiments)."""
+    own = user is None or user == request.user
     session = params.get("session_key") or (request.session.session_key or "")
-    return serving.FeedContext(session_key=session if user is None or user == request.user else "",
-                               refine=params.get("refine") or "", **options)
+    context = serving.FeedContext(session_key=session if own else "", refine=params.get("refine") or "", **options)
+    if own:
+        experiments.apply(context, user, chosen={name for name, value in options.items() if value is not None})
+    return context
 
 
 class HomeView(OpenReadView):
@@ -153,9 +168,9 @@ class HomeView(OpenReadView):
         user = request.user if request.user.is_authenticated else None
         context = _feed_context(request, params, user)
         rows = serving.home_rows(user, context, k=params["k"])
+        serving.track(rows, context)
         return Response(s.RowsResponseSerializer({
-            "request_id": context.request_id, "user": user.get_username() if user else None,
-            "refine": serving.refine_summary(context, rows[0].items), "rows": rows,
+            **_tracked(context, user), "refine": serving.refine_summary(context, rows[0].items), "rows": rows,
         }).data)
 
 
@@ -171,9 +186,8 @@ class CartSuggestionsView(OpenReadView):
         user = request.user if request.user.is_authenticated else None
         context = serving.FeedContext(session_key=request.session.session_key or "")
         rows = serving.cart_rows(Cart.of(request).items(), user, context, k=params["k"])
-        return Response(s.RowsResponseSerializer({
-            "request_id": context.request_id, "user": user.get_username() if user else None, "rows": rows,
-        }).data)
+        serving.track(rows, context)
+        return Response(s.RowsResponseSerializer({**_tracked(context, user), "rows": rows}).data)
 
 
 class SearchView(OpenReadView):

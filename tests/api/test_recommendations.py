@@ -7,6 +7,8 @@ from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
 from catalog.models import Item, Review
+from recommender import experiments
+from recommender.models import Experiment
 from tests.api.conftest import assert_error, client_for
 
 pytestmark = pytest.mark.django_db
@@ -140,3 +142,57 @@ def test_exclude_given_twice_excludes_both(ml100k, anon):
     query = f"k=5&exclude={first[0]}&exclude={first[1]}"
     again = [r["item"]["id"] for r in anon.get(f"/api/recommendations/?{query}").json()["results"]]
     assert again and first[0] not in again and first[1] not in again
+
+
+def _experiment_giving(user: User, variant: str, variants: list[dict]) -> Experiment:
+    """A running experiment whose key hashes ``user`` into ``variant`` (assignment is a pure
+    hash, so the key decides)."""
+    for n in range(200):
+        experiment = Experiment(key=f"api-{n}", name="API test", is_active=True, variants=variants)
+        if experiments.variant_for(experiment, f"u{user.pk}")["name"] == variant:
+            experiment.save()
+            return experiment
+    raise AssertionError("no key hashes the user into the variant")
+
+
+def test_api_feeds_are_served_under_the_running_experiment_and_their_events_attributed(ml_user, staff):
+    experiment = _experiment_giving(ml_user, "popular", [
+        {"name": "control", "weight": 50},
+        {"name": "popular", "weight": 50, "params": {"algorithm": "popularity", "diversity": 0.9}}])
+    client = client_for(ml_user)
+    body = client.get("/api/recommendations/", {"k": 4}).json()
+    assert body["experiment"] == {"key": experiment.key, "variant": "popular"}
+    assert {r["source"] for r in body["results"]} == {"popularity"}  # the variant's algorithm applies
+    assert [r["tracking"] for r in body["results"]] == [
+        {"src": "for_you", "pos": pos, "rid": body["request_id"], "algo": "popularity",
+         "exp": experiment.key, "variant": "popular"} for pos in range(1, 5)]
+    home = client.get("/api/home/", {"k": 3}).json()
+    assert home["experiment"] == body["experiment"]
+    assert {r["tracking"]["variant"] for row in home["rows"] for r in row["results"]} == {"popular"}
+    # the client reports what it showed and what was clicked and bought, with the tracking context
+    shown = body["results"][0]
+    events = [{"item": r["item"]["id"], "kind": "impression", "context": r["tracking"], "idempotency_key": f"i{n}"}
+              for n, r in enumerate(body["results"])]
+    events += [{"item": shown["item"]["id"], "kind": "click", "context": shown["tracking"], "idempotency_key": "c"},
+               {"item": shown["item"]["id"], "kind": "purchase", "idempotency_key": "p"}]
+    assert client.post("/api/events/", {"events": events}, format="json").json()["created"] == 6
+    stats = {v.name: v for v in experiments.experiment_report(experiment)}
+    assert (stats["popular"].impressions, stats["popular"].clicks, stats["popular"].converters) == (4, 1, 1)
+    assert stats["control"].impressions == 0
+    # a request that sets what the variant decides is outside the experiment (and gets the hybrid)
+    chosen = client.get("/api/recommendations/", {"k": 4, "diversity": 0.5}).json()
+    assert chosen["experiment"] is None and {r["source"] for r in chosen["results"]} == {"hybrid"}
+    assert all("exp" not in r["tracking"] for r in chosen["results"])
+    # and so is staff's look at another user's feed
+    assert client_for(staff).get("/api/recommendations/", {"user": ml_user.pk}).json()["experiment"] is None
+    experiment.is_active = False
+    experiment.save()
+    assert client.get("/api/recommendations/", {"k": 4}).json()["experiment"] is None
+
+
+def test_item_rows_carry_tracking_without_an_experiment(ml_user, anon):
+    star_wars = Item.objects.get(slug="star-wars-1977")
+    body = anon.get(f"/api/items/{star_wars.pk}/similar/", {"k": 3}).json()
+    assert body["experiment"] is None
+    assert [(r["tracking"]["src"], r["tracking"]["pos"], r["tracking"]["rid"]) for r in body["results"]] == [
+        ("similar", pos, body["request_id"]) for pos in (1, 2, 3)]
