@@ -3,6 +3,8 @@ selectors and services; every POST works without JavaScript and redirects back."
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -33,10 +35,13 @@ def actor(request: HttpRequest) -> dict[str, object]:
 
 
 def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
-    target = request.POST.get("next") or request.META.get("HTTP_REFERER") or fallback
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    """Back to ``next`` or the referring page, when it is a path or URL of this site; else to
+    ``fallback``. (``redirect()`` would read a bare word such as "abc" as a view name: a 500.)"""
+    target = request.POST.get("next") or request.META.get("HTTP_REFERER") or ""
+    if not (urlsplit(target).path.startswith("/")
+            and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})):
         target = fallback
-    return redirect(target)
+    return HttpResponseRedirect(target)
 
 
 def _item_or_404(slug: str) -> Item:
