@@ -1,7 +1,9 @@
-"""Search quality on MovieLens-100K: NDCG@10, recall@20 and MRR of ``item_search`` over 22
-judged queries (descriptions, themes and titles) and 25 misspelt titles, with the popularity
-prior at its default weight (1: the Bayes prior) against 0 (cosine only, the baseline) and two
-other weights, and with spelling correction off.
+"""Search quality on MovieLens-100K: NDCG@10, recall@20, MRR and the precision of the whole
+shown list (up to 20) of ``item_search`` over 22 judged queries (descriptions, themes and
+titles), 25 misspelt titles and 12 queries with complete judgements (descriptions whose words
+a title merely sounds like, titles of a few films); with the popularity prior at its default
+weight (1: the Bayes prior) against 0 (cosine only) and two other weights, with spelling
+correction off, and with the relevance cut off (the code before it) or at other gaps.
 
 The judgements are hand-written lists of the films in ML-100K a shopper typing the query
 would want (title patterns; unmatched patterns are films the catalogue lacks). They are a
@@ -18,6 +20,7 @@ from tqdm import tqdm
 
 NAME = "search_quality"
 WEIGHTS = (0.0, 0.5, 1.0, 2.0)
+GAPS = (2.5, 3.0, 3.5, 4.0, 5.0, 6.0)
 # One query per line, then the title prefixes (case-insensitive, of "Title (Year)") of the films a
 # shopper typing it would want, separated by ";"; indented lines continue the line above.
 JUDGEMENTS = """
@@ -114,10 +117,39 @@ twelv monkeys: Twelve Monkeys
 the englsh patient: The English Patient
 """
 
+# Written for the relevance cut before any run of it (only the first query's results, with Kids
+# (1995) 19th, had been seen), judged by genres and plot, not by what search returns: every
+# film a shopper would want, so a shown film outside them is a wrong one. "animated children's
+# movie": the films with both genres, and Wallace & Gromit's and the stop-motion one for children.
+COMPLETE = """
+animated children's movie: A Goofy Movie; Aladdin (1992; Aladdin and the King; Alice in Wonderland; All Dogs Go
+    to Heaven; Anastasia; Balto; Beauty and the Beast; Cats Don't Dance; Cinderella; Dumbo; Fantasia; Gumby;
+    Hercules (1997; James and the Giant Peach; Land Before Time; Oliver & Company; Pete's Dragon; Pinocchio (1940;
+    Pocahontas; Snow White and the Seven; Space Jam; The Aristocats; The Fox and the Hound; The Hunchback of Notre
+    Dame (1996; The Lion King; The Pagemaster; The Swan Princess; The Sword in the Stone; The Three Caballeros;
+    The Transformers: The Movie; Toy Story; Winnie the Pooh; The Nightmare Before Christmas; Wallace & Gromit; A
+    Close Shave; A Grand Day Out; The Wrong Trousers
+animated dog movie: All Dogs Go to Heaven; Balto; Oliver & Company; The Fox and the Hound; Wallace & Gromit; A
+    Close Shave; A Grand Day Out; The Wrong Trousers
+funny cat movie: That Darn Cat; The Aristocats; Cats Don't Dance; When the Cats Away
+dog adventure for kids: Homeward Bound; Far From Home: The Adventures of Yellow; Lassie; Balto; All Dogs Go to
+    Heaven; Air Bud; 101 Dalmatians; The Shaggy Dog; Fluke; Oliver & Company; The Fox and the Hound
+star trek: Star Trek
+die hard: Die Hard
+free willy: Free Willy
+home alone: Home Alone
+jaws: Jaws
+scream: Scream (1996; Scream 2
+indiana jones: Indiana Jones; Raiders of the Lost Ark
+alien: Alien (1979; Aliens; Alien 3; Alien: Resurrection
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", type=float, nargs="+", default=list(WEIGHTS),
                         help="popularity prior weights to compare (0 is the baseline)")
+    parser.add_argument("--gaps", type=float, nargs="+", default=list(GAPS),
+                        help="relevance cuts to compare (nats below the best semantic score)")
 
 
 def judgements(text: str = JUDGEMENTS) -> dict[str, list[str]]:
@@ -144,6 +176,9 @@ def ndcg(ranked: list[int], relevant: set[int], k: int = 10) -> float:
     return dcg / ideal if ideal else 0.0
 
 
+METRICS = ("ndcg@10", "recall@20", "mrr", "precision", "f1", "shown")
+
+
 def _score(relevant: dict[str, set[int]], bar: tqdm, **options: Any) -> dict[str, Any]:
     from recommender.selectors import item_search
 
@@ -151,31 +186,40 @@ def _score(relevant: dict[str, set[int]], bar: tqdm, **options: Any) -> dict[str
     for query, rel in relevant.items():
         ranked = [item.pk for item, _ in item_search(query=query, k=20, **options)]
         first = next((i for i, pk in enumerate(ranked) if pk in rel), None)
+        hits = len(set(ranked) & rel)
+        recall, precision = hits / min(20, len(rel)), hits / len(ranked) if ranked else 0.0  # of the whole list
         per_query[query] = {
             "ndcg@10": round(ndcg(ranked, rel), 4),
-            "recall@20": round(len(set(ranked) & rel) / min(20, len(rel)), 4),
+            "recall@20": round(recall, 4),
             "mrr": round(1 / (first + 1), 4) if first is not None else 0.0,
+            "precision": round(precision, 4),
+            "f1": round(2 * precision * recall / (precision + recall), 4) if hits else 0.0,
+            "shown": len(ranked),
         }
         bar.update()
-    means = {metric: round(sum(q[metric] for q in per_query.values()) / len(per_query), 4)
-             for metric in ("ndcg@10", "recall@20", "mrr")}
+    means = {metric: round(sum(q[metric] for q in per_query.values()) / len(per_query), 4) for metric in METRICS}
     return {**means, "per_query": per_query}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    sets = {"judged": relevant_ids(JUDGEMENTS), "misspelt": relevant_ids(MISSPELT)}
+    sets = {"judged": relevant_ids(JUDGEMENTS), "misspelt": relevant_ids(MISSPELT), "complete": relevant_ids(COMPLETE)}
     if not any(sets["judged"].values()):
         raise RuntimeError("no judged film found: import MovieLens-100K and run `manage.py embed` first")
-    variants = {f"prior {w}": {"popularity_prior": w} for w in args.weights}
+    variants: dict[str, dict[str, Any]] = {f"prior {w}": {"popularity_prior": w} for w in args.weights}
     variants["prior 1.0, no spelling correction"] = {"popularity_prior": 1.0, "correct_spelling": False}
+    variants["no relevance cut (before)"] = {"relevance_gap": None}
+    variants |= {f"gap {g}": {"relevance_gap": g} for g in args.gaps}
     result: dict[str, Any] = {"queries": {name: len(rel) for name, rel in sets.items()}, "variants": {}}
     with tqdm(total=len(variants) * sum(map(len, sets.values())), desc="search quality", unit="query") as bar:
         for label, options in variants.items():
             result["variants"][label] = {name: _score(rel, bar, **options) for name, rel in sets.items()}
+    for row in result["variants"].values():  # the cut's gap was chosen on this: the sets written before it
+        row["f1_judged_misspelt"] = round(sum(row[name]["f1"] * len(sets[name]) for name in ("judged", "misspelt"))
+                                          / (len(sets["judged"]) + len(sets["misspelt"])), 4)
     for name in sets:
         base = result["variants"].get("prior 0.0", {}).get(name, {}).get("ndcg@10")
         for row in result["variants"].values():
-            if base:
+            if base and name in row:
                 row[name]["ndcg_over_prior_0"] = round(row[name]["ndcg@10"] / base, 3)
     return result
 
@@ -184,7 +228,8 @@ def summary(r: dict[str, Any]) -> list[str]:
     lines = []
     for label, row in r["variants"].items():
         parts = [f"{name}: NDCG@10 {m['ndcg@10']} recall@20 {m['recall@20']} MRR {m['mrr']}"
+                 f" precision {m['precision']} F1 {m['f1']} shown {m['shown']}"
                  + (f" ({m['ndcg_over_prior_0']}x prior 0)" if "ndcg_over_prior_0" in m else "")
-                 for name, m in row.items()]
-        lines.append(f"{label}: " + "; ".join(parts))
+                 for name, m in row.items() if isinstance(m, dict)]
+        lines.append(f"{label}: " + "; ".join(parts) + f"; F1 of judged and misspelt {row['f1_judged_misspelt']}")
     return [*lines, f"queries: {r['queries']}"]

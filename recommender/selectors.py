@@ -83,36 +83,46 @@ def clean_query(query: str) -> str:
     return " ".join(query.split())
 
 
-def semantic_ranking(vector: np.ndarray, items: QuerySet[Item], *, pool: int,
-                     popularity_prior: float = 1.0) -> list[int]:
-    """The ``pool`` items of ``items`` most likely to be what the query ``vector`` asks for.
+RELEVANCE_GAP = 3.5  # nats: see docs/ARCHITECTURE.md, "Search"
 
-    Scored as a posterior, log p(query | item) + log p(item): the cosine at the encoder's
-    training temperature plus ``popularity_prior`` x log(1 + visible reviews), so of two films
-    the text fits about equally, the one more people watched comes first (0: cosine only).
-    The nearest 4 x ``pool`` by cosine (HNSW) are the candidates.
+
+def semantic_scores(vector: np.ndarray, items: QuerySet[Item], *, pool: int,
+                    popularity_prior: float = 1.0) -> dict[int, float]:
+    """How likely each of the 4 x ``pool`` items of ``items`` nearest to the query ``vector`` by
+    cosine (HNSW) is what the query asks for, as a log posterior: log p(query | item) + log p(item).
+
+    The likelihood is the cosine at the encoder's training temperature, the prior
+    ``popularity_prior`` x log(1 + visible reviews), so of two films the text fits about equally,
+    the one more people watched comes first (0: cosine only).
     """
     rows = _by_distance(vector, items).values_list("item_id", "distance", "item__review_count")[: pool * 4]
-    score = {pk: (1.0 - distance) / SIMILARITY_TEMPERATURE + popularity_prior * math.log1p(reviews)
-             for pk, distance, reviews in rows}
-    return sorted(score, key=lambda pk: (-score[pk], pk))[:pool]
+    return {pk: (1.0 - distance) / SIMILARITY_TEMPERATURE + popularity_prior * math.log1p(reviews)
+            for pk, distance, reviews in rows}
 
 
 @dataclass
 class SearchOutcome:
-    results: list[tuple[Item, float]]  # (item, fused score), best first
+    results: list[tuple[Item, float]]  # (item, fused score): the matches best first, then the related
     corrected: str | None = None  # the query as searched when its spelling was corrected
+    matches: int = 0  # how many of ``results``, the first, are matches; the rest are only related
+
+    @property
+    def matched(self) -> list[tuple[Item, float]]:
+        return self.results[:self.matches]
 
 
 def search_items(*, query: str, k: int = 20, filters: SearchFilters | None = None,
-                 popularity_prior: float = 1.0, correct_spelling: bool = True, pool: int | None = None
-                 ) -> SearchOutcome:
-    """Hybrid search: full-text rank and :func:`semantic_ranking` fused by reciprocal rank fusion,
+                 popularity_prior: float = 1.0, correct_spelling: bool = True, pool: int | None = None,
+                 relevance_gap: float | None = RELEVANCE_GAP) -> SearchOutcome:
+    """Hybrid search: full-text rank and :func:`semantic_scores` fused by reciprocal rank fusion,
     for the query as :func:`recommender.spelling.spelling_correction` corrects it. Each ranking
     is ``pool`` long (default ``max(3 k, 50)``); pages of one search share it, so a longer page
     starts with the shorter one.
 
-    An empty query gives no results; a too long one raises ValidationError.
+    The results are the matches, then what is only related: matches are the full-text matches
+    (every word of the query is in them) and the items whose semantic score is within
+    ``relevance_gap`` of the best one's (None: no cut, all are matches). An empty query gives no
+    results; a too long one raises ValidationError.
     """
     query = clean_query(query)
     if not query or not any(ch.isalnum() for ch in query):
@@ -130,20 +140,23 @@ def search_items(*, query: str, k: int = 20, filters: SearchFilters | None = Non
         .order_by("-rank", "id")
         .values_list("pk", flat=True)[:pool]
     )
-    semantic = semantic_ranking(get_encoder().encode([query])[0], items, pool=pool,
-                                popularity_prior=popularity_prior)
+    semantic = semantic_scores(get_encoder().encode([query])[0], items, pool=pool, popularity_prior=popularity_prior)
     scores: dict[int, float] = {}
-    for ranking in (lexical, semantic):
+    for ranking in (lexical, sorted(semantic, key=lambda pk: (-semantic[pk], pk))[:pool]):
         for rank, pk in enumerate(ranking, start=1):
             scores[pk] = scores.get(pk, 0.0) + 1.0 / (RRF_K + rank)
-    top = sorted(scores, key=lambda pk: (-scores[pk], pk))[:k]
+    close = set(scores)
+    if relevance_gap is not None and semantic:
+        floor, lexical_set = max(semantic.values()) - relevance_gap, set(lexical)
+        close = {pk for pk in scores if pk in lexical_set or semantic[pk] >= floor}
+    top = sorted(scores, key=lambda pk: (pk not in close, -scores[pk], pk))[:k]
     by_pk = Item.objects.in_bulk(top)
-    return SearchOutcome([(by_pk[pk], scores[pk]) for pk in top], corrected)
+    return SearchOutcome([(by_pk[pk], scores[pk]) for pk in top], corrected, sum(pk in close for pk in top))
 
 
 def item_search(**options: Any) -> list[tuple[Item, float]]:
-    """:func:`search_items`'s results alone."""
-    return search_items(**options).results
+    """:func:`search_items`'s matches alone (without the related items after them)."""
+    return search_items(**options).matched
 
 
 SUGGEST_MAX_WORDS = 8

@@ -102,10 +102,12 @@ SEARCH_PAGE, SEARCH_MAX = 24, 72  # each ranking that search fuses is SEARCH_MAX
 
 def search(request: HttpRequest) -> HttpResponse:
     """Search by words and filters. Results come best first, SEARCH_PAGE at a time ("Show more"
-    asks for the next, up to SEARCH_MAX), and stop where relevance drops (``search_items``), so a
-    page may be short; filters without words list the films they allow, the most reviewed first."""
+    asks for the next, up to SEARCH_MAX); the matches come first, then under "Related films" what
+    is only near them (``search_items``: where relevance drops); filters without words list the
+    films they allow, the most reviewed first."""
     form = SearchForm(request.GET, genres=catalog_selectors.genre_list())
     errors, results, query, corrected, filtered = [], [], request.GET.get("q", ""), None, False
+    matches = 0
     shown = request.GET.get("n", "")
     shown = min(max(int(shown), SEARCH_PAGE), SEARCH_MAX) if shown.isascii() and shown.isdigit() else SEARCH_PAGE
     if form.is_valid():
@@ -114,6 +116,7 @@ def search(request: HttpRequest) -> HttpResponse:
         filtered = not data["q"].strip() and filters != SearchFilters()
         if filtered:
             results = list(catalog_selectors.item_sort(filters.apply(Item.objects.active()), "popular")[:shown])
+            matches = len(results)
         else:
             try:
                 outcome = search_items(query=data["q"], k=shown, filters=filters, pool=SEARCH_MAX)
@@ -121,6 +124,7 @@ def search(request: HttpRequest) -> HttpResponse:
                 errors = exc.messages
             else:
                 results, corrected = [item for item, _ in outcome.results], outcome.corrected
+                matches = outcome.matches
     else:
         errors = form.messages()
     more = None
@@ -128,7 +132,8 @@ def search(request: HttpRequest) -> HttpResponse:
         more = request.GET.copy()
         more["n"] = str(shown + SEARCH_PAGE)
     return render(request, "recommender/search.html", {
-        "form": form, "query": query, "results": results, "errors": errors, "corrected": corrected,
+        "form": form, "query": query, "results": results[:matches], "related": results[matches:],
+        "errors": errors, "corrected": corrected,
         "filtered": filtered, "more": more.urlencode() if more else None,
     })
 

@@ -28,6 +28,9 @@ class SearchParams(YearRangeParams):
 class SearchResultSerializer(serializers.Serializer):
     item = ItemSummarySerializer()
     score = serializers.FloatField(help_text="Reciprocal-rank-fusion score; higher is better.")
+    related = serializers.BooleanField(help_text=(
+        "False for a match; true for a film only near the query in meaning, listed after the matches "
+        "(the storefront's \"Related films\")."))
 
 
 class SearchResponseSerializer(serializers.Serializer):
@@ -35,7 +38,8 @@ class SearchResponseSerializer(serializers.Serializer):
     corrected = serializers.CharField(allow_null=True, help_text=(
         "The query as searched when some of its words were misspelt (corrected towards the "
         "catalogue's titles), else null."))
-    count = serializers.IntegerField()
+    count = serializers.IntegerField(help_text="How many results: the matches, then the related.")
+    matches = serializers.IntegerField(help_text="How many of the results, the first, are matches.")
     results = SearchResultSerializer(many=True)
 
 

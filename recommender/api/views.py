@@ -201,7 +201,9 @@ class SearchView(OpenReadView):
         outcome = search_items(query=params["q"], k=params["k"], filters=_search_filters(params))
         return Response(s.SearchResponseSerializer({
             "query": params["q"], "corrected": outcome.corrected, "count": len(outcome.results),
-            "results": [{"item": item, "score": score} for item, score in outcome.results],
+            "matches": outcome.matches,
+            "results": [{"item": item, "score": score, "related": n >= outcome.matches}
+                        for n, (item, score) in enumerate(outcome.results)],
         }).data)
 
 

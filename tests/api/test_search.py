@@ -20,6 +20,19 @@ def test_search(ml100k_embedded, anon):
     assert any("Horror" in r["item"]["genres"] for r in semantic["results"][:5])
 
 
+def test_search_tells_matches_from_related_films(ml100k_embedded, anon):
+    """``matches`` counts the results that pass the relevance cut; the rest are flagged
+    ``related`` (the two Godfather films were followed by 18 loose neighbours, all alike);
+    ``/api/items/?q=`` lists the matches only."""
+    body = anon.get("/api/search/", {"q": "godfathr", "k": 20}).json()
+    assert body["corrected"] == "godfather" and body["count"] == len(body["results"]) == 20
+    assert body["matches"] == 2 and [r["related"] for r in body["results"]] == [False] * 2 + [True] * 18
+    assert {r["item"]["title"] for r in body["results"][:2]} == {"The Godfather", "The Godfather: Part II"}
+    assert anon.get("/api/items/", {"q": "godfathr"}).json()["count"] == 2
+    comedy = anon.get("/api/search/", {"q": "comedy", "k": 20}).json()
+    assert comedy["matches"] == comedy["count"] == 20
+
+
 def test_search_bad_input(ml100k_embedded, anon):
     assert anon.get("/api/search/", {"q": ""}).json()["count"] == 0
     assert anon.get("/api/search/", {"q": "?!*"}).json()["count"] == 0

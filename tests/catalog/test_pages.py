@@ -54,14 +54,28 @@ def test_unknown_genres_and_impossible_filters_are_messages_not_errors(ml100k, c
 
 
 def test_search_pages_through_results_and_lists_what_filters_alone_allow(ml100k_embedded, client):
-    first = client.get("/search/", {"q": "godfathr"})
+    def shown(params: dict) -> list:
+        context = client.get("/search/", params).context
+        return context["results"] + context["related"]
+
+    first = client.get("/search/", {"q": "comedy"})
     page = first.content.decode()
-    assert len(first.context["results"]) == 24 and "The 24 best matches for" in page  # not "24 results"
-    assert 'href="?q=godfathr&amp;n=48">Show more results' in page
-    more = client.get("/search/", {"q": "godfathr", "n": "48"}).context["results"]
+    assert len(first.context["results"]) == 24 and "The 24 best matches for" in page  # not "24 matches"
+    assert 'href="?q=comedy&amp;n=48">Show more results' in page
+    more = shown({"q": "comedy", "n": "48"})
     assert len(more) == 48 and more[:24] == first.context["results"]  # the same first page, then more
-    assert len(client.get("/search/", {"q": "godfathr", "n": "10000"}).context["results"]) == 72  # capped
-    assert len(client.get("/search/", {"q": "godfathr", "n": "²"}).context["results"]) == 24
+    assert len(shown({"q": "comedy", "n": "10000"})) == 72  # capped
+    assert len(shown({"q": "comedy", "n": "²"})) == 24
+    # the matches end where relevance drops: the two Godfather films, then 22 films only related
+    # (they were "the 24 best matches")
+    short = client.get("/search/", {"q": "godfathr"})
+    page = short.content.decode()
+    assert [item.display_title for item in short.context["results"]] == [
+        "The Godfather (1972)", "The Godfather: Part II (1974)"]
+    assert len(short.context["related"]) == 22 and "best matches" not in page
+    assert "2 matches for <strong>“godfather”</strong>" in page
+    assert page.index("The Godfather: Part II") < page.index("Related films") < page.index(
+        short.context["related"][0].display_title)
     # a genre and years without words: the films they allow, most reviewed first (was an empty page)
     comedies = client.get("/search/", {"genre": "Comedy", "year_min": "1990", "year_max": "1995"})
     films = comedies.context["results"]

@@ -139,6 +139,25 @@ def test_search_relevance_on_movielens(ml100k_embedded, query, expected):
     assert titles & expected
 
 
+def test_search_stops_where_relevance_drops(ml100k_embedded):
+    """The results end where the semantic score falls too far below the best match's; they used to
+    fill ``k`` with loose neighbours: 18 films after the two Godfathers, the grim drama *Kids*
+    (its title sounds like "children's") among animated films. ``relevance_gap=None``: no cut."""
+    from recommender.selectors import item_search
+
+    def titles(query: str, **options) -> list[str]:
+        return [item.display_title for item, _ in item_search(query=query, k=20, **options)]
+
+    assert titles("godfathr") == ["The Godfather (1972)", "The Godfather: Part II (1974)"]
+    assert len(titles("godfathr", relevance_gap=None)) == 20
+    animated = [Item.objects.get(title=t.rsplit(" (", 1)[0], year=int(t[-5:-1])) for t in
+                titles("animated children's movie")]
+    assert 5 <= len(animated) < 20 and "Kids" not in {item.title for item in animated}
+    assert sum("Animation" in item.genres for item in animated) >= len(animated) * 2 // 3
+    assert len(titles("animated children's movie", relevance_gap=None)) == 20
+    assert len(titles("comedy")) == 20  # a broad query still fills the page
+
+
 def test_search_ranks_the_film_more_people_reviewed_first_when_the_text_fits_both(ml100k_embedded):
     """The popularity prior of semantic search: two items with the same text (so the same
     vector), the newer one reviewed. With the prior it comes first; without it, the tie goes to
