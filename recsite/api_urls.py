@@ -11,6 +11,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import SimpleRouter
 
 from catalog.api import urls as catalog_api
+from catalog.api.base import json_400
 from recommender.api import urls as recommender_api
 from recsite.api_errors import error_body
 
@@ -26,9 +27,9 @@ def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
 
 
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("schema/", json_400(SpectacularAPIView).as_view(), name="api-schema"),
+    path("docs/", json_400(SpectacularSwaggerView).as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", json_400(SpectacularRedocView).as_view(url_name="api-schema"), name="api-redoc"),
     path("", include(catalog_api.urlpatterns)),
     path("", include(recommender_api.urlpatterns)),
     path("", include(router.urls)),

@@ -16,6 +16,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from catalog.api.authentication import ApiTokenAuthentication
 from recsite.api_errors import ErrorSerializer, error_body
@@ -95,6 +96,22 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     error = unreadable_request(exception)
     message = str(error.detail) if error is not None else "The request could not be read."
     return JsonResponse(error_body(400, "parse_error", message), status=400)
+
+
+class UnreadableAsJson:
+    """Mixed into drf-spectacular's schema and docs views, which render YAML or HTML rather than
+    the API's JSON: a request Django will not read is :func:`bad_request`'s JSON 400 with DEBUG
+    on as well (it was Django's HTML debug page)."""
+
+    def handle_exception(self, exc: Exception) -> HttpResponse:
+        if unreadable_request(exc) is not None:
+            return bad_request(self.request, exc)  # type: ignore[attr-defined]
+        return super().handle_exception(exc)  # type: ignore[misc]
+
+
+def json_400(view: type[APIView]) -> type[APIView]:
+    """``view`` with :class:`UnreadableAsJson`."""
+    return type(view.__name__, (UnreadableAsJson, view), {})
 
 
 class ApiMixin:
@@ -180,17 +197,26 @@ class GenreField(serializers.CharField):
 
 GIVE_ONCE = "Give this parameter once."
 ASCII_INTEGER = "A whole number in ASCII digits (0-9) is required."
-_ASCII_INTEGER = re.compile(r"-?[0-9]+")  # the sign only so that -1 gets the range's message
+ASCII_NUMBER = "A number in ASCII digits (0-9), with an optional decimal point, is required."
+# (field class, pattern, message); the sign only so that -1 gets the range's message
+_ASCII_NUMBERS: tuple[tuple[type[serializers.Field], re.Pattern[str], str], ...] = (
+    (serializers.IntegerField, re.compile(r"-?[0-9]+"), ASCII_INTEGER),
+    (serializers.FloatField, re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"), ASCII_NUMBER),
+)
 
 
-def _integer_error(field: serializers.IntegerField, value: str) -> str:
-    """For a number spelled otherwise (``٣``, ``+5``, ``5.0``) say what is wanted; for text that
-    is no number at all, the field's own message."""
-    try:
-        float(value)
-    except ValueError:
-        return str(field.error_messages["invalid"])
-    return ASCII_INTEGER
+def _number_error(field: serializers.Field, value: str) -> str | None:
+    """``None`` when ``value`` is not for a numeric field or is spelled in ASCII as wanted. For a
+    number spelled otherwise (``٣``, a full-width 0.5, ``+5``, ``5_0``, ``5.0`` for an integer)
+    what is wanted; for text that is no number at all, the field's own message."""
+    for kind, pattern, message in _ASCII_NUMBERS:
+        if isinstance(field, kind) and value and not pattern.fullmatch(value):
+            try:
+                float(value)
+            except ValueError:
+                return str(field.error_messages["invalid"])
+            return message
+    return None
 
 
 class QueryParams(serializers.Serializer):
@@ -200,7 +226,8 @@ class QueryParams(serializers.Serializer):
     win silently. The parameters in ``comma_lists`` are comma-separated lists, and repeats join
     them (``?exclude=1&exclude=2`` is ``?exclude=1,2``); a list field takes every value. Integer
     parameters are ASCII digits only, as URL ids (:func:`parse_pk`): Python's ``int`` also reads
-    a full-width 5 (U+FF15), ``٣``, `` 5``, ``+5`` and ``5_0``, and DRF's ``5.0``. Parameters the
+    a full-width 5 (U+FF15), ``٣``, `` 5``, ``+5`` and ``5_0``, and DRF's ``5.0``; float
+    parameters likewise (``float`` reads a full-width 0.5, `` .5`` and ``0_5``). Parameters the
     serializer does not declare (``page``) are left to whoever reads them."""
 
     comma_lists: tuple[str, ...] = ()
@@ -227,8 +254,8 @@ class QueryParams(serializers.Serializer):
                 data[name] = ",".join(values)
             elif len(values) > 1:
                 errors[name] = [GIVE_ONCE]
-            elif isinstance(field, serializers.IntegerField) and values[0] and not _ASCII_INTEGER.fullmatch(values[0]):
-                errors[name] = [_integer_error(field, values[0])]
+            elif error := _number_error(field, values[0]):
+                errors[name] = [error]
             else:
                 data[name] = values[0]
         if errors:

@@ -204,11 +204,16 @@ def test_too_many_query_parameters_are_a_json_400(ml100k, anon, settings, debug,
     assert error["code"] == "parse_error" and "parameters" in error["message"]
 
 
-def test_too_many_query_parameters_outside_the_api_views_are_json_with_debug_off(db, anon, settings):
-    """The schema view is not one of the API's views: Django's handler400 answers it."""
-    settings.DEBUG = False
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("url", ["/api/schema/", "/api/docs/", "/api/redoc/"])
+def test_too_many_query_parameters_for_the_schema_and_docs_are_a_json_400(db, anon, settings, debug, url):
+    """The schema and docs views are drf-spectacular's, not the API's (they render YAML or HTML):
+    Django's handler400 answered with DEBUG off, its HTML debug page with DEBUG on."""
+    settings.DEBUG = debug
     query = "&".join(f"a={n}" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
-    assert_error(anon.get(f"/api/schema/?{query}"), 400)
+    error = assert_error(anon.get(f"{url}?{query}"), 400)
+    assert error["code"] == "parse_error" and "parameters" in error["message"]
+    assert anon.get(url).status_code == 200
 
 
 @pytest.mark.parametrize(("url", "field"), [
@@ -250,6 +255,36 @@ def test_repeated_list_parameters_are_joined():
 def test_integer_parameters_are_ascii_digits(ml100k, anon, url, field):
     """Python's int() reads a full-width 5 and '٣' as 5 and 3; ids in URLs (parse_pk) already refused them."""
     assert_error(anon.get(url), 400, field)
+
+
+@pytest.mark.parametrize("value", ["%EF%BC%90.%EF%BC%95", "%D9%A0.%D9%A5", "0_5", "+0.5", "%200.5", "nan"])
+def test_float_parameters_are_ascii_digits(ml100k, anon, value):
+    """Python's float() reads a full-width and an Arabic-Indic 0.5 as 0.5, as int() did."""
+    error = assert_error(anon.get(f"/api/recommendations/?diversity={value}"), 400, "diversity")
+    assert error["fields"]["diversity"] == [
+        "A number in ASCII digits (0-9), with an optional decimal point, is required."]
+
+
+@pytest.mark.parametrize(("value", "expected"), [("0.5", 0.5), (".5", 0.5), ("1", 1.0), ("5e-1", 0.5), ("0.", 0.0)])
+def test_ascii_float_parameters_are_read(value, expected):
+    from django.http import QueryDict
+
+    from recommender.api.serializers import RecommendationParams
+
+    class Request:
+        query_params = QueryDict(f"diversity={value}")
+
+    assert RecommendationParams.parse(Request())["diversity"] == expected
+
+
+def test_a_float_parameter_that_is_no_number_keeps_the_fields_message():
+    from django.http import QueryDict
+
+    from recommender.api.serializers import RecommendationParams
+
+    with pytest.raises(exceptions.ValidationError) as raised:
+        RecommendationParams.query_data(QueryDict("diversity=lots"))
+    assert raised.value.detail == {"diversity": ["A valid number is required."]}
 
 
 @pytest.mark.parametrize("url", ["/api/items/", "/api/search/?q=cowboys", "/api/recommendations/"])
