@@ -48,12 +48,17 @@ def test_phone_pages_fit_the_screen_with_two_cards_a_row(page, ml100k, shot):
         " h.closest('.grid').getBoundingClientRect().width]")
     assert title[0] <= title[1] and title[2] <= PHONE["width"], title  # the long word wraps inside its card
 
-    # the item's history row ("Viewed"): the table scrolls in its box, the page does not
+    # the item's history row ("Viewed"): each film's cells stack beside its switch; four columns
+    # needed 560 px, and the last one ("Don't use") scrolled sideways in the table's box
     page.goto(item.get_absolute_url())
     page.goto("/accounts/history/")
     expect(page.locator("table.history")).to_contain_text(LONG_WORD)
     shot(page, "phone-history")
     assert overflow(page)["page"] <= PHONE["width"], overflow(page)
+    box = page.locator(".table-scroll").evaluate("el => [el.scrollWidth, el.clientWidth]")
+    assert box[0] <= box[1], box
+    button = page.get_by_role("button", name="Don't use").first.bounding_box()
+    assert button and button["x"] + button["width"] <= PHONE["width"], button
 
     # onboarding: two a row, picked cards are marked, "Start my feed" stays on screen
     page.goto("/accounts/onboarding/")
