@@ -1,11 +1,17 @@
+from datetime import datetime
+
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db.models import Count, Max, QuerySet
 from django.http import HttpRequest
 from django.utils import formats, timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from catalog import selectors
-from catalog.models import Category, Entity, Event, Item, ItemRelation, Profile, Review
+from catalog.forms import UniqueUsernameMixin
+from catalog.models import AccountCart, CartLine, Category, Entity, Event, Item, ItemRelation, Profile, Review
 
 
 class GenreFilter(admin.SimpleListFilter):
@@ -92,11 +98,17 @@ class ItemAdmin(admin.ModelAdmin):
 
     @admin.display(description="updated", ordering="updated_at")
     def updated(self, obj: Item) -> str:
-        """Date over time (a datetime field's column never wraps: at 1400 px the list was wider
-        than its box and the last column, embedding, was cut off)."""
-        when = timezone.localtime(obj.updated_at)
-        return format_html('<span class="nowrap">{}</span> <span class="nowrap">{}</span>',
-                           formats.date_format(when, "Y-m-d"), formats.time_format(when, "H:i"))
+        return date_over_time(obj.updated_at)
+
+
+def date_over_time(value: datetime | None) -> str:
+    """Date over time (a datetime field's column never wraps: at 1400 px the item list was wider
+    than its box and the last column, embedding, was cut off)."""
+    if value is None:
+        return "–"
+    when = timezone.localtime(value)
+    return format_html('<span class="nowrap">{}</span> <span class="nowrap">{}</span>',
+                       formats.date_format(when, "Y-m-d"), formats.time_format(when, "H:i"))
 
 
 @admin.register(Review)
@@ -167,3 +179,69 @@ class ItemRelationAdmin(admin.ModelAdmin):
     search_fields = ("item__title", "entity__external_id", "entity__name")
     raw_id_fields = ("item", "entity")
     list_select_related = ("item", "entity")
+
+
+@admin.register(AccountCart)
+class AccountCartAdmin(admin.ModelAdmin):
+    """Signed-in shoppers' carts, read only (they change on the storefront and the API): viewing
+    needs ``catalog.view_accountcart``. An anonymous shopper's cart is in their session, not here."""
+
+    list_display = ("owner", "films", "updated")
+    search_fields = ("username",)
+    fields = ("owner", "films", "updated", "lines")
+    readonly_fields = fields
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (super().get_queryset(request)
+                .annotate(film_count=Count("cart_lines"), updated_at=Max("cart_lines__added_at"))
+                .filter(film_count__gt=0).order_by("-updated_at", "pk"))
+
+    @admin.display(description="owner", ordering="username")
+    def owner(self, cart: AccountCart) -> str:
+        return cart.get_username()
+
+    @admin.display(description="films", ordering="film_count")
+    def films(self, cart: AccountCart) -> int:
+        return cart.film_count
+
+    @admin.display(description="updated", ordering="updated_at")
+    def updated(self, cart: AccountCart) -> str:
+        """When a film was last added (a removal leaves no time behind)."""
+        return date_over_time(cart.updated_at)
+
+    @admin.display(description="films in the cart")
+    def lines(self, cart: AccountCart) -> str:
+        """Oldest first, as the cart lists them; a film the shop stopped selling is marked."""
+        rows = CartLine.objects.filter(user=cart).select_related("item")
+        return format_html("<ol>{}</ol>", format_html_join("", "<li>{}{} <small>(added {})</small></li>", (
+            (line.item.display_title, "" if line.item.is_active else " (no longer sold)",
+             formats.date_format(timezone.localtime(line.added_at), "Y-m-d H:i")) for line in rows)))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AccountCart | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AccountCart | None = None) -> bool:
+        return False  # deleting a cart here would delete the account
+
+
+class AccountChangeForm(UniqueUsernameMixin, UserChangeForm):
+    pass
+
+
+class AccountCreationForm(UniqueUsernameMixin, AdminUserCreationForm):
+    pass
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class AccountAdmin(UserAdmin):
+    """Django's, with usernames unique in any case on renames too (``UniqueUsernameMixin``)."""
+
+    form = AccountChangeForm
+    add_form = AccountCreationForm

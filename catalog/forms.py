@@ -6,8 +6,12 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Lower
 
 from catalog import services
 from catalog.models import REVIEW_TEXT_MAX, Profile
@@ -31,7 +35,36 @@ class ReviewForm(RatingForm):
         return self.cleaned_data["text"].replace("\x00", "")
 
 
-class SignupForm(UserCreationForm):
+def same_username(username: str) -> QuerySet:
+    """The accounts whose username is ``username`` in any case: as Django's sign-up form compares
+    (``iexact``, i.e. upper case) and as the database's unique index on ``lower(username)`` does
+    (catalog migration 0009). They differ: PostgreSQL lowers 'İlker' to 'ilker', but upper-cases
+    'ilker' to 'ILKER', not 'İLKER'."""
+    return get_user_model().objects.alias(lower_username=Lower("username")).filter(
+        Q(username__iexact=username) | Q(lower_username=Lower(Value(username))))
+
+
+def username_taken(username: str, *, user: Any = None) -> ValidationError | None:
+    """The usual "already exists" error when an account other than ``user`` has ``username``
+    in any case (:func:`same_username`), else ``None``."""
+    if not same_username(username).exclude(pk=getattr(user, "pk", None)).exists():
+        return None
+    model = get_user_model()
+    return model().unique_error_message(model, ["username"])
+
+
+class UniqueUsernameMixin:
+    """For a form on the user model: a username another account has in any case is an error on
+    ``username`` (Django's ``UserChangeForm`` compared exactly, its creation form by upper case)."""
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data.get("username")  # type: ignore[attr-defined]
+        if username and (error := username_taken(username, user=self.instance)):  # type: ignore[attr-defined]
+            raise error
+        return username
+
+
+class SignupForm(UniqueUsernameMixin, UserCreationForm):
     interests = forms.CharField(
         required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
         help_text="What do you like? e.g. 'space adventures, clever comedies'. Used to personalise your feed.",
@@ -40,8 +73,16 @@ class SignupForm(UserCreationForm):
     @transaction.atomic
     def save(self, commit: bool = True) -> Any:
         """The account and its profile's interests, together (the storefront's sign-up and
-        ``POST /api/auth/signup/``)."""
-        user = super().save(commit=True)
+        ``POST /api/auth/signup/``). A username another sign-up or rename took since the form
+        was validated raises the form's ``ValidationError`` on ``username``, not the database's
+        ``IntegrityError``."""
+        try:
+            with transaction.atomic():
+                user = super().save(commit=True)
+        except IntegrityError:
+            if error := username_taken(self.cleaned_data["username"]):  # now that the other is committed
+                raise ValidationError({"username": error}) from None
+            raise
         services.profile_update(user=user, interests=self.cleaned_data["interests"])
         return user
 

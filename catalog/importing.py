@@ -16,7 +16,7 @@ from django.utils.text import slugify
 from tqdm import tqdm
 
 from catalog import signals
-from catalog.datasets import Dataset
+from catalog.datasets import Dataset, DatasetError
 from catalog.models import Category, Item, Review
 
 DEFAULT_PRICE = "9.99"
@@ -158,6 +158,15 @@ def _import_users(
             (record.occupation if record else "")[:50],
         ))
     stager.stage("stage_users", ["username text", "age int", "gender text", "occupation text"], rows, len(rows))
+    # an account named like an imported user but for case (ML_5 for ml_5) would break the unique
+    # index on lower(username) (catalog migration 0009) mid-import: say which, before
+    stager.cursor.execute(
+        "SELECT s.username, u.username FROM stage_users s JOIN auth_user u "
+        "ON lower(u.username) = lower(s.username) AND u.username <> s.username ORDER BY 1 LIMIT 5")
+    if clashes := stager.cursor.fetchall():
+        raise DatasetError("accounts exist under these names in another case, so the imported users cannot "
+                           "be created: " + ", ".join(f"{theirs!r} (for {ours!r})" for ours, theirs in clashes)
+                           + "; rename those accounts or import with another namespace")
     created, _, _ = stager.merge(
         """
         INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email,

@@ -7,6 +7,7 @@ import zlib
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -247,6 +248,18 @@ class CartLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item} in {self.user}'s cart"
+
+
+class AccountCart(get_user_model()):  # type: ignore[misc]
+    """A signed-in shopper's cart in the admin: the account, read through its ``CartLine`` rows
+    (a proxy: no table of its own). An anonymous shopper's cart is in their session, not here."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "cart"
+
+    def __str__(self) -> str:
+        return f"{self.get_username()}'s cart"
 
 
 class Entity(models.Model):

@@ -157,10 +157,14 @@ def checkout(request: HttpRequest) -> HttpResponse:
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome, {user.username}! Pick a few movies you like to start your feed.")
-        return redirect("onboarding")
+        try:
+            user = form.save()
+        except ValidationError as exc:  # the username was taken by a concurrent sign-up meanwhile
+            form.add_error(None, exc)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome, {user.username}! Pick a few movies you like to start your feed.")
+            return redirect("onboarding")
     return render(request, "registration/signup.html", {"form": form})
 
 

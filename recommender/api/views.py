@@ -22,7 +22,7 @@ from catalog.api.base import ApiMixin, parse_pk
 from catalog.api.views import SEARCH_MAX_RESULTS, CredentialsView
 from catalog.api.views import ItemViewSet as CatalogItemViewSet
 from catalog.cart import Cart
-from catalog.forms import SignupForm
+from catalog.forms import SignupForm, same_username
 from catalog.models import EventKind, Item
 from catalog.selectors import HistoryEntry, user_history
 from recommender import experiments, privacy, serving
@@ -42,7 +42,7 @@ def check_username_free(username: str, *, user: Any = None) -> None:
     ``UserCreationForm.clean_username``) and its message, for ``PATCH /api/me/`` as well
     (``full_clean`` compares exactly, so "DEMO" became a second "demo")."""
     model = get_user_model()
-    others = model.objects.filter(username__iexact=username)
+    others = same_username(username)  # also as the unique index on lower(username) compares
     if user is not None:
         others = others.exclude(pk=user.pk)
     if others.exists():
@@ -305,7 +305,7 @@ class MeView(ApiMixin, GenericAPIView):
                     with transaction.atomic():
                         user.save(update_fields=["username"])
                 except IntegrityError:  # taken by a concurrent request since full_clean looked
-                    user.full_clean(exclude=["password"])  # which it now reports: a 400 on username
+                    check_username_free(user.username, user=user)  # which it now reports: a 400 on username
                     raise
             if data.get("profile"):
                 services.profile_update(user=user, **data["profile"])

@@ -45,9 +45,12 @@ def test_usernames_are_checked_as_stored(client_a, user_a, user_b):
     assert response.status_code == 200 and response.json()["username"] == "alice2"
 
 
-def test_a_username_taken_meanwhile_is_400():
+@pytest.mark.parametrize("held", ["race-me-new", "RACE-ME-NEW"])
+def test_a_username_taken_meanwhile_is_400(held):
     """Two users take one new username at once: the second's check ran before the first
-    committed, then its save failed on the unique username (a 500)."""
+    committed, then its save failed on the unique username (a 500). In another case both
+    renames succeeded, until the unique index on lower(username); then the exact check that
+    read the database's refusal found nothing (a 500 again)."""
     first_saved = threading.Event()
 
     def setup() -> list[User]:
@@ -57,7 +60,7 @@ def test_a_username_taken_meanwhile_is_400():
 
     def rename_and_hold(user: User) -> None:
         with transaction.atomic():
-            user.username = "race-me-new"
+            user.username = held
             user.save(update_fields=["username"])
             first_saved.set()
             time.sleep(1.0)  # meanwhile the API finds the name free, then waits on the update
@@ -213,6 +216,8 @@ def test_a_username_differing_only_in_case_is_taken(client_a, user_a, user_b, an
     assert error["fields"]["username"] == signup["fields"]["username"] == ["A user with that username already exists."]
     assert User.objects.get(pk=user_a.pk).username == "alice"
     assert_error(client_a.patch("/api/me/", {"username": "ｂOb"}, format="json"), 400, "username")  # NFKC, then case
+    User.objects.create_user("İlker")  # PostgreSQL: lower('İlker') = 'ilker', upper('ilker') = 'ILKER'
+    assert_error(client_a.patch("/api/me/", {"username": "ilker"}, format="json"), 400, "username")
     recased = client_a.patch("/api/me/", {"username": "Alice"}, format="json")  # one's own name: not a clash
     assert recased.status_code == 200 and recased.json()["username"] == "Alice"
 

@@ -136,3 +136,18 @@ def test_import_ratings_bad_file_is_a_clear_error(tmp_path, csv_slice):
     assert _counts() == before
     with pytest.raises(CommandError, match="namespace"):
         _call("import_ratings", "--ratings", str(ratings_csv), "--namespace", "a b")
+
+
+@pytest.mark.django_db
+def test_an_account_named_like_an_imported_user_but_for_case_stops_the_import_with_its_name(csv_slice):
+    """The unique index on lower(username) refused the import's INSERT mid-way (an IntegrityError
+    and its traceback); now the command says which accounts clash and imports nothing."""
+    from django.contrib.auth.models import User
+
+    ratings_csv, items_csv = csv_slice
+    user = ratings_csv.read_text().splitlines()[1].split(",")[0]
+    User.objects.create_user(f"CSV_{user}")
+    before = _counts()
+    with pytest.raises(CommandError, match=rf"'CSV_{user}' \(for 'csv_{user}'\).*rename those accounts"):
+        _call("import_ratings", "--ratings", str(ratings_csv), "--items", str(items_csv), "--no-progress")
+    assert _counts() == before and not User.objects.filter(username=f"csv_{user}").exists()
