@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -59,6 +60,18 @@ class ItemRelationInline(admin.TabularInline):
     show_change_link = False
 
 
+ITEM_HELP = {  # the fields whose form said nothing about what they take or do
+    "slug": "The item page's address: /items/&lt;slug&gt;/.",
+    "description": "Searched and embedded with the title, year, genres, tags and the knowledge-graph facts: "
+                   "editing any of them queues a new vector.",
+    "genres": "Comma-separated, e.g. Action,Sci-Fi (the genre filters use these exact names).",
+    "tags": "Comma-separated words, e.g. space,classic.",
+    "attributes": 'A JSON object, e.g. {"language": "English"}; {} for none.',
+    "image_url": "The poster on cards and the item page; without one the card shows the title's initial.",
+    "is_active": "Unticked: hidden from the store, search and recommendations; its history is kept.",
+}
+
+
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
     list_display = ("title", "year", "genre_list", "price", "ratings", "is_active", "updated")  # category: a filter
@@ -69,6 +82,16 @@ class ItemAdmin(admin.ModelAdmin):
     list_per_page = 50
     actions = ("activate", "deactivate")
     readonly_fields = ("ratings",)
+
+    def get_form(self, request: HttpRequest, obj: Item | None = None, change: bool = False, **kwargs: Any) -> Any:
+        return super().get_form(request, obj, change, **{"help_texts": ITEM_HELP, **kwargs})
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        """Genres and tags as wide as the title: the default box showed "Action,Adventure,Romanc"."""
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in ("genres", "tags"):
+            field.widget.attrs["class"] = "vTextField"
+        return field
 
     @admin.display(description="ratings", ordering="-review_count")
     def ratings(self, item: Item) -> str:
@@ -101,6 +124,14 @@ class ItemAdmin(admin.ModelAdmin):
         return date_over_time(obj.updated_at)
 
 
+@admin.display(description="item", ordering="item__title")
+def item_title(obj: Review | Event) -> str:
+    """A row's film as a column that wraps: Django never wraps a foreign key's column, and a long
+    title ("Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb") pushed the
+    columns after it out of view."""
+    return obj.item.display_title
+
+
 def date_over_time(value: datetime | None) -> str:
     """Date over time (a datetime field's column never wraps: at 1400 px the item list was wider
     than its box and the last column, embedding, was cut off)."""
@@ -111,10 +142,28 @@ def date_over_time(value: datetime | None) -> str:
                        formats.date_format(when, "Y-m-d"), formats.time_format(when, "H:i"))
 
 
+class ReviewTextFilter(admin.SimpleListFilter):
+    """Written reviews apart from bare ratings: the texts are what moderators read (MovieLens'
+    100,000 ratings have none)."""
+
+    title = "text"
+    parameter_name = "text"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "with text"), ("no", "rating only")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.exclude(text="")
+        if self.value() == "no":
+            return queryset.filter(text="")
+        return queryset
+
+
 @admin.register(Review)
 class ReviewAdmin(admin.ModelAdmin):
-    list_display = ("item", "user", "rating", "short_text", "is_hidden", "created_at")
-    list_filter = ("is_hidden", "rating")
+    list_display = (item_title, "user", "rating", "short_text", "is_hidden", "created")
+    list_filter = ("is_hidden", ReviewTextFilter, "rating")
     search_fields = ("item__title", "user__username", "text")
     raw_id_fields = ("user", "item")
     list_select_related = ("item", "user")
@@ -141,10 +190,14 @@ class ReviewAdmin(admin.ModelAdmin):
     def short_text(self, obj: Review) -> str:
         return (obj.text[:80] + "…") if len(obj.text) > 80 else obj.text
 
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: Review) -> str:
+        return date_over_time(obj.created_at)
+
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "kind", "user", "session_key", "item", "value")
+    list_display = ("created", "kind", "user", "session", item_title, "value")
     list_filter = ("kind",)
     search_fields = ("user__username", "session_key", "item__title")
     list_select_related = ("item", "user")
@@ -157,13 +210,34 @@ class EventAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: Event) -> str:
+        return date_over_time(obj.created_at)
+
+    @admin.display(description="session")
+    def session(self, obj: Event) -> str:
+        """The key's first 8 characters (enough to tell sessions apart; searching takes the whole
+        key): the full 32 pushed the item and value columns out of view at 1440 px."""
+        key = obj.session_key
+        return format_html('<span title="{}">{}…</span>', key, key[:8]) if len(key) > 8 else key
+
 
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
-    list_display = ("user", "age", "gender", "occupation", "demographics_consent", "personalization_opt_out")
+    list_display = ("user", "age", "gender", "occupation", "consent", "opted_out")
     list_filter = ("gender", "demographics_consent", "personalization_opt_out", "occupation")
     search_fields = ("user__username", "interests")
     raw_id_fields = ("user",)
+
+    # Short headers: "demographics consent" and "personalization opt out" never wrap, and the
+    # last was cut off at 1280 px.
+    @admin.display(description="consent", boolean=True, ordering="demographics_consent")
+    def consent(self, obj: Profile) -> bool:
+        return obj.demographics_consent
+
+    @admin.display(description="opted out", boolean=True, ordering="personalization_opt_out")
+    def opted_out(self, obj: Profile) -> bool:
+        return obj.personalization_opt_out
 
 
 @admin.register(Entity)

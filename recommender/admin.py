@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
-from catalog.admin import ItemAdmin
+from catalog.admin import ItemAdmin, date_over_time
 from catalog.models import Item
 from recommender import charts
 from recommender.audits import audit_create
@@ -77,7 +78,11 @@ class ItemWithEmbeddingAdmin(ItemAdmin):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "created_at", "is_active", "n_users", "n_items", "n_interactions", "training_seconds")
+    """Versions come from training and are records: every field is read-only, so the page has no
+    Save buttons; serving one (activate, or roll back to an older one) is the list's action."""
+
+    list_display = ("version", "created", "is_active", "users", "items", "interactions", "training_time")
+    list_display_links = ("version",)
     list_filter = ("is_active", "algorithm")
     readonly_fields = [f.name for f in ModelVersion._meta.fields]
     actions = ("activate",)
@@ -85,17 +90,54 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:  # versions come from training
         return False
 
+    @admin.display(description="version", ordering="pk")
+    def version(self, obj: ModelVersion) -> str:
+        return obj.label
+
+    @admin.display(description="trained", ordering="created_at")
+    def created(self, obj: ModelVersion) -> str:
+        return date_over_time(obj.created_at)
+
+    @admin.display(description="users", ordering="n_users")
+    def users(self, obj: ModelVersion) -> str:
+        return f"{obj.n_users:,}"
+
+    @admin.display(description="items", ordering="n_items")
+    def items(self, obj: ModelVersion) -> str:
+        return f"{obj.n_items:,}"
+
+    @admin.display(description="interactions", ordering="n_interactions")
+    def interactions(self, obj: ModelVersion) -> str:
+        return f"{obj.n_interactions:,}"
+
+    @admin.display(description="training time", ordering="training_seconds")
+    def training_time(self, obj: ModelVersion) -> str:
+        return f"{obj.training_seconds:,.0f} s"
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict | None = None) -> HttpResponse:
+        """Read-only fields only: Save would change nothing, so it is not offered."""
+        extra = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False,
+                 "title": "View model version"}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
     @admin.action(description="Serve this version (activate, or roll back to it)", permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to serve.", messages.ERROR)
             return
         version = version_activate(version=queryset.get())
-        self.message_user(request, f"{version} is now served; web processes pick it up within seconds.",
-                          messages.SUCCESS)
+        self.message_user(request, f"{version.label} is now served; web processes pick it up "
+                                   "within seconds.", messages.SUCCESS)
 
 
 # ------------------------------------------------------------------ audits
+def _group_order(name: str) -> tuple[int, str]:
+    """Age brackets by their first age ("18-24" before "55+"), other groups alphabetically."""
+    digits = "".join(itertools.takewhile(str.isdigit, name))
+    return (int(digits) if digits else 10**6, name.lower())
+
+
 def _audit_charts(run: AuditRun, history: list[AuditRun]) -> dict[str, Any]:
     m = run.metrics
     if not m:
@@ -104,14 +146,16 @@ def _audit_charts(run: AuditRun, history: list[AuditRun]) -> dict[str, Any]:
     group_charts = []
     for field, data in groups.items():
         table = data.get("groups", {})
-        names = [n for n, row in table.items() if row["users"] >= 5]
+        names = sorted((n for n, row in table.items() if row["users"] >= 5), key=_group_order)
         if names:
             group_charts.append(charts.bar_chart(
                 f"NDCG@{m['k']} and recall by {field.replace('_', ' ')} (consenting users, groups of 5+)", names,
                 {"NDCG": [table[n]["ndcg"] for n in names], "recall": [table[n]["recall"] for n in names]},
                 y_label="mean", x_label=field.replace("_", " "),
             ))
-    genres = m.get("genre_exposure", {})
+    # Largest in the catalogue first (a jsonb object comes back with its keys by length: "War",
+    # "Crime", "Drama", ...; the age brackets as "55+", "18-24", ...).
+    genres = dict(sorted(m.get("genre_exposure", {}).items(), key=lambda kv: (-kv[1]["catalog"], kv[0])))
     trend_labels = {"x_label": "audit run (oldest first)", "y_label": "value"}
     if len(history) < 2:  # one point per line is no trend: say when there will be one
         trend = charts.empty_chart("Trend across audits", **trend_labels,
@@ -132,8 +176,9 @@ def _audit_charts(run: AuditRun, history: list[AuditRun]) -> dict[str, Any]:
                                     x_label="popularity decile (10 = most popular)"),
         "tradeoff": charts.line_chart(
             f"Fairness re-ranker: NDCG@{m['k']} vs exposure Gini",
-            {"strength 0 → 1": [(row["gini"], row["ndcg"]) for row in m["tradeoff"]]},
-            x_label="exposure Gini (lower = fairer)", y_label=f"NDCG@{m['k']}"),
+            {"fairness re-ranker": [(row["gini"], row["ndcg"]) for row in m["tradeoff"]]},
+            x_label="exposure Gini (lower = fairer)", y_label=f"NDCG@{m['k']}",
+            end_labels=("strength 0", "strength 1")),
         "genres": charts.bar_chart("Genre share: recommendations vs catalogue", list(genres),
                                    {"recommended": [v["exposure"] for v in genres.values()],
                                     "catalogue": [v["catalog"] for v in genres.values()]},
@@ -144,6 +189,27 @@ def _audit_charts(run: AuditRun, history: list[AuditRun]) -> dict[str, Any]:
 
 
 SUMMARY = ("users", "ndcg", "recall", "avg_popularity", "long_tail_share", "gini", "coverage", "calibration_kl")
+
+
+def _summary_meaning(key: str, m: dict[str, Any]) -> str:
+    """What a summary figure measures, in words (the keys are those of the CSV/JSON exports)."""
+    k = m.get("k", 10)
+    meanings = {
+        "users": "users sampled (each with held-out ratings)",
+        "ndcg": f"NDCG@{k}: how high each user's held-out films rank in their top {k} (0 to 1, higher is better)",
+        "recall": f"recall@{k}: share of each user's held-out films found in their top {k}",
+        "avg_popularity": "mean popularity of the recommended films, in ratings per film"
+                          + (f" (catalogue: {m['catalog_avg_popularity']:.1f})"
+                             if "catalog_avg_popularity" in m else ""),
+        "long_tail_share": "share of recommendations outside the 20% most-rated films"
+                           + (f" (catalogue: {m['catalog_long_tail_share']:.2f})"
+                              if "catalog_long_tail_share" in m else ""),
+        "gini": "exposure Gini: how unevenly recommendations fall on films (0 = evenly, 1 = all on one)",
+        "coverage": "catalogue coverage: share of films recommended to at least one sampled user",
+        "calibration_kl": "calibration KL: how far the genre mix recommended is from each user's history "
+                          "(0 = the same mix)",
+    }
+    return meanings.get(key, "")
 
 
 def _summary_value(value: Any) -> str:
@@ -179,8 +245,11 @@ class AuditStartForm(forms.Form):
 
 @admin.register(AuditRun)
 class AuditRunAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "status", "model_version", "users", "gini", "coverage", "long_tail_share", "ndcg")
+    list_display = ("audit", "created", "status", "served_version", "users", "gini", "coverage", "long_tail_share",
+                    "ndcg")
+    list_display_links = ("audit",)
     list_filter = ("status",)
+    list_select_related = ("model_version",)
     readonly_fields = ("created_at", "finished_at", "status", "model_version", "params", "error")
     exclude = ("metrics",)
     change_form_template = "admin/recommender/auditrun/change_form.html"
@@ -194,10 +263,23 @@ class AuditRunAdmin(admin.ModelAdmin):
         exports and deleting are views and actions of their own and keep working."""
         return False
 
+    @admin.display(description="audit", ordering="pk")
+    def audit(self, obj: AuditRun) -> str:
+        return f"#{obj.pk}"
+
+    @admin.display(description="started", ordering="created_at")
+    def created(self, obj: AuditRun) -> str:
+        return date_over_time(obj.created_at)
+
+    @admin.display(description="model", ordering="model_version")
+    def served_version(self, obj: AuditRun) -> str | None:
+        version = obj.model_version
+        return version.label if version else None
+
     users = _metric_column("users", "users")
-    gini = _metric_column("gini", "exposure Gini")
+    gini = _metric_column("gini", "Gini")
     coverage = _metric_column("coverage", "coverage")
-    long_tail_share = _metric_column("long_tail_share", "long-tail share")
+    long_tail_share = _metric_column("long_tail_share", "long tail")
     ndcg = _metric_column("ndcg", "NDCG")
 
     def get_urls(self) -> list:
@@ -265,7 +347,8 @@ class AuditRunAdmin(admin.ModelAdmin):
         history = list(AuditRun.objects.filter(status=AuditRun.Status.DONE, created_at__lte=run.created_at)
                        .order_by("created_at")[:50])
         extra = {"run": run, "charts": _audit_charts(run, history),
-                 "summary": [(k, _summary_value(run.metrics[k])) for k in SUMMARY if k in run.metrics]}
+                 "summary": [(k, _summary_value(run.metrics[k]), _summary_meaning(k, run.metrics))
+                             for k in SUMMARY if k in run.metrics]}
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
@@ -283,8 +366,31 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 # -------------------------------------------------------------- experiments
+class ExperimentForm(forms.ModelForm):
+    """Variants that are not JSON get that one error: the model's checks then ran on the empty
+    default and added "Give at least two variants (there are 0)" under it, which was not so."""
+
+    def clean(self) -> dict[str, Any]:
+        """A second running experiment is refused in words (the database's constraint said
+        "Constraint “one_active_experiment” is violated.")."""
+        cleaned = super().clean()
+        if cleaned.get("is_active"):
+            running = Experiment.objects.filter(is_active=True).exclude(pk=self.instance.pk).first()
+            if running is not None:
+                self.add_error("is_active", f"“{running.name}” is running: stop it first (at most one experiment "
+                                            "runs at a time).")
+        return cleaned
+
+    def _post_clean(self) -> None:
+        unreadable = list(self._errors.get("variants", []))
+        super()._post_clean()
+        if unreadable:
+            self._errors["variants"] = self.error_class(unreadable)
+
+
 @admin.register(Experiment)
 class ExperimentAdmin(admin.ModelAdmin):
+    form = ExperimentForm
     list_display = ("name", "key", "is_active", "created_at")
     list_filter = ("is_active",)
     search_fields = ("name", "key")

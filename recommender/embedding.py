@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from django.conf import settings
@@ -86,6 +87,8 @@ class _Prepared:
     source: Source
     rows: list[tuple[int, np.ndarray, str]]
     counts: dict[str, int]
+    current: list[int]  # rows whose stored vector already matches their text and the model
+    read_at: datetime  # when their texts were read
 
 
 def _prepare(kind: str, ids: Iterable[int], force: bool) -> _Prepared:
@@ -93,6 +96,7 @@ def _prepare(kind: str, ids: Iterable[int], force: bool) -> _Prepared:
     emptied), and encode the texts whose hash or model changed."""
     source = source_get(kind)
     ids = set(ids)
+    read_at = timezone.now()  # before the read: a save after it still shows as stale
     documents = source.documents(ids)
     removed, _ = source.embedding.objects.filter(pk__in=ids - documents.keys()).delete()
     name = model_name()
@@ -114,8 +118,9 @@ def _prepare(kind: str, ids: Iterable[int], force: bool) -> _Prepared:
             )
         vectors = np.asarray(encoder.encode([documents[pk] for pk in todo]), dtype=np.float32)
         rows = [(pk, vector, hashes[pk]) for pk, vector in zip(todo, vectors, strict=True)]
+    current = sorted(documents.keys() - set(todo))
     return _Prepared(source, rows, {"embedded": len(todo), "skipped": len(documents) - len(todo),
-                                     "removed": removed})
+                                     "removed": removed}, current, read_at)
 
 
 def _write(batch: _Prepared) -> dict[str, int]:
@@ -125,6 +130,9 @@ def _write(batch: _Prepared) -> dict[str, int]:
             # rows deleted since we read them would violate the foreign key: keep the living
             alive = set(source.eligible().filter(pk__in=[pk for pk, _, _ in batch.rows]).values_list("pk", flat=True))
             _upsert(source.embedding, [row for row in batch.rows if row[0] in alive])
+    if batch.current:  # checked and still current: the admin's "stale" (embedded before the last save) clears
+        batch.source.embedding.objects.filter(pk__in=batch.current, embedded_at__lt=batch.read_at).update(
+            embedded_at=batch.read_at)
     return batch.counts
 
 

@@ -78,7 +78,12 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         state = "active" if self.is_active else "inactive"
-        return f"{self.algorithm} v{self.pk} ({state}, {self.created_at:%Y-%m-%d %H:%M})"
+        return f"{self.label} ({state}, {self.created_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def label(self) -> str:
+        """The short name ("hybrid v3") lists and messages use."""
+        return f"{self.algorithm} v{self.pk}"
 
 
 class AuditRun(models.Model):

@@ -49,3 +49,39 @@ def test_item_list_shows_every_column_header_in_full(page, ml100k_embedded, shot
         "ths => ths.map(th => [th.className, Math.round(th.getBoundingClientRect().width)])")
     shot(page, f"admin-items-{width}")
     assert box[0] <= box[1] and header[0] <= header[1], (box, header, widths)
+
+
+@pytest.mark.parametrize("width", [1440, 1280])
+def test_staff_lists_fit_their_box(page, shot, width):
+    """Reviews, events, profiles, audit runs and model versions show every column at 1280 px:
+    a long film title in a foreign-key column (Django never wraps those), a 32-character session
+    key, "personalization opt out" as a header and dates written out in words pushed the last
+    ones out of view."""
+    from django.utils import timezone
+
+    from catalog import services
+    from catalog.models import Event, Profile
+    from recommender.models import AuditRun, ModelVersion
+
+    boss = User.objects.create_superuser("lister", "lister@example.com", "lister-password-2026")
+    film = services.item_create(title="Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb",
+                                year=1963)
+    services.review_save(user=boss, item=film, rating=5, text="A very long review text. " * 8)
+    Event.objects.create(session_key="x" * 32, item=film, kind="click", created_at=timezone.now())
+    Profile.objects.update_or_create(user=boss, defaults={"occupation": "administrator", "age": 40})
+    version = ModelVersion.objects.create(artifact="v.pkl", sha256="0" * 64, n_users=943, n_items=1682,
+                                          n_interactions=100_000, training_seconds=27.3)
+    AuditRun.objects.create(status=AuditRun.Status.DONE, model_version=version, metrics={
+        "users": 200, "gini": 0.9169, "coverage": 0.1653, "long_tail_share": 0.044, "ndcg": 0.3062})
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto("/admin/login/")
+    page.fill("#id_username", "lister")
+    page.fill("#id_password", "lister-password-2026")
+    page.click("input[type=submit]")
+    for name, url in [("reviews", "/admin/catalog/review/"), ("events", "/admin/catalog/event/"),
+                      ("profiles", "/admin/catalog/profile/"), ("audits", "/admin/recommender/auditrun/"),
+                      ("versions", "/admin/recommender/modelversion/")]:
+        page.goto(url)
+        box = page.locator("#changelist .results").evaluate("el => [el.scrollWidth, el.clientWidth]")
+        shot(page, f"admin-{name}-{width}")
+        assert box[0] <= box[1], (url, box)

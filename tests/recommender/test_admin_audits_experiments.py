@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from itertools import pairwise
 
@@ -426,3 +427,114 @@ def test_staff_who_may_only_view_cannot_act(db, client):
     assert client.get(reverse("admin:recommender_auditrun_json", args=[run.pk])).status_code == 200  # may view
     analyst.user_permissions.clear()
     assert client.get(reverse("admin:recommender_auditrun_csv", args=[run.pk])).status_code == 403
+
+
+def test_audit_charts_show_their_titles_and_where_the_tradeoff_runs(staff_client):
+    """A chart's title was only its SVG <title> (a tooltip): the three group charts looked alike
+    and their "consenting users, groups of 5+" never showed. The trade-off curve did not say
+    which end is strength 0 (its one series' name was never drawn)."""
+    run = _done_run(groups={"age_bracket": {"groups": {
+        "55+": {"users": 5, "ndcg": 0.2, "recall": 0.1}, "18-24": {"users": 9, "ndcg": 0.3, "recall": 0.2},
+        "25-34": {"users": 7, "ndcg": 0.3, "recall": 0.2}}}})
+    page = staff_client.get(reverse("admin:recommender_auditrun_change", args=[run.pk])).content.decode()
+    charts = _charts(page)
+    for title, svg in charts.items():  # the title, wrapped onto lines, is drawn in full
+        assert " ".join(_texts(svg, 'class="chart-title"')) == title
+        assert all(len(line) <= 52 for line in _texts(svg, 'class="chart-title"'))
+    tradeoff = charts["Fairness re-ranker: NDCG@10 vs exposure Gini"]
+    assert _texts(tradeoff, 'class="end-label"') == ["strength 0", "strength 1"]
+    ages = next(svg for title, svg in charts.items() if "by age bracket" in title)
+    assert _texts(ages, 'class="label-x"') == ["18-24", "25-34", "55+"]  # jsonb had "55+" first
+    genres = _texts(charts["Genre share: recommendations vs catalogue"], 'class="label-x"')
+    assert len(genres) == len(GENRES) and genres == sorted(genres)  # equal catalogue shares: by name
+
+
+def test_chart_y_label_clears_the_widest_tick_label():
+    """Five-character ticks ("0.335") ran into the rotated y label at x = 12."""
+    from recommender import charts
+
+    svg = charts.line_chart("t", {"s": [(0.80, 0.3203), (0.9, 0.3391)]}, x_label="x", y_label="NDCG@10")
+    ticks = _texts(svg, Y_TICK)
+    assert max(len(t) for t in ticks) == 5
+    right_of_label = 12 + 11 / 2 + 1  # the rotated label's centre, half its line height, a pixel
+    tick_end = float(re.search(r'class="tick-y" x="([0-9.]+)"', svg).group(1))
+    assert tick_end - max(len(t) for t in ticks) * 6.2 > right_of_label  # 6.2 px: a wide 10 px digit
+
+
+def test_audit_summary_says_what_each_figure_means(staff_client):
+    run = _done_run(catalog_avg_popularity=59.45, catalog_long_tail_share=0.8)
+    page = html.unescape(staff_client.get(reverse("admin:recommender_auditrun_change", args=[run.pk])).content.decode())
+    assert "NDCG@10: how high each user's held-out films rank in their top 10" in page
+    assert "in ratings per film (catalogue: 59.5)" in page and "most-rated films (catalogue: 0.80)" in page
+    changelist = staff_client.get(reverse("admin:recommender_auditrun_changelist")).content.decode()
+    assert "blank or \"all\" for every user" in changelist and f">#{run.pk}</a>" in changelist
+
+
+def test_model_version_page_offers_no_save_and_the_list_reads_plainly(staff_client):
+    """Every field is read-only: Save and "Save and continue editing" did nothing."""
+    version = ModelVersion.objects.create(artifact="v.pkl", sha256="0" * 64, n_interactions=100_000,
+                                          training_seconds=27.3)
+    page = staff_client.get(reverse("admin:recommender_modelversion_change", args=[version.pk])).content.decode()
+    assert "View model version" in page and 'name="_save"' not in page and 'name="_continue"' not in page
+    changelist = staff_client.get(reverse("admin:recommender_modelversion_changelist")).content.decode()
+    assert f">hybrid v{version.pk}</a>" in changelist and "100,000" in changelist and "27 s" in changelist
+    response = staff_client.post(reverse("admin:recommender_modelversion_changelist"),
+                                 {"action": "activate", "_selected_action": [version.pk]}, follow=True)
+    assert [str(m) for m in response.context["messages"]] == [
+        f"hybrid v{version.pk} is now served; web processes pick it up within seconds."]
+
+
+def test_experiment_form_with_variants_that_are_not_json_says_only_that(staff_client):
+    response = staff_client.post(reverse("admin:recommender_experiment_add"),
+                                 {"key": "bad", "name": "Bad", "variants": "{not json"})
+    assert response.status_code == 200 and not Experiment.objects.exists()
+    assert response.context["adminform"].form.errors["variants"] == ["Enter a valid JSON."]
+    response = staff_client.post(reverse("admin:recommender_experiment_add"),
+                                 {"key": "one", "name": "One", "variants": '[{"name": "a"}]'})
+    assert "Give at least two variants (there is 1)" in response.content.decode()  # the model's checks still run
+
+
+def test_item_whose_text_did_not_change_is_not_left_stale(db, staff_client):
+    """A price edit (or activating, deactivating) saves the item: its vector was then "stale"
+    for good in the list, as the worker rightly skipped an unchanged text and left its time
+    alone, and "Re-embed" skipped it again. The worker's check now counts as current."""
+    from decimal import Decimal
+
+    from recommender.embedding import embed_rows
+
+    film = services.item_create(title="Priced Film", year=2001)
+    embed_rows(kind="item", ids=[film.pk])
+    url = reverse("admin:catalog_item_changelist")
+
+    def status() -> str:
+        return staff_client.get(url, {"q": "Priced Film"}).context["cl"].result_list[0].embedding_status
+
+    assert status() == "fresh"
+    film.price = Decimal("4.99")
+    film.save()
+    assert status() == "stale"  # until the worker has looked
+    assert embed_rows(kind="item", ids=[film.pk])["skipped"] == 1  # what the queued task does
+    assert status() == "fresh"
+    film.description = "Now with a description."
+    film.save()
+    assert embed_rows(kind="item", ids=[film.pk])["embedded"] == 1 and status() == "fresh"
+
+
+def test_item_form_says_what_its_fields_take(staff_client):
+    page = html.unescape(staff_client.get(reverse("admin:catalog_item_add")).content.decode())
+    assert "Comma-separated, e.g. Action,Sci-Fi" in page and 'A JSON object, e.g. {"language": "English"}' in page
+    assert re.search(r'<input[^>]*name="genres"[^>]*class="vTextField"|<input[^>]*class="vTextField"[^>]*name="genres"',
+                     page)
+
+
+def test_starting_a_second_experiment_says_which_one_runs(staff_client):
+    variants = '[{"name": "a", "weight": 50, "params": {}}, {"name": "b", "weight": 50, "params": {}}]'
+    running = Experiment.objects.create(key="first", name="First test", is_active=True, variants=json.loads(variants))
+    response = staff_client.post(reverse("admin:recommender_experiment_add"),
+                                 {"key": "second", "name": "Second", "variants": variants, "is_active": "on"})
+    assert response.status_code == 200 and not Experiment.objects.filter(key="second").exists()
+    errors = response.context["adminform"].form.errors
+    assert errors == {"is_active": ["“First test” is running: stop it first (at most one experiment runs at a time)."]}
+    staff_client.post(reverse("admin:recommender_experiment_change", args=[running.pk]),
+                      {"key": "first", "name": "First test", "variants": variants, "is_active": "on"})
+    assert Experiment.objects.get(pk=running.pk).is_active  # saving the running one is no conflict
