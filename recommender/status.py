@@ -4,12 +4,18 @@ how much of the catalogue has a current vector, the latest audit and the running
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.utils import timezone
 
 from catalog.models import Event, EventKind
 from recommender.embedding import SOURCES
 from recommender.encoder import model_name
 from recommender.models import AuditRun, Experiment, ModelVersion
+
+# longer than audits take (a minute or two for thousands of users): no worker is picking them up
+AUDIT_STALLED = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -32,7 +38,13 @@ class Status:
     embeddings: list[Coverage]
     audit: AuditRun | None  # the newest finished audit
     audit_pending: int  # audits queued or running
+    audit_oldest_pending: datetime | None  # when the oldest of them was started
     experiment: Experiment | None  # the running one
+
+    @property
+    def audits_stalled(self) -> bool:
+        """An audit has waited longer than any takes: no worker is picking them up."""
+        return bool(self.audit_oldest_pending and timezone.now() - self.audit_oldest_pending > AUDIT_STALLED)
 
     @property
     def audit_summary(self) -> dict[str, Any]:
@@ -42,6 +54,7 @@ class Status:
 
 def system_status() -> Status:
     """A handful of counts (one per kind of vector, no per-row work)."""
+    pending = AuditRun.objects.filter(status__in=[AuditRun.Status.PENDING, AuditRun.Status.RUNNING])
     model = ModelVersion.objects.filter(is_active=True).first()
     actions = Event.objects.exclude(kind=EventKind.IMPRESSION)
     since = (actions.filter(created_at__gt=model.created_at) if model else actions).count()
@@ -58,6 +71,7 @@ def system_status() -> Status:
         actions_since_model=since,
         embeddings=embeddings,
         audit=AuditRun.objects.filter(status=AuditRun.Status.DONE).first(),
-        audit_pending=AuditRun.objects.filter(status__in=[AuditRun.Status.PENDING, AuditRun.Status.RUNNING]).count(),
+        audit_pending=pending.count(),
+        audit_oldest_pending=pending.order_by("created_at").values_list("created_at", flat=True).first(),
         experiment=Experiment.objects.filter(is_active=True).first(),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import timedelta
 from itertools import pairwise
 
 import pytest
@@ -370,6 +371,17 @@ def test_admin_index_shows_the_recommender_status(trained_model, staff_client):
 
     ModelVersion.objects.update(is_active=False)
     assert "<strong>none yet</strong>: everyone sees popular items" in text()
+
+
+def test_admin_index_says_when_audits_wait_for_a_worker_that_is_not_there(staff_client):
+    """Audits started from the admin queue for a worker; without one they waited silently,
+    "queued or running" for hours."""
+    queued = AuditRun.objects.create(params={"sample": 50, "k": 10})
+    page = staff_client.get(reverse("admin:index")).content.decode()
+    assert "1 queued or running" in page and "is a worker running?" not in page  # just started
+    AuditRun.objects.filter(pk=queued.pk).update(created_at=timezone.now() - timedelta(hours=2))
+    page = " ".join(staff_client.get(reverse("admin:index")).content.decode().split())
+    assert "the oldest has waited 2 hours; is a worker running?" in page
 
 
 def test_audit_run_page_is_view_only_and_its_trend_waits_for_a_second_run(staff_client):
