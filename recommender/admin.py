@@ -90,6 +90,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:  # versions come from training
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: ModelVersion | None = None) -> bool:
+        """Not the version being served (every feed would fall back to popular items): serve
+        another one first. The bulk delete names it among what cannot be deleted."""
+        return super().has_delete_permission(request, obj) and not (obj is not None and obj.is_active)
+
     @admin.display(description="version", ordering="pk")
     def version(self, obj: ModelVersion) -> str:
         return obj.label

@@ -148,6 +148,15 @@ def test_admin_model_version_activate_and_roll_back(trained_model, staff_client)
     staff_client.post(url, {"action": "activate", "_selected_action": [trained_model.pk]})
     assert ModelVersion.objects.get(is_active=True) == trained_model
     assert staff_client.get(reverse("admin:recommender_experiment_add")).status_code == 200
+    # the version being served cannot be deleted (feeds would silently fall back to popularity)
+    delete = reverse("admin:recommender_modelversion_delete", args=[trained_model.pk])
+    assert staff_client.post(delete, {"post": "yes"}).status_code == 403
+    selected = {"action": "delete_selected", "_selected_action": [trained_model.pk, older.pk]}
+    assert "Cannot delete" in staff_client.post(url, selected).content.decode()  # the confirmation page says so
+    assert staff_client.post(url, {**selected, "post": "yes"}).status_code == 403
+    assert ModelVersion.objects.filter(pk__in=[trained_model.pk, older.pk]).count() == 2
+    staff_client.post(reverse("admin:recommender_modelversion_delete", args=[older.pk]), {"post": "yes"})
+    assert not ModelVersion.objects.filter(pk=older.pk).exists()  # an older one can go
 
 
 @pytest.fixture
