@@ -5,7 +5,7 @@ plain views; recommendation endpoints join through ``recommender.api.urls``.
 """
 
 from django.http import HttpRequest, JsonResponse
-from django.urls import include, path, re_path
+from django.urls import include, path, re_path, resolve
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
@@ -20,10 +20,20 @@ catalog_api.register(router)
 recommender_api.register(router)
 
 
+NOT_FOUND = "api-not-found"
+
+
 @csrf_exempt
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
-    """Unknown /api/ URLs answer in the API's error format, not with an HTML page."""
-    return JsonResponse(error_body(404, "not_found", "No such API endpoint."), status=404)
+    """Unknown /api/ URLs answer in the API's error format, not with an HTML page. Every endpoint
+    ends with a slash, and this view (not Django's APPEND_SLASH redirect, which could not keep a
+    POST's body) answers ``/api/items``: it names the URL meant."""
+    message = "No such API endpoint."
+    if not request.path_info.endswith("/"):
+        meant = resolve(f"{request.path_info}/", getattr(request, "urlconf", None))
+        if meant.url_name != NOT_FOUND:
+            message += f" API URLs end with a slash: {request.path}/"
+    return JsonResponse(error_body(404, "not_found", message), status=404)
 
 
 urlpatterns = [
@@ -33,5 +43,5 @@ urlpatterns = [
     path("", include(catalog_api.urlpatterns)),
     path("", include(recommender_api.urlpatterns)),
     path("", include(router.urls)),
-    re_path(r"^(?P<path>.*)$", not_found),
+    re_path(r"^(?P<path>.*)$", not_found, name=NOT_FOUND),
 ]

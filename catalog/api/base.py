@@ -174,6 +174,15 @@ class RejectUnknownFields:
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
+def schema_doc_excludes() -> list[type]:
+    """drf-spectacular's ``GET_LIB_DOC_EXCLUDES``: the classes whose docstrings never describe a
+    schema component. Also :class:`RejectUnknownFields`, which is written for this code's readers:
+    a serializer without a docstring of its own showed it to API clients as its description."""
+    from drf_spectacular.plumbing import get_lib_doc_excludes
+
+    return [*get_lib_doc_excludes(), RejectUnknownFields]
+
+
 class GenreField(serializers.CharField):
     """A genre filter: a name no active film is listed under is a 400 (an empty result read as
     "nothing of that genre suits you"), naming the genre meant when only the case differs."""

@@ -217,6 +217,11 @@ class CartAddSerializer(RejectUnknownFields, serializers.Serializer):
     item = IdField(help_text="An active item's id.")
 
 
+class NoBodySerializer(RejectUnknownFields, serializers.Serializer):
+    """The body of a request that takes none (an empty object, or no body): any key is a 400
+    naming it, so a request meant to say something is not carried out as if it had not."""
+
+
 class OrderSerializer(serializers.Serializer):
     purchased = CartItemSerializer(many=True)
     count = serializers.IntegerField()

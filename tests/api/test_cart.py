@@ -103,6 +103,21 @@ def test_checking_out_an_empty_cart_is_a_400_for_every_client(anon, client_a):
         assert_error(client.post("/api/cart/checkout/"), 400, "cart")
 
 
+def test_checkout_takes_no_body_and_refuses_one_it_would_ignore(client_a, user_a, films):
+    """A checkout bought the whole cart whatever its body said: ``{"items": [...]}`` (a partial
+    order the API does not offer), malformed JSON and a form body were all a 201."""
+    for film in films[:2]:
+        client_a.post("/api/cart/", {"item": film.pk}, format="json")
+    assert_error(client_a.post("/api/cart/checkout/", {"items": [films[0].pk]}, format="json"), 400, "items")
+    assert assert_error(client_a.post("/api/cart/checkout/", "{bad", content_type="application/json"),
+                        400)["code"] == "parse_error"
+    assert_error(client_a.post("/api/cart/checkout/", "items=1", content_type="application/x-www-form-urlencoded"),
+                 415)
+    assert not Event.objects.filter(user=user_a, kind=EventKind.PURCHASE).exists()
+    assert client_a.get("/api/cart/").json()["count"] == 2
+    assert client_a.post("/api/cart/checkout/", {}, format="json").status_code == 201  # an empty object is no body
+
+
 def test_anonymous_clients_keep_a_cart_in_their_session(anon, films):
     assert anon.post("/api/cart/", {"item": films[2].pk}, format="json").status_code == 201
     assert _ids(anon.get("/api/cart/").json()) == [films[2].pk]

@@ -173,6 +173,14 @@ def test_unknown_api_urls_are_json_404(anon, url):
     assert_error(anon.get(url), 404)
 
 
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_url_without_its_trailing_slash_is_a_404_naming_the_endpoint(anon, method):
+    """``/api/items`` was "No such API endpoint.", as for a URL that is nothing at all."""
+    for url in ("/api/items", "/api/events", "/api/items/50", "/api/me/history/50"):
+        assert assert_error(getattr(anon, method)(url), 404)["message"].endswith(f"end with a slash: {url}/")
+    assert assert_error(getattr(anon, method)("/api/nope"), 404)["message"] == "No such API endpoint."
+
+
 def test_unknown_api_urls_are_json_404_for_writes_too(user_a):
     from rest_framework.test import APIClient
 

@@ -1,11 +1,14 @@
 """The OpenAPI schema validates, Swagger UI loads from local assets, throttling works."""
 
+import inspect
 import re
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from drf_spectacular.generators import SchemaGenerator
 
+from catalog.api.base import RejectUnknownFields
 from tests.api.conftest import assert_error, set_rates
 
 
@@ -16,6 +19,34 @@ def test_schema_validates_without_warnings(tmp_path):
     for path in ("/api/items/", "/api/items/{id}/", "/api/categories/", "/api/reviews/", "/api/reviews/{id}/",
                  "/api/events/", "/api/search/", "/api/me/", "/api/me/export/", "/api/auth/token/"):
         assert f"  {path}:" in text, path
+
+
+def _schema() -> dict:
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def test_the_schema_says_what_anonymous_clients_may_call():
+    """Swagger UI and generated clients read ``security``: an operation without ``{}`` needs
+    credentials. The items' reads said so, though anyone may read the catalogue."""
+    operations = {(path, method): op.get("security", []) for path, ops in _schema()["paths"].items()
+                  for method, op in ops.items()}
+    for path in ("/api/items/", "/api/items/{id}/", "/api/items/{id}/similar/", "/api/items/{id}/also-liked/",
+                 "/api/categories/", "/api/reviews/", "/api/search/", "/api/recommendations/", "/api/cart/"):
+        assert {} in operations[path, "get"], path
+    for path, method in (("/api/items/", "post"), ("/api/items/{id}/", "patch"), ("/api/items/{id}/", "delete"),
+                         ("/api/items/{id}/predicted-rating/", "get"), ("/api/reviews/", "post"), ("/api/me/", "get")):
+        assert {} not in operations[path, method], (path, method)
+
+
+def test_schema_components_are_not_described_by_internal_mixins():
+    """A request serializer without a docstring of its own was described, in Swagger UI, by its
+    mixin's note for this code's readers ("Mixed into a serializer: ...")."""
+    internal = inspect.cleandoc(RejectUnknownFields.__doc__ or "")
+    described = {name: component.get("description", "") for name, component in
+                 _schema()["components"]["schemas"].items()}
+    assert "TokenRequestRequest" in described and "EventInRequest" in described
+    assert not [name for name, text in described.items() if internal in text]
+    assert described["ItemWriteRequest"].startswith("Staff input")  # a serializer's own docstring stays
 
 
 @pytest.mark.django_db
