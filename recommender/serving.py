@@ -280,9 +280,11 @@ def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any)
 
 
 def _actor_events(user: AbstractBaseUser | None, session_key: str) -> Q:
-    """The events of a user and of their current session's anonymous visits, or of a session."""
+    """The events of a user and of their current session's anonymous visits, or of a session's
+    anonymous visits: an API client chooses its session key, so another client's signed-in
+    events under the same key are not this session's."""
     if user is None:
-        return Q(session_key=session_key or "-")
+        return Q(user=None, session_key=session_key or "-")
     return Q(user=user) | Q(user=None, session_key=session_key) if session_key else Q(user=user)
 
 
@@ -870,8 +872,8 @@ def session_last_viewed(*, session_key: str, user: AbstractBaseUser | None) -> I
         return None
     cutoff = timezone.now() - timedelta(minutes=30)
     event = (
-        Event.objects.filter(session_key=session_key, kind=EventKind.VIEW, created_at__gte=cutoff,
-                             item__is_active=True)
+        Event.objects.filter(_actor_events(user, session_key), session_key=session_key, kind=EventKind.VIEW,
+                             created_at__gte=cutoff, item__is_active=True)
         .select_related("item").order_by("-created_at").first()
     )
     return event.item if event else None

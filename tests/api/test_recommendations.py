@@ -196,3 +196,22 @@ def test_item_rows_carry_tracking_without_an_experiment(ml_user, anon):
     assert body["experiment"] is None
     assert [(r["tracking"]["src"], r["tracking"]["pos"], r["tracking"]["rid"]) for r in body["results"]] == [
         ("similar", pos, body["request_id"]) for pos in (1, 2, 3)]
+
+
+def test_a_session_key_shows_only_that_sessions_anonymous_events(ml_user, anon, user_a):
+    """API clients choose their session keys: a signed-in client's events sent under a key are not
+    the session's for an anonymous client naming the same key (its feed and 'because you viewed'
+    row followed them)."""
+    star_wars = Item.objects.get(slug="star-wars-1977")
+    events = [{"item": star_wars.pk, "kind": "view", "idempotency_key": "v1", "session_key": "shared-key"}]
+    assert client_for(user_a).post("/api/events/", {"events": events}, format="json").json()["created"] == 1
+    rows = anon.get("/api/home/", {"k": 3, "session_key": "shared-key"}).json()["rows"]
+    assert "because_viewed" not in [row["key"] for row in rows]
+    def feed(key: str) -> list[tuple[int, str]]:
+        results = anon.get("/api/recommendations/", {"k": 5, "session_key": key}).json()["results"]
+        return [(r["item"]["id"], r["explanation"]["sentence"]) for r in results]
+
+    assert feed("shared-key") == feed("unused-key")
+    # the signed-in client's own home does use its view in that session
+    mine = client_for(user_a).get("/api/home/", {"k": 3, "session_key": "shared-key"}).json()["rows"]
+    assert "because_viewed" in [row["key"] for row in mine]
