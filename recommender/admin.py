@@ -76,6 +76,16 @@ class ItemWithEmbeddingAdmin(ItemAdmin):
         self.message_user(request, f"Queued {len(ids)} item(s) for embedding in {tasks} task(s).", messages.SUCCESS)
 
 
+def _count_column(field: str, description: str) -> Callable[[Any, ModelVersion], str]:
+    """A list column showing a model version's count ``field`` with thousands separators."""
+
+    @admin.display(description=description, ordering=field)
+    def column(self: Any, obj: ModelVersion) -> str:
+        return f"{getattr(obj, field):,}"
+
+    return column
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     """Versions come from training and are records: every field is read-only, so the page has no
@@ -103,17 +113,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def created(self, obj: ModelVersion) -> str:
         return date_over_time(obj.created_at)
 
-    @admin.display(description="users", ordering="n_users")
-    def users(self, obj: ModelVersion) -> str:
-        return f"{obj.n_users:,}"
-
-    @admin.display(description="items", ordering="n_items")
-    def items(self, obj: ModelVersion) -> str:
-        return f"{obj.n_items:,}"
-
-    @admin.display(description="interactions", ordering="n_interactions")
-    def interactions(self, obj: ModelVersion) -> str:
-        return f"{obj.n_interactions:,}"
+    users = _count_column("n_users", "users")
+    items = _count_column("n_items", "items")
+    interactions = _count_column("n_interactions", "interactions")
 
     @admin.display(description="training time", ordering="training_seconds")
     def training_time(self, obj: ModelVersion) -> str:
