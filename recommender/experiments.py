@@ -122,12 +122,14 @@ def assignment(user: AbstractBaseUser | None, session_key: str) -> tuple[Experim
 def apply(context: FeedContext, user: AbstractBaseUser | None, *, chosen: Collection[str] = ()) -> None:
     """Put a feed request into the running experiment: the unit's variant sets the algorithm,
     diversity or fairness it names, and ``context`` records the experiment and variant for
-    tracking. A request that set one of its variant's parameters itself (named in ``chosen``)
-    stays out: its events would be credited to a treatment it did not get."""
+    tracking. A request that set itself (named in ``chosen``) a parameter that any variant
+    decides stays out, whatever its own variant: its events would be credited to a treatment it
+    did not get, and keeping such requests in the arms that do not set it would bias the
+    comparison (the control arm would gain them, the treatment not)."""
     running, variant = assignment(user, context.session_key)
-    params = variant.get("params", {})
-    if running is None or set(chosen) & set(params):
+    if running is None or set(chosen) & {key for v in running.variants for key in v.get("params", {})}:
         return
+    params = variant.get("params", {})
     context.experiment, context.variant = running.key, variant["name"]
     context.algorithm = params.get("algorithm", context.algorithm)
     context.diversity = params.get("diversity", context.diversity)

@@ -266,7 +266,7 @@ class TrackedResponseSerializer(serializers.Serializer):
     user = serializers.CharField(allow_null=True)
     experiment = ExperimentSerializer(allow_null=True, help_text=(
         "The A/B experiment and variant this response was served under; null when none runs, when the "
-        "request set a parameter the variant decides (such as diversity), or for another user's feed."))
+        "request set a parameter a variant decides (such as diversity), or for another user's feed."))
 
 
 class RecommendationsResponseSerializer(TrackedResponseSerializer):

@@ -144,11 +144,11 @@ def test_exclude_given_twice_excludes_both(ml100k, anon):
     assert again and first[0] not in again and first[1] not in again
 
 
-def _experiment_giving(user: User, variant: str, variants: list[dict]) -> Experiment:
+def _experiment_giving(user: User, variant: str, variants: list[dict], prefix: str = "api") -> Experiment:
     """A running experiment whose key hashes ``user`` into ``variant`` (assignment is a pure
     hash, so the key decides)."""
     for n in range(200):
-        experiment = Experiment(key=f"api-{n}", name="API test", is_active=True, variants=variants)
+        experiment = Experiment(key=f"{prefix}-{n}", name="API test", is_active=True, variants=variants)
         if experiments.variant_for(experiment, f"u{user.pk}")["name"] == variant:
             experiment.save()
             return experiment
@@ -183,6 +183,17 @@ def test_api_feeds_are_served_under_the_running_experiment_and_their_events_attr
     chosen = client.get("/api/recommendations/", {"k": 4, "diversity": 0.5}).json()
     assert chosen["experiment"] is None and {r["source"] for r in chosen["results"]} == {"hybrid"}
     assert all("exp" not in r["tracking"] for r in chosen["results"])
+    # in every arm, not only in the arm whose variant sets it (control would gain such requests)
+    experiment.is_active = False
+    experiment.save()
+    control = _experiment_giving(ml_user, "control", experiment.variants, prefix="control")
+    assert client.get("/api/recommendations/", {"k": 4, "diversity": 0.5}).json()["experiment"] is None
+    assert client.get("/api/recommendations/", {"k": 4}).json()["experiment"] == {
+        "key": control.key, "variant": "control"}
+    control.is_active = False
+    control.save()
+    experiment.is_active = True
+    experiment.save()
     # and so is staff's look at another user's feed
     assert client_for(staff).get("/api/recommendations/", {"user": ml_user.pk}).json()["experiment"] is None
     experiment.is_active = False
