@@ -204,7 +204,8 @@ class EventBatchView(ApiMixin, GenericAPIView):
         description=(
             f"Up to {s.EVENTS_PER_REQUEST} events. All or nothing: a 400 records none. A retried event "
             "(same idempotency_key from the same user or session) is not recorded twice: its status is "
-            "`duplicate`. Anonymous events use `session_key`, else the request's session (created if needed)."
+            "`duplicate`; a key already used for another event is a 400. Anonymous events use `session_key`, "
+            "else the request's session (created if needed)."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -220,19 +221,25 @@ class EventBatchView(ApiMixin, GenericAPIView):
             fallback = services.session_key_of(request.session)
         results = []
         with transaction.atomic():
-            for event in events:
+            for n, event in enumerate(events):
                 session_key = event["session_key"] or fallback
                 key = scoped_key(request, session_key, event["idempotency_key"])
                 try:
                     with transaction.atomic():
-                        _, created = services.event_record(
+                        stored, created = services.event_record(
                             item=items[event["item"]], kind=event["kind"], user=user, session_key=session_key,
                             value=event["value"], context=event["context"], idempotency_key=key,
                         )
                 except IntegrityError:  # the same key committed by a concurrent request
-                    if not Event.objects.filter(idempotency_key=key).exists():
+                    stored = Event.objects.filter(idempotency_key=key).first()
+                    if stored is None:
                         raise
                     created = False
+                if (stored.item_id, stored.kind, stored.value) != (event["item"], event["kind"], event["value"]):
+                    # a retry repeats its event; another event under the key would be dropped silently
+                    raise ValidationError({f"events.{n}.idempotency_key": [
+                        f"Already used for another event ({stored.kind} of item {stored.item_id}): give each "
+                        "event its own key."]})
                 results.append({"idempotency_key": event["idempotency_key"],
                                 "status": "created" if created else "duplicate"})
         created_count = sum(r["status"] == "created" for r in results)

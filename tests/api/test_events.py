@@ -44,9 +44,23 @@ def test_keys_are_per_actor(items, client_a, client_b, user_a, user_b):
 
 def test_duplicate_key_within_a_batch(items, client_a, user_a):
     events = batch(items)["events"]
-    events[1]["idempotency_key"] = events[0]["idempotency_key"]
+    events[1] = {**events[0], "context": {"sent": "again"}}  # the same event twice: a retry
     body = client_a.post("/api/events/", {"events": events}, format="json").json()
     assert [r["status"] for r in body["results"]] == ["created", "duplicate", "created"]
+
+
+def test_a_key_reused_for_another_event_is_a_400(items, client_a, user_a):
+    """A retry repeats its event; another event under a used key was reported "duplicate" and
+    silently not recorded."""
+    events = batch(items)["events"]
+    events[1]["idempotency_key"] = events[0]["idempotency_key"]  # a click on another item
+    body = assert_error(client_a.post("/api/events/", {"events": events}, format="json"), 400,
+                        "events.1.idempotency_key")
+    assert "view of item" in str(body) and not Event.objects.filter(user=user_a).exists()  # all or nothing
+    assert client_a.post("/api/events/", {"events": batch(items)["events"][:1]}, format="json").status_code == 200
+    later = [{**batch(items)["events"][2], "idempotency_key": "k-0"}]  # in a later request too
+    assert_error(client_a.post("/api/events/", {"events": later}, format="json"), 400, "events.0.idempotency_key")
+    assert Event.objects.filter(user=user_a).count() == 1
 
 
 def test_anonymous_events_use_a_session(items, anon):
