@@ -166,13 +166,16 @@ class EventInSerializer(RejectUnknownFields, serializers.Serializer):
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        """A ``rate`` event's value is the rating, as a review's: it took any number, or none."""
+        """A ``rate`` event's value is the rating, as a review's: it took any number, or none; a
+        ``purchase``'s, when given, its price (it took a negative one)."""
         if attrs["kind"] == EventKind.RATE:
             value = attrs.get("value")
             if value is None or not float(MIN_RATING) <= value <= float(MAX_RATING) or (value * 2) % 1:
                 raise serializers.ValidationError({"value": (
                     "A rate event's value is the rating: 0.5 to 5 in half steps. (A rating that makes a "
                     "review is POST /api/reviews/, which records its rate event itself.)")})
+        if attrs["kind"] == EventKind.PURCHASE and attrs.get("value") is not None and attrs["value"] < 0:
+            raise serializers.ValidationError({"value": "A purchase's value is its price: 0 or more."})
         return attrs
 
 

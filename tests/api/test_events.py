@@ -122,6 +122,14 @@ def test_events_on_inactive_items_are_refused(items, client_a, user_a):
     assert not Event.objects.filter(user=user_a).exists()
 
 
+def test_a_purchase_value_is_a_price(items, client_a, user_a):
+    event = {"item": items[0], "kind": "purchase", "idempotency_key": "p-1", "value": -9.99}
+    assert_error(client_a.post("/api/events/", {"events": [event]}, format="json"), 400, "events.0.value")
+    for n, value in enumerate([9.99, 0, None]):
+        event = {"item": items[0], "kind": "purchase", "idempotency_key": f"p-{n + 2}", "value": value}
+        assert client_a.post("/api/events/", {"events": [event]}, format="json").json()["created"] == 1
+
+
 @pytest.mark.parametrize("value", [1e300, None, 0, 0.25, 5.5, 4.25, -1, "missing"])
 def test_rate_events_carry_a_rating(items, client_a, user_a, value):
     """A ``rate`` event's value is the rating: 0.5 to 5 in half steps (it took 1e300 or null)."""
