@@ -8,6 +8,7 @@ the database, so the next trained version no longer reflects the user (see
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -15,6 +16,11 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 
 from catalog.models import CartLine, Event, HistoryExclusion, Profile, Review
+
+
+def _timestamp(moment: datetime | None) -> str | None:
+    """As the API writes times (DRF's ``DateTimeField``): ISO 8601 in UTC, ending in ``Z``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
 def _profile_dict(user: AbstractBaseUser) -> dict[str, Any] | None:
@@ -32,12 +38,12 @@ def user_export(*, user: AbstractBaseUser) -> dict[str, Any]:
     """Everything stored about ``user``, as JSON-ready data."""
     reviews = [
         {"item": r.item.external_id, "title": r.item.display_title, "rating": float(r.rating), "text": r.text,
-         "hidden": r.is_hidden, "created_at": r.created_at.isoformat()}
+         "hidden": r.is_hidden, "created_at": _timestamp(r.created_at)}
         for r in Review.objects.filter(user=user).select_related("item").order_by("created_at", "id")
     ]
     events = [
         {"item": external_id, "kind": kind, "value": value, "context": context, "session_key": session_key,
-         "created_at": created_at.isoformat()}
+         "created_at": _timestamp(created_at)}
         for external_id, kind, value, context, session_key, created_at in Event.objects.filter(user=user)
         .order_by("created_at", "id")
         .values_list("item__external_id", "kind", "value", "context", "session_key", "created_at")
@@ -46,19 +52,19 @@ def user_export(*, user: AbstractBaseUser) -> dict[str, Any]:
     return {
         "account": {
             "username": user.get_username(), "email": getattr(user, "email", ""),
-            "date_joined": user.date_joined.isoformat() if getattr(user, "date_joined", None) else None,
-            "last_login": user.last_login.isoformat() if user.last_login else None,
+            "date_joined": _timestamp(getattr(user, "date_joined", None)),
+            "last_login": _timestamp(user.last_login),
         },
         "profile": _profile_dict(user),
         "profile_has_embedding": Profile.objects.filter(user=user, embedding__isnull=False).exists(),
         "reviews": reviews,
         "events": events,
         "not_used_for_recommendations": [
-            {"item": x.item.external_id, "title": x.item.display_title, "since": x.created_at.isoformat()}
+            {"item": x.item.external_id, "title": x.item.display_title, "since": _timestamp(x.created_at)}
             for x in HistoryExclusion.objects.filter(user=user).select_related("item").order_by("created_at", "id")
         ],
         "cart": [
-            {"item": line.item.external_id, "title": line.item.display_title, "added_at": line.added_at.isoformat()}
+            {"item": line.item.external_id, "title": line.item.display_title, "added_at": _timestamp(line.added_at)}
             for line in CartLine.objects.filter(user=user).select_related("item")
         ],
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,7 @@ from catalog.models import MAX_RATING, MIN_RATING, REVIEW_TEXT_MAX, Category, Ev
 
 EVENTS_PER_REQUEST = 100
 CONTEXT_MAX_KEYS = 50
+CONTEXT_MAX_CHARS = 4000
 
 
 class CategorySerializer(serializers.ModelSerializer):
@@ -161,8 +163,8 @@ class EventInSerializer(RejectUnknownFields, serializers.Serializer):
     def validate_context(self, value: dict[str, Any]) -> dict[str, Any]:
         if len(value) > CONTEXT_MAX_KEYS:
             raise serializers.ValidationError(f"At most {CONTEXT_MAX_KEYS} keys.")
-        if len(str(value)) > 4000:
-            raise serializers.ValidationError("At most 4,000 characters.")
+        if len(json.dumps(value, ensure_ascii=False)) > CONTEXT_MAX_CHARS:
+            raise serializers.ValidationError(f"At most {CONTEXT_MAX_CHARS:,} characters as JSON.")
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from django.apps import apps
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from rest_framework.authtoken.models import Token
+from rest_framework.fields import DateTimeField
 
 from catalog import services
 from catalog.models import CartLine, Event, Item, Profile, Review
@@ -50,6 +51,12 @@ def test_export_has_everything_stored_about_the_user(person, client):
     assert {"rate", "view"} <= set(kinds)
     assert [(x["item"], x["title"]) for x in data["not_used_for_recommendations"]] == [("ml:50", "Star Wars (1977)")]
     assert [(x["item"], x["title"]) for x in data["cart"]] == [("ml:1", "Toy Story (1995)")]
+    # times are written as the API writes them (they ended "+00:00", the API's "Z")
+    review = Review.objects.get(user=person)
+    assert data["reviews"][0]["created_at"] == DateTimeField().to_representation(review.created_at)
+    times = [data["account"]["date_joined"], data["cart"][0]["added_at"], data["not_used_for_recommendations"][0]["since"],
+             *(e["created_at"] for e in data["events"])]
+    assert all(t.endswith("Z") for t in times), times
 
 
 def test_erasure_leaves_nothing_in_any_table(person, client):
