@@ -5,13 +5,14 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db import IntegrityError
 from django.db.models import Count, Max, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 
 from catalog import selectors
-from catalog.forms import UniqueUsernameMixin
+from catalog.forms import UniqueUsernameMixin, same_username
 from catalog.models import AccountCart, CartLine, Category, Entity, Event, Item, ItemRelation, Profile, Review
 
 
@@ -319,3 +320,16 @@ class AccountAdmin(UserAdmin):
 
     form = AccountChangeForm
     add_form = AccountCreationForm
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+                        extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """A save that lost a race for its username (another account took it, in any case, after
+        the form was checked; the database's index refused it) is the form again with the usual
+        error, not a 500: the second look finds the other account."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except IntegrityError:
+            username = request.POST.get("username", "") if request.method == "POST" else ""
+            if not same_username(username).exclude(pk=object_id).exists():
+                raise
+            return super().changeform_view(request, object_id, form_url, extra_context)
