@@ -15,6 +15,7 @@ from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -126,6 +127,15 @@ class ApiMixin:
         string over ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` (read by content negotiation, before the
         view) is a 400 in the error format, with DEBUG on or off."""
         return super().handle_exception(unreadable_request(exc) or exc)  # type: ignore[misc]
+
+    def check_permissions(self, request: Request) -> None:
+        """A method the URL does not have is a 405 naming the ones it has (``Allow``) before any
+        permission check: an anonymous POST to a read-only list was a 401, as if signing in would
+        make it work."""
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):  # type: ignore[attr-defined]
+            raise exceptions.MethodNotAllowed(request.method)
+        super().check_permissions(request)  # type: ignore[misc]
 
 
 class IdField(serializers.IntegerField):

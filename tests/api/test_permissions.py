@@ -44,6 +44,11 @@ MATRIX = [
     ("patch", "/api/me/", {"profile": {"interests": "noir"}}, (401, 200, 200, 200)),
     ("get", "/api/me/export/", None, (401, 200, 200, 200)),
     ("delete", "/api/me/", None, (401, 204, 204, 204)),
+    # a method the URL does not have is a 405 for everyone (anonymous was a 401: "sign in")
+    ("post", "/api/categories/", {"name": "New"}, (405, 405, 405, 405)),
+    ("delete", "/api/search/?q=fargo", None, (405, 405, 405, 405)),
+    ("put", "/api/me/export/", {}, (405, 405, 405, 405)),
+    ("post", "/api/items/{item}/", {"title": "New"}, (405, 405, 405, 405)),
 ]
 
 
@@ -73,6 +78,8 @@ def test_matrix(world, method, url, body, expected, role):
     args = (_int_ids(_fill(body, world)),) if body is not None else ()
     response = getattr(client, method)(_fill(url, world), *args, **kwargs)
     assert response.status_code == expected[ROLES.index(role)], response.content
+    if response.status_code == 405:
+        assert method.upper() not in response["Allow"] and "GET" in response["Allow"]
 
 
 def test_b_cannot_read_or_change_a_private_data(world, user_a):
