@@ -46,6 +46,7 @@ from recommender.algorithms.rerank import CANDIDATE_POOL, fairness_rerank, fairn
 from recommender.models import ItemEmbedding, ModelVersion, ProfileEmbedding, ReviewEmbedding
 from recommender.refine import Clause, judge, match_strength, parse_request, request_terms, understood_floor
 from recommender.training import artifact_load, exposure_prices_fit, item_facts
+from recsite import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -361,12 +362,14 @@ def feed_for_user(user: AbstractBaseUser | None, k: int = 10, context: FeedConte
     cached = cache.get(key) if key else None
     if cached is not None:
         items = Item.objects.active().in_bulk([pk for pk, *_ in cached])
-        return [Recommendation(items[pk], score, source, sentence, evidence, algorithm)
+        recs = [Recommendation(items[pk], score, source, sentence, evidence, algorithm)
                 for pk, score, source, sentence, evidence, algorithm in cached if pk in items]
-    recs = _feed(user, k, context, model)
-    if key:
-        cache.set(key, [(r.item.pk, r.score, r.source, r.sentence, r.evidence, r.algorithm) for r in recs],
-                  settings.RECSYS_FEED_CACHE_SECONDS)
+    else:
+        recs = _feed(user, k, context, model)
+        if key:
+            cache.set(key, [(r.item.pk, r.score, r.source, r.sentence, r.evidence, r.algorithm) for r in recs],
+                      settings.RECSYS_FEED_CACHE_SECONDS)
+    metrics.count_feed(recs[0].algorithm if recs else "none", cached=cached is not None)
     return recs
 
 

@@ -1,6 +1,8 @@
 """gunicorn settings: ``gunicorn -c recsite/gunicorn.conf.py recsite.wsgi``."""
 
 import os
+import shutil
+import tempfile
 
 # One numeric thread per worker: with as many workers as cores, OpenMP / BLAS thread pools in
 # every worker only fight over the same cores (measured: 2.3x slower recommendations).
@@ -26,3 +28,26 @@ def post_worker_init(worker) -> None:
     from recommender.serving import active_model
 
     active_model()
+
+
+def on_starting(server) -> None:
+    """Workers write their metrics to files a scrape adds up (``recsite/metrics.py``): a fresh
+    directory for each start, unless ``PROMETHEUS_MULTIPROC_DIR`` names one (emptied here)."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        shutil.rmtree(given, ignore_errors=True)
+        os.makedirs(given)
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = server.metrics_dir = tempfile.mkdtemp(prefix="recsite-metrics-")
+
+
+def child_exit(server, worker) -> None:
+    """A recycled or crashed worker's live gauges go (its counts stay in the totals)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    if getattr(server, "metrics_dir", None):
+        shutil.rmtree(server.metrics_dir, ignore_errors=True)

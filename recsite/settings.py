@@ -53,6 +53,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "recsite.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "recsite.health.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -65,6 +66,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "recsite.urls"
+# /metrics (Prometheus) is readable by staff, and by a scraper sending "Authorization: Bearer <token>"
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 SESSION_ENGINE = "recsite.sessions"  # Django's database sessions, checking the cookie (see there)
 WSGI_APPLICATION = "recsite.wsgi.application"
 ASGI_APPLICATION = "recsite.asgi.application"

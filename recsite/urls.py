@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from recsite import health
+from recsite import health, metrics
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", include("recsite.api_urls")),
     path("accounts/", include("django.contrib.auth.urls")),

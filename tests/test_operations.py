@@ -234,3 +234,86 @@ def test_embedding_and_training_can_have_queues_of_their_own():
         result = subprocess.run([sys.executable, "-c", f"import django; django.setup(); {code}"], cwd=ROOT,
                                 env={**env, **extra}, capture_output=True, text=True, timeout=120)
         assert result.stdout.split() == expected.split(), result.stderr
+
+
+def _samples(text: str) -> dict[tuple[str, frozenset], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def _total(samples: dict, name: str, **labels: str) -> float:
+    """The sum of ``name``'s samples with these labels (among others)."""
+    return sum(value for (sample, have), value in samples.items()
+               if sample == name and set(labels.items()) <= have)
+
+
+def _requests(samples: dict, view: str, status: str = "2xx") -> float:
+    return _total(samples, "recsite_request_duration_seconds_count", view=view, method="GET", status=status)
+
+
+@pytest.mark.django_db
+def test_metrics_are_for_staff_or_the_scrapers_token(client, settings, django_user_model):
+    settings.METRICS_TOKEN = "scrape-token-2026"
+    assert client.get("/metrics").status_code == 403
+    for wrong in ("Bearer scrape-token", "Bearer ", "Token scrape-token-2026", "scrape-token-2026"):
+        assert client.get("/metrics", headers={"Authorization": wrong}).status_code == 403, wrong
+    assert client.get("/metrics", headers={"Authorization": "Bearer scrape-token-2026"}).status_code == 200
+    settings.METRICS_TOKEN = ""  # no token set: no bearer is accepted, however it is spelt
+    assert client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 403
+    client.force_login(django_user_model.objects.create_user("shopper-m"))
+    assert client.get("/metrics").status_code == 403
+    client.force_login(django_user_model.objects.create_user("staff-m", is_staff=True))
+    response = client.get("/metrics")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/plain; version=")
+
+
+def test_metrics_count_requests_and_feeds_and_read_the_recommenders_state(ml100k, client, django_user_model,
+                                                                          settings):
+    from catalog.models import Item
+    from recommender.status import system_status
+
+    client.force_login(django_user_model.objects.create_user("staff-m", is_staff=True))
+    before = _samples(client.get("/metrics").content.decode())
+    client.get("/healthz"), client.get("/healthz"), client.get("/no-such-page/")
+    client.get("/api/recommendations/"), client.get("/api/recommendations/")  # the second from the cache
+    after = _samples(client.get("/metrics").content.decode())
+    assert _requests(after, "healthz") - _requests(before, "healthz") == 2
+    assert _requests(after, "-", "4xx") - _requests(before, "-", "4xx") == 1  # no view: one label for any URL
+    assert _requests(after, "api-recommendations") - _requests(before, "api-recommendations") == 2
+    for cache in ("hit", "miss"):
+        assert _total(after, "recsite_feeds_total", cache=cache) - _total(before, "recsite_feeds_total",
+                                                                           cache=cache) == 1
+    status = system_status()
+    assert _total(after, "recsite_model_version") == (status.model.pk if status.model else 0)
+    assert _total(after, "recsite_embeddings_eligible", kind="item") == Item.objects.active().count() > 1000
+    for coverage in status.embeddings:
+        assert _total(after, "recsite_embeddings_current", kind=coverage.kind) == coverage.embedded
+    assert _total(after, "recsite_broker_up") == 1
+    assert ("recsite_queue_messages", frozenset({"queue": settings.CELERY_TASK_DEFAULT_QUEUE}.items())) in after
+
+
+@pytest.mark.slow
+def test_metrics_add_up_every_gunicorn_workers_counts(django_db_setup, tmp_path):
+    """Two workers each count what they serve in their own file; a scrape, whichever worker
+    answers it, reports the sum."""
+    from django.db import connection
+
+    directory = tmp_path / "metrics"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "recsite.settings", "METRICS_TOKEN": "scrape-token-2026",
+           "RECSITE_DB_NAME": connection.settings_dict["NAME"], "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+    def served(base: str) -> float:
+        scrape = urllib.request.Request(f"{base}/metrics", headers={"Authorization": "Bearer scrape-token-2026"})
+        with urllib.request.urlopen(scrape, timeout=15) as response:
+            return _requests(_samples(response.read().decode()), "healthz")
+
+    with _gunicorn(env) as base:
+        before = served(base)  # the start-up wait asked /healthz too
+        with ThreadPoolExecutor(8) as pool:
+            statuses = Counter(pool.map(lambda _: _request(f"{base}/healthz")[0], range(200)))
+        assert statuses == {200: 200}
+        assert len(list(directory.glob("histogram_*.db"))) == 2  # both workers served some
+        assert {served(base) - before for _ in range(4)} == {200}  # the same sum from either worker
