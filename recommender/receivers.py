@@ -1,14 +1,16 @@
-"""React to catalog changes: queue embedding of what changed (after commit)."""
+"""React to catalog changes: queue embedding of what changed (after commit); remove a deleted
+model version's artifact."""
 
 from __future__ import annotations
 
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from catalog import signals
 from catalog.models import Item, Profile, Review
 from recommender.embedding import enqueue
-from recommender.models import ProfileEmbedding, ReviewEmbedding
+from recommender.models import ModelVersion, ProfileEmbedding, ReviewEmbedding
+from recommender.training import artifact_delete
 
 
 @receiver(post_save, sender=Item, dispatch_uid="embed-item-on-save")
@@ -43,3 +45,8 @@ def reviews_changed(sender: type, ids: list[int], **kwargs: object) -> None:
 @receiver(signals.profiles_changed, dispatch_uid="embed-profiles-bulk")
 def profiles_changed(sender: type, ids: list[int], **kwargs: object) -> None:
     enqueue(kind="profile", ids=Profile.objects.filter(pk__in=ids).exclude(interests="").values_list("pk", flat=True))
+
+
+@receiver(post_delete, sender=ModelVersion, dispatch_uid="model-artifact-on-delete")
+def model_version_deleted(sender: type, instance: ModelVersion, **kwargs: object) -> None:
+    artifact_delete(instance)

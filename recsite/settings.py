@@ -221,6 +221,8 @@ EMBED_BATCH_SIZE = int(os.environ.get("EMBED_BATCH_SIZE", "512"))
 
 # Trained model artifacts (shared storage when web and worker hosts differ).
 RECSYS_ARTIFACT_DIR = Path(os.environ.get("RECSYS_ARTIFACT_DIR", VAR_DIR / "models" / "recsys"))
+# Model versions kept after a training (the active one always is): older ones and their files go
+RECSYS_KEEP_MODELS = int(os.environ.get("RECSYS_KEEP_MODELS", "5"))
 # How often a serving process looks for a newer active model version.
 RECSYS_MODEL_CHECK_SECONDS = float(os.environ.get("RECSYS_MODEL_CHECK_SECONDS", "5"))
 # Serving defaults: MMR trade-off (1 = relevance only) and fairness re-ranker strength (0 = off, 1 = most

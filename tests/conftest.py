@@ -89,6 +89,16 @@ def _fresh_cache():
         catalogue_speller_clear()
 
 
+@pytest.fixture
+def staff_client(db, client):
+    """The test client signed in as a superuser, "boss"."""
+    from django.contrib.auth.models import User
+
+    User.objects.create_superuser("boss", "boss@example.com", "boss-password-2026")
+    client.login(username="boss", password="boss-password-2026")
+    return client
+
+
 @pytest.fixture(scope="session")
 def _ml100k_session(django_db_setup, django_db_blocker, ml_wheel):
     with django_db_blocker.unblock():

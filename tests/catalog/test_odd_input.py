@@ -9,13 +9,6 @@ from django.urls import reverse
 from catalog.models import Item
 
 
-@pytest.fixture
-def staff_client(db, client):
-    User.objects.create_superuser("boss", "boss@example.com", "boss-password-2026")
-    client.login(username="boss", password="boss-password-2026")
-    return client
-
-
 # redirect() read a bare word as a view name to reverse: NoReverseMatch, a 500
 @pytest.mark.parametrize("target", ["abc", "0", "<script>", "{}", "%00", "javascript:alert(1)",
                                     "//evil.example/x", "https://evil.example/items/"])

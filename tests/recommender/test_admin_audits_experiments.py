@@ -22,13 +22,6 @@ from recommender.audits import audit_compute
 from recommender.models import AuditRun, Experiment, ItemEmbedding, ModelVersion, ReviewEmbedding
 
 
-@pytest.fixture
-def staff_client(client, db):
-    User.objects.create_superuser("boss", "boss@example.com", "boss-password-2026")
-    client.login(username="boss", password="boss-password-2026")
-    return client
-
-
 def test_audit_metrics_and_monotone_mitigation_curve(trained_model):
     m = audit_compute(sample=80, k=10, progress=False)
     assert m["users"] == 80

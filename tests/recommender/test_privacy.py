@@ -54,8 +54,8 @@ def test_export_has_everything_stored_about_the_user(person, client):
     # times are written as the API writes them (they ended "+00:00", the API's "Z")
     review = Review.objects.get(user=person)
     assert data["reviews"][0]["created_at"] == DateTimeField().to_representation(review.created_at)
-    times = [data["account"]["date_joined"], data["cart"][0]["added_at"], data["not_used_for_recommendations"][0]["since"],
-             *(e["created_at"] for e in data["events"])]
+    times = [data["account"]["date_joined"], data["cart"][0]["added_at"],
+             data["not_used_for_recommendations"][0]["since"], *(e["created_at"] for e in data["events"])]
     assert all(t.endswith("Z") for t in times), times
 
 

@@ -13,13 +13,16 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--no-activate", action="store_true", help="save the version without serving it")
         parser.add_argument("--if-missing", action="store_true", help="only when no version is active yet")
+        parser.add_argument("--keep", type=int, default=None, metavar="N", help=(
+            "then delete all but the N newest model versions and their files (default RECSYS_KEEP_MODELS, 5; "
+            "the active one is always kept). --keep 1 after an erasure: no older model remembers the user"))
 
     def handle(self, *args, **options) -> None:
         if options["if_missing"] and ModelVersion.objects.filter(is_active=True).exists():
             self.stdout.write("a trained model is already active")
             return
         try:
-            version = model_train(seed=options["seed"], activate=not options["no_activate"])
+            version = model_train(seed=options["seed"], activate=not options["no_activate"], keep=options["keep"])
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
