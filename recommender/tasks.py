@@ -27,6 +27,17 @@ def health(token: str = "") -> dict[str, object]:
     return {"token": token, "pid": os.getpid(), "host": socket.gethostname(), "pgvector": row[0] if row else None}
 
 
+@shared_task(name="recsite.clear_sessions", acks_late=True, autoretry_for=TRANSIENT, retry_backoff=60, max_retries=3)
+def clear_sessions() -> dict[str, int]:
+    """Delete expired sessions (Celery beat, daily): Django keeps them otherwise, one for every
+    anonymous visitor, with its cart, for good. What ``manage.py clearsessions`` does."""
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    return {"deleted": deleted}
+
+
 @shared_task(
     name="recommender.embed", acks_late=True, reject_on_worker_lost=True,
     autoretry_for=TRANSIENT, retry_backoff=2, retry_backoff_max=300, retry_jitter=True, max_retries=10,

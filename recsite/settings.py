@@ -237,6 +237,8 @@ CELERY_BEAT_SCHEDULE = {
     "embed-reconcile": {"task": "recommender.embed_reconcile",
                         "schedule": float(os.environ.get("RECSYS_RECONCILE_EVERY", 15 * 60))},
     "train": {"task": "recommender.train", "schedule": float(os.environ.get("RECSYS_TRAIN_EVERY", 6 * 3600))},
+    # expired sessions (every anonymous visitor leaves one): Django never deletes them itself
+    "clear-sessions": {"task": "recsite.clear_sessions", "schedule": 24 * 3600.0},
 }
 # beat's record of when each entry last ran: under var/, not in whatever folder the worker started in
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -122,3 +122,31 @@ def test_opted_out_users_are_not_trained_on(ml100k):
     services.profile_update(user=user, personalization_opt_out=True)
     after = training_data().interactions
     assert str(user.pk) in before.user_ids and str(user.pk) not in after.user_ids
+
+
+def test_expired_sessions_are_deleted_every_day(db, settings):
+    """Every anonymous visitor leaves a session (its cart, its key on its events); Django never
+    deletes them itself. Beat runs ``recsite.clear_sessions`` daily."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from recommender.tasks import clear_sessions
+    from recsite.sessions import SessionStore
+
+    def session(expires_in: timedelta) -> str:
+        store = SessionStore()
+        store["cart"] = [1]
+        store.set_expiry(timezone.now() + expires_in)
+        store.create()
+        return store.session_key
+
+    expired = [session(timedelta(seconds=-1)), session(timedelta(days=-30))]
+    current = session(timedelta(days=13))
+    before = Session.objects.filter(expire_date__lt=timezone.now()).count()  # ours and any a test left
+    assert before >= 2 and clear_sessions() == {"deleted": before}
+    assert not Session.objects.filter(expire_date__lt=timezone.now()).exists()
+    assert set(Session.objects.filter(session_key__in=[*expired, current]).values_list("session_key", flat=True)) == {
+        current}
+    entry = settings.CELERY_BEAT_SCHEDULE["clear-sessions"]
+    assert entry["task"] == clear_sessions.name and entry["schedule"] == 24 * 3600
