@@ -6,14 +6,26 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db import IntegrityError
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 
 from catalog import selectors
 from catalog.forms import UniqueUsernameMixin, same_username
-from catalog.models import AccountCart, CartLine, Category, Entity, Event, Item, ItemRelation, Profile, Review
+from catalog.models import (
+    AccountCart,
+    CartLine,
+    Category,
+    Entity,
+    Event,
+    Item,
+    ItemRelation,
+    Profile,
+    Review,
+    ReviewReport,
+)
 
 
 class GenreFilter(admin.SimpleListFilter):
@@ -161,14 +173,58 @@ class ReviewTextFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ReviewReportFilter(admin.SimpleListFilter):
+    """The moderation queue: reviews shoppers reported that are still shown."""
+
+    title = "reports"
+    parameter_name = "reports"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("open", "reported, still shown"), ("any", "reported")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        reported = Exists(ReviewReport.objects.filter(review=OuterRef("pk")))
+        if self.value() == "open":
+            return queryset.filter(reported, is_hidden=False)
+        if self.value() == "any":
+            return queryset.filter(reported)
+        return queryset
+
+
+class ReviewReportInline(admin.TabularInline):
+    """Who reported the review and why; deleting one dismisses it."""
+
+    model = ReviewReport
+    fields = ("user", "reason", "note", "created_at")
+    readonly_fields = fields
+    extra = 0
+
+    def has_add_permission(self, request: HttpRequest, obj: Review | None = None) -> bool:
+        return False
+
+
 @admin.register(Review)
 class ReviewAdmin(admin.ModelAdmin):
-    list_display = (item_title, "user", "rating", "short_text", "is_hidden", "created")
-    list_filter = ("is_hidden", ReviewTextFilter, "rating")
+    list_display = (item_title, "user", "rating", "short_text", "is_hidden", "report_column", "created")
+    list_filter = (ReviewReportFilter, "is_hidden", ReviewTextFilter, "rating")
     search_fields = ("item__title", "user__username", "text")
     raw_id_fields = ("user", "item")
     list_select_related = ("item", "user")
-    actions = ("hide", "unhide")
+    inlines = (ReviewReportInline,)
+    actions = ("hide", "unhide", "dismiss_reports")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        count = ReviewReport.objects.filter(review=OuterRef("pk")).values("review").annotate(n=Count("*")).values("n")
+        return super().get_queryset(request).annotate(report_count=Coalesce(Subquery(count), 0))
+
+    @admin.display(description="reports", ordering="report_count")  # ("reports" is the relation's name)
+    def report_column(self, obj: Review) -> int:
+        return obj.report_count
+
+    @admin.action(description="Dismiss the reports of selected reviews (they stay shown)", permissions=["change"])
+    def dismiss_reports(self, request: HttpRequest, queryset: QuerySet) -> None:
+        dismissed, _ = ReviewReport.objects.filter(review__in=queryset).delete()
+        self.message_user(request, f"{dismissed} report(s) dismissed.", messages.SUCCESS)
 
     @admin.action(description="Hide selected reviews (also drops them from embeddings and training)",
                   permissions=["change"])

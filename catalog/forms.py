@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Lower
 
 from catalog import services
-from catalog.models import REVIEW_TEXT_MAX, Profile
+from catalog.models import REPORT_NOTE_MAX, REVIEW_TEXT_MAX, Profile, ReviewReport
 
 RATING_CHOICES = [(f"{n / 2:.1f}", f"{n / 2:.1f} stars") for n in range(10, 0, -1)]
 
@@ -33,6 +33,17 @@ class ReviewForm(RatingForm):
 
     def clean_text(self) -> str:
         return self.cleaned_data["text"].replace("\x00", "")
+
+
+class ReportForm(forms.ModelForm):
+    """Report someone else's review (under each review on the item page)."""
+
+    class Meta:
+        model = ReviewReport
+        fields = ["reason", "note"]
+        labels = {"reason": "Why?", "note": "Anything to add (optional)"}
+        widgets = {"note": forms.Textarea(attrs={"rows": 2, "maxlength": REPORT_NOTE_MAX})}
+        error_messages = {"reason": {"required": "Choose why you report it."}}
 
 
 def same_username(username: str) -> QuerySet:

@@ -18,6 +18,7 @@ from django.urls import reverse
 MIN_RATING = Decimal("0.5")
 MAX_RATING = Decimal("5.0")
 REVIEW_TEXT_MAX = 5000
+REPORT_NOTE_MAX = 500
 
 
 class Category(models.Model):
@@ -143,6 +144,31 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} rated {self.item} {self.rating}"
+
+
+class ReviewReport(models.Model):
+    """A shopper's report of someone else's review, for the moderators: one per shopper and
+    review (reporting again changes the reason). Open while the review is shown."""
+
+    class Reason(models.TextChoices):
+        SPAM = "spam", "Spam or advertising"
+        ABUSE = "abuse", "Abusive, hateful or harassing"
+        SPOILER = "spoiler", "Gives away the plot"
+        OFF_TOPIC = "off_topic", "Not about this film"
+        OTHER = "other", "Something else"
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="reports")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_reports")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    note = models.TextField(blank=True, max_length=REPORT_NOTE_MAX, help_text="What the shopper added, if anything.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["review", "user"], name="review_report_one_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} reported review {self.review_id}: {self.get_reason_display()}"
 
 
 class EventKind(models.TextChoices):

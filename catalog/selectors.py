@@ -9,11 +9,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import models
 from django.db.models import Case, Count, F, Max, Q, QuerySet, Sum, Value, When, Window
 from django.db.models.functions import Floor, Greatest, RowNumber
 
-from catalog.models import Event, EventKind, HistoryExclusion, Item, ItemRelation, Review
+from catalog.models import Event, EventKind, HistoryExclusion, Item, ItemRelation, Review, ReviewReport
 
 PRIOR_RATINGS = 10  # "sort by rating" treats every item as also having this many average ratings
 
@@ -57,13 +58,15 @@ def item_get(*, slug: str) -> Item:
     return Item.objects.active().select_related("category").get(slug=slug)
 
 
-def item_reviews(*, item: Item) -> QuerySet[Review]:
-    """Visible reviews, written ones first, newest first."""
+def item_reviews(*, item: Item, viewer: AbstractBaseUser | None = None) -> QuerySet[Review]:
+    """Visible reviews, written ones first, newest first; with ``viewer``, each says whether
+    they reported it (``reported_by_viewer``)."""
     has_text = models.Case(models.When(text="", then=Value(0)), default=Value(1), output_field=models.IntegerField())
-    return (
-        item.reviews.filter(is_hidden=False).select_related("user")
-        .annotate(has_text=has_text).order_by("-has_text", "-created_at", "-id")
-    )
+    reviews = item.reviews.filter(is_hidden=False).select_related("user").annotate(has_text=has_text)
+    if viewer is not None:
+        reviews = reviews.annotate(reported_by_viewer=models.Exists(
+            ReviewReport.objects.filter(review=models.OuterRef("pk"), user=viewer)))
+    return reviews.order_by("-has_text", "-created_at", "-id")
 
 
 def item_rating_histogram(*, item: Item) -> list[tuple[int, int, float]]:

@@ -15,7 +15,16 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from catalog.models import Event, EventKind, HistoryExclusion, Item, Profile, Review
+from catalog.models import (
+    REPORT_NOTE_MAX,
+    Event,
+    EventKind,
+    HistoryExclusion,
+    Item,
+    Profile,
+    Review,
+    ReviewReport,
+)
 
 ITEM_TEXT_FIELDS = ("title", "description", "genres", "tags", "year")
 
@@ -124,6 +133,22 @@ def review_update(*, review: Review, rating: object = None, text: str | None = N
 @transaction.atomic
 def review_delete(*, review: Review) -> None:
     review.delete()
+
+
+@transaction.atomic
+def review_report(*, user: AbstractBaseUser, review: Review, reason: str, note: str = "") -> tuple[ReviewReport, bool]:
+    """``user`` reports ``review`` to the moderators (one report each: reporting again changes
+    the reason and note). Returns the report and whether it is new. ValidationError on
+    ``review`` for one's own review, on ``reason``/``note`` for bad values."""
+    if review.user_id == user.pk:
+        raise ValidationError({"review": "This is your own review: edit or delete it instead."})
+    report = ReviewReport(review=review, user=user, reason=reason, note=(note or "").strip())
+    if len(report.note) > REPORT_NOTE_MAX:  # a TextField's max_length is the forms' to check
+        raise ValidationError({"note": f"At most {REPORT_NOTE_MAX} characters."})
+    report.full_clean(exclude=["review", "user"], validate_unique=False, validate_constraints=False)
+    # (a concurrent first report by the same user: get_or_create's IntegrityError retry finds it)
+    return ReviewReport.objects.update_or_create(review=review, user=user,
+                                                 defaults={"reason": report.reason, "note": report.note})
 
 
 def session_key_of(session: SessionBase) -> str:

@@ -7,6 +7,7 @@ urlpatterns = [
     path("browse/<str:genre>/", views.browse, name="browse_genre"),
     path("items/<slug:slug>/rate/", views.rate, name="item_rate"),
     path("items/<slug:slug>/feedback/", views.feedback, name="item_feedback"),
+    path("reviews/<int:pk>/report/", views.review_report, name="review_report"),
     path("cart/add/<slug:slug>/", views.cart_add, name="cart_add"),
     path("cart/remove/<slug:slug>/", views.cart_remove, name="cart_remove"),
     path("checkout/", views.checkout, name="checkout"),

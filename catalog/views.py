@@ -17,8 +17,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from catalog import cart, selectors, services
-from catalog.forms import ProfileForm, RatingForm, ReviewForm, SignupForm
-from catalog.models import EventKind, Item
+from catalog.forms import ProfileForm, RatingForm, ReportForm, ReviewForm, SignupForm
+from catalog.models import EventKind, Item, Review
 
 ITEMS_PER_PAGE = 24
 # what each card button says once pressed
@@ -84,6 +84,32 @@ def rate(request: HttpRequest, slug: str) -> HttpResponse:
     else:
         messages.success(request, f"Thanks! You rated {item.display_title} {form.cleaned_data['rating']} stars.")
     return redirect(item.get_absolute_url())  # not the referrer: its ?src= would count a second click
+
+
+@require_POST
+def review_report(request: HttpRequest, pk: int) -> HttpResponse:
+    """The "Report" form under someone else's review."""
+    review = Review.objects.filter(pk=pk, is_hidden=False).select_related("item").first()
+    if review is None:
+        raise Http404("No such review")
+    page = review.item.get_absolute_url()
+    if not request.user.is_authenticated:
+        messages.info(request, "Log in to report a review.")
+        return redirect(f"{reverse('login')}?next={page}")
+    form = ReportForm(request.POST)
+    if not form.is_valid():
+        for name, errors in form.errors.items():
+            for error in errors:
+                messages.error(request, f"{form[name].label}: {error}")
+        return redirect(f"{page}#review-{review.pk}")
+    try:
+        _, created = services.review_report(user=request.user, review=review, **form.cleaned_data)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Thanks: a moderator will look at this review." if created
+                         else "Your report of this review is updated.")
+    return redirect(f"{page}#review-{review.pk}")
 
 
 @require_POST

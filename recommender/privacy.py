@@ -15,7 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.sessions.models import Session
 from django.db import transaction
 
-from catalog.models import CartLine, Event, HistoryExclusion, Profile, Review
+from catalog.models import CartLine, Event, HistoryExclusion, Profile, Review, ReviewReport
 
 
 def _timestamp(moment: datetime | None) -> str | None:
@@ -66,6 +66,11 @@ def user_export(*, user: AbstractBaseUser) -> dict[str, Any]:
         "cart": [
             {"item": line.item.external_id, "title": line.item.display_title, "added_at": _timestamp(line.added_at)}
             for line in CartLine.objects.filter(user=user).select_related("item")
+        ],
+        "review_reports": [
+            {"review": x.review_id, "item": x.review.item.external_id, "reason": x.reason, "note": x.note,
+             "created_at": _timestamp(x.created_at)}
+            for x in ReviewReport.objects.filter(user=user).select_related("review__item").order_by("created_at", "id")
         ],
     }
 

@@ -1,5 +1,6 @@
-"""The state of the recommender at a glance, for the admin's index page: the model serving,
-how much of the catalogue has a current vector, the latest audit and the running experiment."""
+"""The state of the recommender at a glance, for the admin's index page (and ``/metrics``): the
+model serving, how much of the catalogue has a current vector, the latest audit, the running
+experiment and the reviews waiting for a moderator."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from catalog.models import Event, EventKind
+from catalog.models import Event, EventKind, Review
 from recommender.embedding import SOURCES
 from recommender.encoder import model_name
 from recommender.models import AuditRun, Experiment, ModelVersion
@@ -40,6 +41,7 @@ class Status:
     audit_pending: int  # audits queued or running
     audit_oldest_pending: datetime | None  # when the oldest of them was started
     experiment: Experiment | None  # the running one
+    reviews_reported: int  # shown reviews shoppers reported: the moderation queue
 
     @property
     def audits_stalled(self) -> bool:
@@ -74,4 +76,5 @@ def system_status() -> Status:
         audit_pending=pending.count(),
         audit_oldest_pending=pending.order_by("created_at").values_list("created_at", flat=True).first(),
         experiment=Experiment.objects.filter(is_active=True).first(),
+        reviews_reported=Review.objects.filter(is_hidden=False, reports__isnull=False).distinct().count(),
     )

@@ -20,7 +20,7 @@ from catalog import selectors as catalog_selectors
 from catalog import services as catalog_services
 from catalog.cart import Cart, cart_total
 from catalog.forms import OnboardingForm, ReviewForm, SearchForm
-from catalog.models import EventKind, Item
+from catalog.models import REPORT_NOTE_MAX, EventKind, Item, ReviewReport
 from catalog.views import _context, actor
 from recommender import experiments, privacy, serving
 from recommender.algorithms.explain import relation_phrase
@@ -69,7 +69,7 @@ def item_detail(request: HttpRequest, slug: str) -> HttpResponse:
         catalog_services.event_record(item=item, kind=EventKind.VIEW, context=click, **actor(request))
     rows = serving.item_rows(item, user, context, k=ROW_SIZE)
     serving.impressions_log(rows=rows, user=user, context=context)
-    reviews = catalog_selectors.item_reviews(item=item)
+    reviews = catalog_selectors.item_reviews(item=item, viewer=user)
     mine = catalog_selectors.user_reviews(user=user).filter(item=item).first() if user else None
     return render(request, "recommender/item_detail.html", {
         "item": item,
@@ -83,6 +83,8 @@ def item_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "my_review": mine,
         "prediction": serving.predicted_rating(user, item, context) if user and not mine else None,
         "review_form": ReviewForm(initial={"rating": mine.rating, "text": mine.text} if mine else None),
+        "report_reasons": ReviewReport.Reason.choices,
+        "report_note_max": REPORT_NOTE_MAX,
     })
 
 

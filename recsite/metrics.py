@@ -98,6 +98,8 @@ class StatusCollector(Collector):
                                     value=time.time() - status.audit_oldest_pending.timestamp())
         yield GaugeMetricFamily("recsite_experiment_running", "1 while an A/B experiment runs.",
                                 value=int(status.experiment is not None))
+        yield GaugeMetricFamily("recsite_reviews_reported", "Shown reviews shoppers reported, waiting for a "
+                                "moderator.", value=status.reviews_reported)
         lengths = queue_lengths()
         yield GaugeMetricFamily("recsite_broker_up", "1 when the Celery broker answered this scrape.",
                                 value=int(lengths is not None))

@@ -291,6 +291,7 @@ def test_metrics_count_requests_and_feeds_and_read_the_recommenders_state(ml100k
     for coverage in status.embeddings:
         assert _total(after, "recsite_embeddings_current", kind=coverage.kind) == coverage.embedded
     assert _total(after, "recsite_broker_up") == 1
+    assert _total(after, "recsite_reviews_reported") == status.reviews_reported
     assert ("recsite_queue_messages", frozenset({"queue": settings.CELERY_TASK_DEFAULT_QUEUE}.items())) in after
 
 

@@ -11,7 +11,17 @@ from rest_framework import serializers
 
 from catalog import selectors
 from catalog.api.base import GenreField, IdField, QueryParams, RejectUnknownFields, YearRangeParams
-from catalog.models import MAX_RATING, MIN_RATING, REVIEW_TEXT_MAX, Category, EventKind, Item, Review
+from catalog.models import (
+    MAX_RATING,
+    MIN_RATING,
+    REPORT_NOTE_MAX,
+    REVIEW_TEXT_MAX,
+    Category,
+    EventKind,
+    Item,
+    Review,
+    ReviewReport,
+)
 
 EVENTS_PER_REQUEST = 100
 CONTEXT_MAX_KEYS = 50
@@ -138,6 +148,16 @@ class ReviewUpdateSerializer(RejectUnknownFields, serializers.Serializer):
     rating = serializers.DecimalField(max_digits=2, decimal_places=1, min_value=MIN_RATING, max_value=MAX_RATING,
                                       coerce_to_string=False, help_text="0.5 to 5 in half steps.")
     text = serializers.CharField(allow_blank=True, required=False, max_length=REVIEW_TEXT_MAX, trim_whitespace=False)
+
+
+class ReviewReportSerializer(RejectUnknownFields, serializers.ModelSerializer):
+    note = serializers.CharField(allow_blank=True, required=False, default="", max_length=REPORT_NOTE_MAX,
+                                 help_text="Anything the moderators should know (optional).")
+
+    class Meta:
+        model = ReviewReport
+        fields = ["review", "reason", "note", "created_at"]
+        read_only_fields = ["review", "created_at"]
 
 
 class ReviewFilters(QueryParams):

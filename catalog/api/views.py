@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotAuthenticated, NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -185,6 +186,19 @@ class ReviewViewSet(
 
     def perform_destroy(self, instance: Review) -> None:
         services.review_delete(review=instance)
+
+    @extend_schema(request=s.ReviewReportSerializer, responses={201: s.ReviewReportSerializer,
+                                                                200: s.ReviewReportSerializer})
+    @action(detail=True, methods=["post"], permission_classes=[permissions.IsAuthenticated])
+    def report(self, request: Request, pk: str | None = None) -> Response:
+        """Report someone else's review to the moderators (spam, abuse, spoilers...): 201. One
+        report per user and review: reporting it again changes the reason and note (200). One's
+        own review is a 400 on ``review``."""
+        review = self.get_object()
+        data = _valid(s.ReviewReportSerializer(data=request.data))
+        report, created = services.review_report(user=request.user, review=review, reason=data["reason"],
+                                                 note=data["note"])
+        return Response(s.ReviewReportSerializer(report).data, status=status.HTTP_201_CREATED if created else 200)
 
 
 def scoped_key(request: Request, session_key: str, key: str) -> str:

@@ -155,6 +155,14 @@ class ExportCartLineSerializer(serializers.Serializer):
     added_at = serializers.CharField()
 
 
+class ExportReportSerializer(serializers.Serializer):
+    review = serializers.IntegerField(help_text="The reported review's id.")
+    item = serializers.CharField(help_text="The reviewed item's external id.")
+    reason = serializers.CharField()
+    note = serializers.CharField(allow_blank=True)
+    created_at = serializers.CharField()
+
+
 class ExportSerializer(serializers.Serializer):
     account = ExportAccountSerializer()
     profile = ExportProfileSerializer(allow_null=True)
@@ -164,6 +172,7 @@ class ExportSerializer(serializers.Serializer):
     not_used_for_recommendations = ExportExclusionSerializer(many=True, help_text=(
         "Items the user asked us not to use for their recommendations."))
     cart = ExportCartLineSerializer(many=True, help_text="The films in the user's cart.")
+    review_reports = ExportReportSerializer(many=True, help_text="Other shoppers' reviews the user reported.")
 
 
 class HistoryActionSerializer(serializers.Serializer):

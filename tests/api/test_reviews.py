@@ -142,3 +142,27 @@ def test_a_review_deleted_meanwhile_is_not_written_again(item):
             assert not pool.submit(own_connection(lambda: Review.objects.filter(user=user).exists())).result()
         finally:
             pool.submit(own_connection(lambda: User.objects.filter(username="race-reviewer").delete())).result()
+
+
+def test_report_a_review_to_the_moderators(item, anon, client_a, client_b, user_a, user_b):
+    from catalog.models import ReviewReport
+
+    review = services.review_save(user=user_a, item=item, rating=1, text="Buy cheap pills at example.com")
+    url = f"/api/reviews/{review.pk}/report/"
+    first = client_b.post(url, {"reason": "spam"}, format="json")
+    assert first.status_code == 201 and first.json()["review"] == review.pk and first.json()["reason"] == "spam"
+    again = client_b.post(url, {"reason": "abuse", "note": "  and rude  "}, format="json")  # one report: changed
+    assert again.status_code == 200 and (again.json()["reason"], again.json()["note"]) == ("abuse", "and rude")
+    assert list(ReviewReport.objects.values_list("user__username", "reason")) == [("bob", "abuse")]
+    assert_error(client_b.post(url, {"reason": "boring"}, format="json"), 400, "reason")
+    assert_error(client_b.post(url, {"reason": "spam", "note": "x" * 501}, format="json"), 400, "note")
+    assert_error(client_b.post(url, {"reason": "spam", "user": "alice"}, format="json"), 400, "user")
+    assert_error(client_b.post(url, {}, format="json"), 400, "reason")
+    assert_error(client_a.post(url, {"reason": "spam"}, format="json"), 400, "review")  # one's own
+    assert_error(anon.post(url, {"reason": "spam"}, format="json"), 401)
+    assert_error(client_b.get(url), 405)
+    assert_error(client_b.post(f"/api/reviews/{10**9}/report/", {"reason": "spam"}, format="json"), 404)
+    review.is_hidden = True  # hidden by a moderator: nothing left to report
+    review.save()
+    assert_error(client_b.post(url, {"reason": "spam"}, format="json"), 404)
+    assert ReviewReport.objects.get().reason == "abuse"  # no bad request changed it

@@ -191,6 +191,9 @@ def test_signed_in_pages_pass_axe(page, trained_model, audit):
     expect(page.locator(".review-form")).to_be_visible()
     expect(page.locator(".review", has_text="Darker and better than the first one")).to_be_visible()
     audit("item-signed-in")
+    page.locator(".review details.report summary").first.click()  # "Report this review", opened
+    expect(page.locator(".review .report-form").first).to_be_visible()
+    audit("item-report-form")
     page.locator('input[name=rating][value="4.5"]').check()
     page.fill("#id_text", "Even better the second time.")
     page.click("text=Save rating")
