@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -198,18 +199,35 @@ class Worker:
                 self.process.wait()
 
 
+def _forget_unacknowledged(app, queue: str) -> None:
+    """Drop the tasks of ``queue`` that an earlier run's worker took and never acknowledged (a run
+    interrupted after killing its worker): ``purge`` does not reach them, and Redis would hand
+    them to this run's worker, whose fresh test database has the same primary keys."""
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        if not hasattr(channel, "unacked_key"):  # not the Redis transport
+            return
+        client = channel.client
+        for tag, raw in client.hgetall(channel.unacked_key).items():
+            if json.loads(raw)[2] == queue:  # [message, exchange, routing key]
+                client.pipeline().zrem(channel.unacked_index_key, tag).hdel(channel.unacked_key, tag).execute()
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, tmp_path_factory):
     from django.db import connection
 
     from recsite.celery import app
 
+    _forget_unacknowledged(app, settings.CELERY_TASK_DEFAULT_QUEUE)
     app.control.purge()  # a previous run's leftovers on the test queue
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "recsite.settings_test",
         "RECSITE_DB_NAME": connection.settings_dict["NAME"],
-        # redeliver a killed worker's unacknowledged task after 10 s instead of an hour
+        "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,  # ours, not one named after the test database
+        # redeliver a killed worker's unacknowledged task after 10 s instead of an hour (and
+        # recsite/settings_test.py has the worker look for such tasks every second)
         "CELERY_VISIBILITY_TIMEOUT": "10",
     }
     worker = Worker(env, tmp_path_factory.mktemp("celery") / "worker.log")

@@ -101,24 +101,69 @@ def test_worker_embeds_new_items_reviews_and_drops_hidden(celery_worker):
     wait_for(lambda: not ReviewEmbedding.objects.filter(review=review).exists(), message="the vector's removal")
 
 
+HOLD = 0x6B696C6C  # the advisory lock the kill test's trigger waits for
+
+
 @pytest.mark.django_db(transaction=True)
 def test_worker_killed_mid_batch_loses_nothing(celery_worker, settings):
-    """SIGKILL the worker while it works through a bulk import; after a restart every row has
-    its vector (acks_late + redelivery of the unacknowledged task)."""
+    """SIGKILL the worker in the middle of a batch of a bulk import; after a restart every row has
+    its vector (acks_late + redelivery of the unacknowledged task).
+
+    The kill must land inside a batch, and not race the worker: killed once it had written 100
+    rows, the worker could finish all 20 batches first (the test paused a few seconds), or be
+    between two batches, its last one committed, so that nothing needed redelivering. Here a
+    trigger makes the write of the batch holding film k500 wait for an advisory lock the test
+    holds: once PostgreSQL shows the worker waiting for it, the batches before are committed, and
+    this one is encoded and inside its INSERT, uncommitted, its task unacknowledged."""
     settings.EMBED_BATCH_SIZE = 50
     items = {
         f"k{n}": ItemRecord(f"k{n}", f"Crash test film number {n}", 2000 + n % 20, ("Drama",), f"Plot {n}.")
         for n in range(1000)
     }
     data = Dataset(name="killtest", ratings=[Rating("u1", "k1", 4.0, 1)], items=items)
-    import_dataset(data, namespace="kill", progress=False)  # 1 signal -> 20 tasks of 50
     ours = ItemEmbedding.objects.filter(item__external_id__startswith="kill:")
-    wait_for(lambda: ours.count() >= 100, message="the first batches")
-    celery_worker.kill()
-    done_at_kill = ours.count()
-    assert done_at_kill < 1000, "the worker finished before it could be killed"
-    celery_worker.start()
-    wait_for(lambda: ours.count() == 1000, timeout=180, message="every row after the restart")
+
+    def waiting_for_hold() -> list[int]:
+        """The backends waiting for the test's advisory lock (in this database)."""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND NOT granted "
+                           "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", [HOLD])
+            return [pid for (pid,) in cursor.fetchall()]
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            CREATE OR REPLACE FUNCTION kill_test_hold() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF EXISTS (SELECT 1 FROM catalog_item WHERE id = NEW.item_id AND external_id = 'kill:k500') THEN
+                    PERFORM pg_advisory_xact_lock({HOLD});
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE OR REPLACE TRIGGER kill_test_hold BEFORE INSERT ON recommender_itemembedding
+                FOR EACH ROW EXECUTE FUNCTION kill_test_hold();
+            SELECT pg_advisory_lock({HOLD});
+        """)
+    try:
+        import_dataset(data, namespace="kill", progress=False)  # 1 signal -> 20 tasks of 50
+        ids = sorted(Item.objects.filter(external_id__startswith="kill:").values_list("pk", flat=True))
+        first = ids.index(Item.objects.get(external_id="kill:k500").pk) // 50 * 50
+        held = ids[first : first + 50]  # the batch holding k500 (enqueue() batches the sorted ids)
+        wait_for(waiting_for_hold, timeout=180, message="the worker to reach the held batch")
+        assert ours.count() == first > 0  # the batches before it, in order, and nothing of it
+        celery_worker.kill()
+        with connection.cursor() as cursor:  # what PostgreSQL does once the orphaned session reads its socket
+            cursor.execute("SELECT pg_terminate_backend(pid, 30000) FROM unnest(%s::int[]) AS pid",
+                           [waiting_for_hold()])
+            assert all(ended for (ended,) in cursor.fetchall())
+        assert not ours.filter(item_id__in=held).exists()  # rolled back: only a redelivery can write it
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT pg_advisory_unlock({HOLD})")
+            cursor.execute("DROP TRIGGER IF EXISTS kill_test_hold ON recommender_itemembedding")
+            cursor.execute("DROP FUNCTION IF EXISTS kill_test_hold()")
+        if celery_worker.process.poll() is not None:  # killed (also when the test failed: the next tests need it)
+            celery_worker.start()
+    wait_for(lambda: ours.count() == 1000, timeout=120, message="every row after the restart")
     assert pending_ids(kind="item") == []
 
 
