@@ -734,9 +734,10 @@ def _also_liked(item: Item, k: int, state: LiveUser, context: FeedContext) -> li
     counts = {row["item_id"]: row["n"] for row in co}
     totals = dict(Item.objects.filter(pk__in=counts).values_list("pk", "review_count"))
     n_fans = max(fans.count(), 1)
-    # share of fans who liked it, shrunk toward 0 for items few people rated
-    score_of = {pk: counts[pk] / n_fans * (totals[pk] / (totals[pk] + 20)) for pk in counts}
-    items = _filtered(list(counts), state=state, context=context, exclude_extra={item.pk})
+    # share of fans who liked it, shrunk toward 0 for items few people rated; a film deleted
+    # between the two queries is left out (it was a KeyError: the item page's 500)
+    score_of = {pk: counts[pk] / n_fans * (totals[pk] / (totals[pk] + 20)) for pk in counts if pk in totals}
+    items = _filtered(list(score_of), state=state, context=context, exclude_extra={item.pk})
     order = sorted(items, key=lambda pk: -score_of[pk])[:k]
     return [
         Recommendation(items[pk], score_of[pk], "co_rating",
