@@ -19,7 +19,7 @@ from bench.common import django_setup, machine, write_result
 
 BENCHMARKS = (
     "embed_throughput", "freshness", "search_latency", "search_quality", "storefront", "rating_stats", "api_load",
-    "load", "training", "hnsw_scale", "scale",
+    "load", "metrics_overhead", "training", "hnsw_scale", "scale",
 )
 
 
