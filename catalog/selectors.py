@@ -126,7 +126,8 @@ def item_facts(*, item: Item) -> dict[str, dict[str, list]]:
     ]
     linked = Item.objects.in_bulk([pk for _, pk in links])
     for relation, pk in links:
-        facts[relation]["linked"].append(linked[pk])
+        if pk in linked:  # (not deleted since the query before)
+            facts[relation]["linked"].append(linked[pk])
     return {relation: fact for relation, fact in facts.items() if fact["names"] or fact["linked"]}
 
 
@@ -226,5 +227,5 @@ def user_history(*, user, item_ids: Collection[int] | None = None) -> list[Histo
         saw(pk, at)
     items = Item.objects.in_bulk(list(last))
     entries = [HistoryEntry(items[pk], at, pk not in excluded, pk in hidden, ratings.get(pk), actions[pk])
-               for pk, at in last.items()]
+               for pk, at in last.items() if pk in items]  # (an item deleted meanwhile: its rows went too)
     return sorted(entries, key=lambda e: (e.last_at, e.item.pk), reverse=True)

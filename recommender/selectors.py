@@ -151,6 +151,7 @@ def search_items(*, query: str, k: int = 20, filters: SearchFilters | None = Non
         close = {pk for pk in scores if pk in lexical_set or semantic[pk] >= floor}
     top = sorted(scores, key=lambda pk: (pk not in close, -scores[pk], pk))[:k]
     by_pk = Item.objects.in_bulk(top)
+    top = [pk for pk in top if pk in by_pk]  # (not deleted since the queries before)
     return SearchOutcome([(by_pk[pk], scores[pk]) for pk in top], corrected, sum(pk in close for pk in top))
 
 

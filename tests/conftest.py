@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -88,6 +90,22 @@ def _fresh_cache():
 
         cache.clear()
         catalogue_speller_clear()
+
+
+@contextmanager
+def deleted_before(item, sql_has: str) -> Iterator[list[int]]:
+    """``item`` deleted just before the first query whose SQL contains ``sql_has``: staff
+    deleting a film while a page that shows it is being computed. Yields the deleted pks."""
+    deleted: list[int] = []
+
+    def wrapper(execute, sql, params, many, context):
+        if not deleted and sql_has in sql:
+            deleted.append(item.pk)  # first: the delete's own queries pass through here too
+            type(item).objects.filter(pk=item.pk).delete()
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield deleted
 
 
 @pytest.fixture

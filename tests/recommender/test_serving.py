@@ -177,18 +177,10 @@ def test_also_liked_leaves_out_a_film_deleted_while_it_is_computed(ml100k):
     """A film deleted between the two queries of "people who liked this also liked" (staff in the
     admin; a test database emptied under a live server's request) was ``KeyError: <its pk>``, a
     500 for the item page: Star Wars, pk 50, is what most fans of Return of the Jedi also liked."""
-    from django.db import connection
+    from tests.conftest import deleted_before
 
     jedi, star_wars = Item.objects.get(external_id="ml:181"), Item.objects.get(external_id="ml:50")
-    deleted = []
-
-    def delete_star_wars_first(execute, sql, params, many, context):
-        if not deleted and '"review_count"' in sql and 'FROM "catalog_item"' in sql:
-            deleted.append(star_wars.pk)
-            Item.objects.filter(pk=star_wars.pk).delete()
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(delete_star_wars_first):
+    with deleted_before(star_wars, '"catalog_item"."review_count" AS "review_count" FROM') as deleted:
         also = serving.also_liked(jedi, k=5)
     assert deleted == [50]
     assert len(also) == 5 and "Star Wars (1977)" not in titles(also)
