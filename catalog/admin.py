@@ -214,8 +214,17 @@ class ReviewAdmin(admin.ModelAdmin):
     actions = ("hide", "unhide", "dismiss_reports")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
+        """Django's, annotated before it is ordered (the queue orders by the annotation)."""
         count = ReviewReport.objects.filter(review=OuterRef("pk")).values("review").annotate(n=Count("*")).values("n")
-        return super().get_queryset(request).annotate(report_count=Coalesce(Subquery(count), 0))
+        reviews = self.model._default_manager.annotate(report_count=Coalesce(Subquery(count), 0))
+        ordering = self.get_ordering(request)
+        return reviews.order_by(*ordering) if ordering else reviews
+
+    def get_ordering(self, request: HttpRequest) -> list[str]:
+        """The moderation queue (filtered by reports) most reported first."""
+        if request.GET.get(ReviewReportFilter.parameter_name):
+            return ["-report_count", "-created_at", "-id"]
+        return super().get_ordering(request)
 
     @admin.display(description="reports", ordering="report_count")  # ("reports" is the relation's name)
     def report_column(self, obj: Review) -> int:
