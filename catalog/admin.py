@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db import IntegrityError
-from django.db.models import Count, Exists, Max, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.utils import formats, timezone
@@ -183,11 +183,8 @@ class ReviewReportFilter(admin.SimpleListFilter):
         return [("open", "reported, still shown"), ("any", "reported")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        reported = Exists(ReviewReport.objects.filter(review=OuterRef("pk")))
-        if self.value() == "open":
-            return queryset.filter(reported, is_hidden=False)
-        if self.value() == "any":
-            return queryset.filter(reported)
+        if self.value() in ("open", "any"):
+            return selectors.reviews_reported(queryset, shown_only=self.value() == "open")
         return queryset
 
 

@@ -58,6 +58,14 @@ def item_get(*, slug: str) -> Item:
     return Item.objects.active().select_related("category").get(slug=slug)
 
 
+def reviews_reported(reviews: QuerySet[Review] | None = None, *, shown_only: bool = True) -> QuerySet[Review]:
+    """The reviews shoppers reported (of ``reviews``; all by default): the moderation queue,
+    ``shown_only`` the ones still shown (hiding one is dealing with it)."""
+    reviews = Review.objects.all() if reviews is None else reviews
+    reported = reviews.filter(models.Exists(ReviewReport.objects.filter(review=models.OuterRef("pk"))))
+    return reported.filter(is_hidden=False) if shown_only else reported
+
+
 def item_reviews(*, item: Item, viewer: AbstractBaseUser | None = None) -> QuerySet[Review]:
     """Visible reviews, written ones first, newest first; with ``viewer``, each says whether
     they reported it (``reported_by_viewer``)."""

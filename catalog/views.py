@@ -10,6 +10,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -44,6 +45,14 @@ def _back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
     return HttpResponseRedirect(target)
 
 
+def _error_messages(request: HttpRequest, form: Form) -> None:
+    """Each of ``form``'s errors as a message, "<field label>: <error>" (the forms posted from an
+    item page come back to it, not to a page of their own)."""
+    for name, errors in form.errors.items():
+        for error in errors:
+            messages.error(request, f"{form[name].label}: {error}")
+
+
 def _item_or_404(slug: str) -> Item:
     try:
         return selectors.item_get(slug=slug)
@@ -72,9 +81,7 @@ def rate(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect(f"{reverse('login')}?next={item.get_absolute_url()}")
     form = ReviewForm(request.POST) if "text" in request.POST else RatingForm(request.POST)
     if not form.is_valid():
-        for name, errors in form.errors.items():
-            for error in errors:
-                messages.error(request, f"{form[name].label}: {error}")
+        _error_messages(request, form)
         return redirect(item.get_absolute_url())
     try:
         services.review_save(user=request.user, item=item, rating=form.cleaned_data["rating"],
@@ -98,9 +105,7 @@ def review_report(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(f"{reverse('login')}?next={page}")
     form = ReportForm(request.POST)
     if not form.is_valid():
-        for name, errors in form.errors.items():
-            for error in errors:
-                messages.error(request, f"{form[name].label}: {error}")
+        _error_messages(request, form)
         return redirect(f"{page}#review-{review.pk}")
     try:
         _, created = services.review_report(user=request.user, review=review, **form.cleaned_data)

@@ -10,7 +10,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from catalog.models import Event, EventKind, Review
+from catalog.models import Event, EventKind
+from catalog.selectors import reviews_reported
 from recommender.embedding import SOURCES
 from recommender.encoder import model_name
 from recommender.models import AuditRun, Experiment, ModelVersion
@@ -76,5 +77,5 @@ def system_status() -> Status:
         audit_pending=pending.count(),
         audit_oldest_pending=pending.order_by("created_at").values_list("created_at", flat=True).first(),
         experiment=Experiment.objects.filter(is_active=True).first(),
-        reviews_reported=Review.objects.filter(is_hidden=False, reports__isnull=False).distinct().count(),
+        reviews_reported=reviews_reported().count(),
     )
