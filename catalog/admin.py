@@ -9,6 +9,8 @@ from django.db import IntegrityError
 from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
+from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 
@@ -66,11 +68,50 @@ class CategoryAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
 
 
+SHARED_NAMES = 3  # films named per fact on an item's admin page; the rest are counted
+
+
 class ItemRelationInline(admin.TabularInline):
+    """The item's knowledge-graph facts in words: the relation's label, the entity (its name, else
+    its id: MovieLens' Freebase entities have no names) and the other films with the same fact,
+    which is how staff tell who an unnamed entity is. Saved facts are read only (a wrong one is
+    deleted and another added): as form rows, each one's entity autocomplete read its entity in
+    a query of its own."""
+
     model = ItemRelation
     extra = 0
+    fields = ("relation", "relation_label", "entity", "shared_with")
+    readonly_fields = ("relation_label", "shared_with")
     autocomplete_fields = ("entity",)
     show_change_link = False
+    _shared: dict[tuple[str, int], selectors.SharedItems] | None = None  # an inline serves one request
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("item", "entity")  # (each row is headed by its str)
+
+    def has_change_permission(self, request: HttpRequest, obj: Item | None = None) -> bool:
+        return False  # adding and deleting stay
+
+    @admin.display(description="reads as")
+    def relation_label(self, fact: ItemRelation) -> str:
+        return selectors.relation_label(fact.relation)
+
+    @admin.display(description="shared with")
+    def shared_with(self, fact: ItemRelation) -> str:
+        """"3 films: Vertigo (1958), ..." linking to their pages here, the most reviewed first."""
+        if fact.pk is None:  # the row being added
+            return ""
+        if self._shared is None:  # every fact's at once
+            self._shared = selectors.item_relations_shared(item=fact.item_id, limit=SHARED_NAMES)
+        shared = self._shared.get((fact.relation, fact.entity_id))
+        if shared is None:
+            return "only this film"
+        links = format_html_join(", ", '<a href="{}">{}</a>', (
+            (reverse("admin:catalog_item_change", args=[item.pk], current_app=self.admin_site.name),
+             item.display_title) for item in shared.items))
+        more = shared.count - len(shared.items)
+        return format_html("{} film{}: {}{}", shared.count, pluralize(shared.count), links,
+                           f" and {more} more" if more else "")
 
 
 ITEM_HELP = {  # the fields whose form said nothing about what they take or do
@@ -309,13 +350,31 @@ class EntityAdmin(admin.ModelAdmin):
     search_fields = ("external_id", "name")
 
 
+class RelationFilter(admin.SimpleListFilter):
+    """The relations in words, as the list shows them."""
+
+    title = "relation"
+    parameter_name = "relation"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        relations = ItemRelation.objects.order_by("relation").values_list("relation", flat=True).distinct()
+        return [(relation, selectors.relation_label(relation)) for relation in relations]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(relation=self.value()) if self.value() else queryset
+
+
 @admin.register(ItemRelation)
 class ItemRelationAdmin(admin.ModelAdmin):
-    list_display = ("item", "relation", "entity")
-    list_filter = ("relation",)
+    list_display = ("item", "relation_label", "entity")
+    list_filter = (RelationFilter,)
     search_fields = ("item__title", "entity__external_id", "entity__name")
     raw_id_fields = ("item", "entity")
     list_select_related = ("item", "entity")
+
+    @admin.display(description="relation", ordering="relation")
+    def relation_label(self, fact: ItemRelation) -> str:
+        return selectors.relation_label(fact.relation)
 
 
 @admin.register(AccountCart)

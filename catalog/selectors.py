@@ -139,6 +139,36 @@ def item_facts(*, item: Item) -> dict[str, dict[str, list]]:
     return {relation: fact for relation, fact in facts.items() if fact["names"] or fact["linked"]}
 
 
+def relation_label(relation: str) -> str:
+    """A relation in words, "directed_by" -> "directed by": the item page's facts and the admin
+    say it the same way."""
+    return relation.replace("_", " ")
+
+
+class SharedItems(NamedTuple):
+    items: list[Item]  # the first few, the most reviewed first
+    count: int  # all of them
+
+
+def item_relations_shared(*, item: Item | int, limit: int) -> dict[tuple[str, int], SharedItems]:
+    """For each of an item's (relation, entity id) facts, the other items (inactive ones too)
+    with the same fact: the ``limit`` most reviewed and how many there are. Facts no other item
+    has are left out. One query whatever the number of facts."""
+    fact = [F("relation"), F("entity_id")]
+    rows = (
+        ItemRelation.objects.filter(entity__item_relations__item=item, entity__item_relations__relation=F("relation"))
+        .exclude(item=item).select_related("item")
+        .annotate(rank=Window(RowNumber(), partition_by=fact, order_by=[
+                      F("item__review_count").desc(), F("item__title").asc(), F("item_id").asc()]),
+                  shared_count=Window(Count("id"), partition_by=fact))
+        .filter(rank__lte=limit).order_by("relation", "entity_id", "rank")
+    )
+    shared: dict[tuple[str, int], SharedItems] = {}
+    for row in rows:
+        shared.setdefault((row.relation, row.entity_id), SharedItems([], row.shared_count)).items.append(row.item)
+    return shared
+
+
 def genre_list() -> list[str]:
     from django.db import connection
 

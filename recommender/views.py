@@ -73,7 +73,7 @@ def item_detail(request: HttpRequest, slug: str) -> HttpResponse:
     mine = catalog_selectors.user_reviews(user=user).filter(item=item).first() if user else None
     return render(request, "recommender/item_detail.html", {
         "item": item,
-        "facts": {relation: {**fact, "label": relation.replace("_", " ").capitalize(),
+        "facts": {relation: {**fact, "label": catalog_selectors.relation_label(relation).capitalize(),
                              "phrase": relation_phrase(relation).capitalize()}
                   for relation, fact in catalog_selectors.item_facts(item=item).items()},
         "reviews": Paginator(reviews, 10).get_page(request.GET.get("page")),
