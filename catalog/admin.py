@@ -71,7 +71,17 @@ class CategoryAdmin(admin.ModelAdmin):
 SHARED_NAMES = 3  # films named per fact on an item's admin page; the rest are counted
 
 
-class ItemRelationInline(admin.TabularInline):
+class PlainRowsInline(admin.TabularInline):
+    """A tabular inline without the heading line Django puts above each saved row (the row's
+    ``str``), which repeats what the columns show."""
+
+    classes = ("plain-rows",)
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
+
+class ItemRelationInline(PlainRowsInline):
     """The item's knowledge-graph facts in words: the relation's label, the entity (its name, else
     its id: MovieLens' Freebase entities have no names) and the other films with the same fact,
     which is how staff tell who an unnamed entity is. Saved facts are read only (a wrong one is
@@ -229,7 +239,7 @@ class ReviewReportFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReviewReportInline(admin.TabularInline):
+class ReviewReportInline(PlainRowsInline):
     """Who reported the review and why; deleting one dismisses it."""
 
     model = ReviewReport

@@ -48,6 +48,8 @@ def test_an_items_facts_say_the_relation_the_entity_and_the_films_sharing_it(sta
     assert f"5 films: {', '.join(_link(film) for film in shown)} and 2 more" in rows["directed_by"]
     assert "<p>written by</p>" in rows["written_by"] and f"1 film: {_link(birds)}</p>" in rows["written_by"]
     assert "Tippi Hedren" in rows["actor"] and "only this film" in rows["actor"]
+    # without Django's heading line ("Psycho Test (1960) directed_by m.0test_director") over each row
+    assert 'class="module plain-rows"' in page and 'href="/static/css/admin.css"' in page
     # the films' pages link back
     assert "1 film: " + _link(psycho) in _change_page(staff_client, birds)
     # the list of all facts says them in words too, and filters by them
