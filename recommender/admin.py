@@ -26,7 +26,7 @@ from recommender import charts
 from recommender.audits import audit_create
 from recommender.embedding import enqueue
 from recommender.encoder import model_name
-from recommender.experiments import experiment_report
+from recommender.experiments import experiment_results, experiment_save
 from recommender.models import AuditRun, Experiment, ItemEmbedding, ModelVersion
 from recommender.training import version_activate
 
@@ -398,15 +398,19 @@ class ExperimentForm(forms.ModelForm):
 @admin.register(Experiment)
 class ExperimentAdmin(admin.ModelAdmin):
     form = ExperimentForm
-    list_display = ("name", "key", "is_active", "created_at")
+    list_display = ("name", "key", "is_active", "started_at", "stopped_at")
     list_filter = ("is_active",)
     search_fields = ("name", "key")
+    readonly_fields = ("started_at", "stopped_at")
     change_form_template = "admin/recommender/experiment/change_form.html"
+
+    def save_model(self, request: HttpRequest, obj: Experiment, form: forms.ModelForm, change: bool) -> None:
+        experiment_save(obj)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict | None = None) -> HttpResponse:
         experiment = self.get_object(request, unquote(object_id))
         if experiment is None:  # a bad or deleted id: stock admin's redirect with its message
             return super().change_view(request, object_id, form_url, extra_context)
-        extra = {"report": experiment_report(experiment)}
+        extra = {"report": experiment_results(experiment)}
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})

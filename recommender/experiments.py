@@ -4,7 +4,9 @@ A unit (a signed-in user, else the anonymous session) is hashed with the experim
 one of 10,000 buckets, and buckets are split by the variants' weights: the same unit always
 gets the same variant, with no table of assignments to keep. Impressions and clicks carry the
 experiment and variant in their event context; a unit converts when it buys after its first
-impression in the experiment.
+impression in the experiment. A stopped experiment keeps its results as they were when it
+stopped: event retention (``recommender.privacy.events_prune``) may delete the events behind
+them later.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import hashlib
 import json
 import math
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Count, Min, Q
+from django.utils import timezone
 
 from catalog.models import Event, EventKind
 from recommender.models import Experiment
@@ -218,3 +222,31 @@ def experiment_report(experiment: Experiment) -> list[VariantStats]:
         )
         for v in experiment.variants
     ]
+
+
+@transaction.atomic
+def experiment_save(experiment: Experiment) -> None:
+    """Save ``experiment``, stamping a start (the first one: retention keeps every event from
+    then on while it runs) or, on a stop, freezing its results into ``results``."""
+    was_running = experiment.pk is not None and Experiment.objects.select_for_update().filter(
+        pk=experiment.pk, is_active=True).exists()
+    if experiment.is_active and not was_running:
+        experiment.started_at = experiment.started_at or timezone.now()
+        experiment.stopped_at = experiment.results = None
+    elif was_running and not experiment.is_active:
+        experiment.stopped_at = timezone.now()
+        results_freeze(experiment)
+    experiment.save()
+
+
+def results_freeze(experiment: Experiment) -> None:
+    """Keep the report as it is now in ``experiment.results`` (the caller saves)."""
+    experiment.results = [asdict(stats) for stats in experiment_report(experiment)]
+
+
+def experiment_results(experiment: Experiment) -> list[VariantStats]:
+    """What the admin shows: live while it runs (or before it ever stopped), else the results
+    frozen when it stopped."""
+    if experiment.is_active or experiment.results is None:
+        return experiment_report(experiment)
+    return [VariantStats(**row) for row in experiment.results]

@@ -126,6 +126,13 @@ class Experiment(models.Model):
                   '{"name": "ease", "weight": 50, "params": {"algorithm": "ease"}}].',
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When it first started: while it runs, no event from then on is deleted for retention.")
+    stopped_at = models.DateTimeField(null=True, blank=True, editable=False)
+    results = models.JSONField(
+        null=True, blank=True, editable=False,
+        help_text="Its online metrics when it last stopped, kept after retention deletes the events behind them.")
 
     class Meta:
         ordering = ["-created_at", "-id"]

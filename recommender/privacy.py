@@ -1,21 +1,29 @@
-"""Privacy: a user's data export and erasure.
+"""Privacy: a user's data export and erasure, and the retention of anonymous activity.
 
 Erasure deletes the account and, through cascades, reviews, events, profile and their
 vectors; it also forgets the user's anonymous session state. Trained models are rebuilt from
 the database, so the next trained version no longer reflects the user (see
-``docs/PRIVACY.md``).
+``docs/PRIVACY.md``). Anonymous visitors' events and everyone's impressions are deleted once
+older than ``RECSYS_EVENT_RETENTION_DAYS``.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.sessions.models import Session
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from tqdm import tqdm
 
-from catalog.models import CartLine, Event, HistoryExclusion, Profile, Review, ReviewReport
+from catalog.models import CartLine, Event, EventKind, HistoryExclusion, Profile, Review, ReviewReport
+from recommender.experiments import results_freeze
+from recommender.models import Experiment
+from recommender.serving import TRENDING_DAYS
 
 
 def _timestamp(moment: datetime | None) -> str | None:
@@ -89,3 +97,40 @@ def user_erase(*, user: AbstractBaseUser, session_keys: list[str] | None = None)
     Session.objects.filter(session_key__in=keys).delete()
     user.delete()  # cascades: reviews, events, profile, and their embeddings
     return counts
+
+
+def events_prune(*, days: int | None = None, dry_run: bool = False, batch: int = 10_000,
+                 progress: bool = False) -> dict[str, Any]:
+    """Delete the events nothing needs after ``days`` (``RECSYS_EVENT_RETENTION_DAYS``; 0 keeps
+    everything): anonymous visitors' events (their session, and so their cart and session
+    signals, expired long before) and impressions (click-through statistics), both older than
+    ``days``. Kept: a signed-in shopper's own actions (their history, until they delete them
+    with the account), and, while an experiment runs, every event since it started (its
+    conversions need the purchases of its anonymous sessions too). Stopped experiments have
+    their results frozen first. Batches of ``batch`` rows, each its own transaction, so a big
+    backlog never holds one long lock and an interrupted run just resumes."""
+    days = settings.RECSYS_EVENT_RETENTION_DAYS if days is None else days
+    if days == 0:
+        return {"deleted": 0, "cutoff": None}
+    if days < TRENDING_DAYS:
+        raise ValueError(f"keep events at least {TRENDING_DAYS} days (got {days}): the trending row counts the last "
+                         f"{TRENDING_DAYS} days of activity; 0 keeps them all")
+    for stopped in Experiment.objects.filter(is_active=False, results__isnull=True):  # stopped before results were kept
+        if Event.objects.filter(context__exp=stopped.key).exists():
+            results_freeze(stopped)
+            stopped.save(update_fields=["results"])
+    cutoff = timezone.now() - timedelta(days=days)
+    running = Experiment.objects.filter(is_active=True).first()
+    if running is not None:
+        cutoff = min(cutoff, running.started_at or running.created_at)
+    old = Event.objects.filter(Q(user=None) | Q(kind=EventKind.IMPRESSION), created_at__lt=cutoff)
+    total = old.count()
+    if dry_run:
+        return {"deleted": 0, "would_delete": total, "cutoff": cutoff}
+    deleted, last = 0, 0
+    with tqdm(total=total, desc="prune events", unit="event", disable=not progress) as bar:
+        while ids := list(old.filter(id__gt=last).order_by("id").values_list("id", flat=True)[:batch]):
+            n, _ = Event.objects.filter(id__in=ids).delete()
+            deleted, last = deleted + n, ids[-1]
+            bar.update(n)
+    return {"deleted": deleted, "cutoff": cutoff}

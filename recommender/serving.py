@@ -792,6 +792,7 @@ TRENDING_POOL = 1000
 
 
 TRENDING_MIN_PEOPLE = 2  # what one visitor alone did to a film is not a trend
+TRENDING_DAYS = 30  # the window of activity the trending row counts
 
 
 def _trending_counts(days: int, limit: int) -> list[tuple[int, int]]:
@@ -830,7 +831,7 @@ def _banned(user: AbstractBaseUser | None, context: FeedContext) -> set[int]:
     return context.hidden | set(context.exclude)
 
 
-def trending(k: int = 10, context: FeedContext | None = None, days: int = 30,
+def trending(k: int = 10, context: FeedContext | None = None, days: int = TRENDING_DAYS,
              user: AbstractBaseUser | None = None) -> list[Recommendation]:
     """Most people interested in the last ``days`` days of activity (relative to the newest event,
     so imported historical data trends too), explained with the genre it trends in; without

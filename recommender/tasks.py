@@ -38,6 +38,15 @@ def clear_sessions() -> dict[str, int]:
     return {"deleted": deleted}
 
 
+@shared_task(name="recommender.prune_events", acks_late=True, autoretry_for=TRANSIENT, retry_backoff=60,
+             max_retries=3)
+def prune_events() -> dict[str, int]:
+    """Delete anonymous events and impressions past the retention period (Celery beat, daily)."""
+    from recommender.privacy import events_prune
+
+    return {"deleted": events_prune()["deleted"]}
+
+
 @shared_task(
     name="recommender.embed", acks_late=True, reject_on_worker_lost=True,
     autoretry_for=TRANSIENT, retry_backoff=2, retry_backoff_max=300, retry_jitter=True, max_retries=10,

@@ -231,6 +231,9 @@ RECSYS_DIVERSITY = float(os.environ.get("RECSYS_DIVERSITY", "0.8"))
 RECSYS_FAIRNESS = float(os.environ.get("RECSYS_FAIRNESS", "0.0"))
 # Feeds are cached this long; any new action of the user changes the cache key (see serving).
 RECSYS_FEED_CACHE_SECONDS = int(os.environ.get("RECSYS_FEED_CACHE_SECONDS", "300"))
+# Anonymous visitors' events and everyone's impressions are deleted this many days old (0: never;
+# at least 30, the trending row's window; see docs/PRIVACY.md "Retention").
+RECSYS_EVENT_RETENTION_DAYS = int(os.environ.get("RECSYS_EVENT_RETENTION_DAYS", "90"))
 
 CELERY_BEAT_SCHEDULE = {
     # the sweep that catches up after a broker outage or a lost task (see docs/OPERATIONS.md)
@@ -239,6 +242,8 @@ CELERY_BEAT_SCHEDULE = {
     "train": {"task": "recommender.train", "schedule": float(os.environ.get("RECSYS_TRAIN_EVERY", 6 * 3600))},
     # expired sessions (every anonymous visitor leaves one): Django never deletes them itself
     "clear-sessions": {"task": "recsite.clear_sessions", "schedule": 24 * 3600.0},
+    # anonymous visitors' events and impressions past RECSYS_EVENT_RETENTION_DAYS (docs/PRIVACY.md)
+    "prune-events": {"task": "recommender.prune_events", "schedule": 24 * 3600.0},
 }
 # beat's record of when each entry last ran: under var/, not in whatever folder the worker started in
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
