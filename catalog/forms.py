@@ -75,7 +75,14 @@ class UniqueUsernameMixin:
         return username
 
 
+EMAIL_HELP = "Optional: only to send you a link if you forget your password."
+
+
 class SignupForm(UniqueUsernameMixin, UserCreationForm):
+    class Meta(UserCreationForm.Meta):
+        fields = ("username", "email")
+        help_texts = {"email": EMAIL_HELP}
+
     interests = forms.CharField(
         required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
         help_text="What do you like? e.g. 'space adventures, clever comedies'. Used to personalise your feed.",
@@ -96,6 +103,15 @@ class SignupForm(UniqueUsernameMixin, UserCreationForm):
             raise
         services.profile_update(user=user, interests=self.cleaned_data["interests"])
         return user
+
+
+class EmailForm(forms.ModelForm):
+    """The account's email address, the one password resets go to (the profile page)."""
+
+    class Meta:
+        model = get_user_model()
+        fields = ["email"]
+        help_texts = {"email": EMAIL_HELP}
 
 
 class ProfileForm(forms.ModelForm):

@@ -13,6 +13,7 @@ urlpatterns = [
     path("checkout/", views.checkout, name="checkout"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/profile/", views.profile, name="profile"),
+    path("accounts/email/", views.account_email, name="account_email"),
     path("accounts/history/", views.history, name="history"),
     path("accounts/history/<int:pk>/", views.history_use, name="history_use"),
 ]

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -18,8 +19,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from catalog import cart, selectors, services
-from catalog.forms import ProfileForm, RatingForm, ReportForm, ReviewForm, SignupForm
+from catalog.forms import EmailForm, ProfileForm, RatingForm, ReportForm, ReviewForm, SignupForm
 from catalog.models import EventKind, Item, Review
+from catalog.throttling import PasswordAttemptsThrottled, password_attempt_wait, refuse_message
 
 ITEMS_PER_PAGE = 24
 # what each card button says once pressed
@@ -186,6 +188,9 @@ def checkout(request: HttpRequest) -> HttpResponse:
 
 
 def signup(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST" and (wait := password_attempt_wait(request)) is not None:
+        refuse_message(request, wait)
+        return render(request, "registration/signup.html", {"form": SignupForm()}, status=429)
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -242,7 +247,34 @@ def profile(request: HttpRequest) -> HttpResponse:
             return redirect("profile")
     context = {
         "form": form,
+        "email_form": EmailForm(instance=request.user),
         "reviews": selectors.user_reviews(user=request.user)[:50],
         "events": selectors.user_events(user=request.user)[:50],
     }
     return render(request, "catalog/profile.html", context)
+
+
+@login_required
+@require_POST
+def account_email(request: HttpRequest) -> HttpResponse:
+    """Set or remove the account's email address (where password reset links go)."""
+    form = EmailForm(request.POST, instance=request.user)
+    if form.is_valid():
+        form.save()
+        messages.success(request, "Your email address is saved." if form.cleaned_data["email"]
+                         else "Your email address is removed: you cannot reset a forgotten password now.")
+    else:
+        _error_messages(request, form)
+    return redirect("profile")
+
+
+class LoginView(PasswordAttemptsThrottled, auth_views.LoginView):
+    pass
+
+
+class PasswordChangeView(PasswordAttemptsThrottled, auth_views.PasswordChangeView):
+    pass
+
+
+class PasswordResetView(PasswordAttemptsThrottled, auth_views.PasswordResetView):
+    pass

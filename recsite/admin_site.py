@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.core.exceptions import BadRequest
 from django.db import DataError, transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 # A year lookup in a changelist's query string ("created_at__year=2026", "...__year__gte=..."):
@@ -31,6 +31,16 @@ class RecsiteAdminSite(admin.AdminSite):
     site_header = "recsite administration"
     site_title = "recsite admin"
     index_template = "admin/recsite_index.html"
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """Django's, with the storefront's budget of password attempts (``catalog.throttling``):
+        over it, back to the login page with a message, the password not checked."""
+        from catalog.throttling import password_attempt_wait, refuse_message
+
+        if request.method == "POST" and (wait := password_attempt_wait(request)) is not None:
+            refuse_message(request, wait)
+            return HttpResponseRedirect(request.get_full_path())
+        return super().login(request, extra_context)
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         from recommender.status import system_status

@@ -81,12 +81,17 @@ class MeSerializer(serializers.ModelSerializer):
     profile = ProfileSerializer()
     # not the model field's pattern: a JSON Schema's \w is ASCII, a username's any script ("rené")
     username = serializers.CharField(help_text="Letters (any script), digits and @/./+/-/_; 150 at most.")
-    email = serializers.CharField(read_only=True, help_text="An email address, or empty.")
+    email = serializers.CharField(read_only=True, help_text="Where password reset links go, or empty.")
 
     class Meta:
         model = get_user_model()
         fields = ["id", "username", "email", "is_staff", "date_joined", "profile"]
         read_only_fields = ["id", "email", "is_staff", "date_joined"]
+
+
+def email_field() -> serializers.EmailField:
+    return serializers.EmailField(required=False, allow_blank=True, max_length=254, help_text=(
+        "Optional: only where a password reset link goes; empty removes it."))
 
 
 class UsernameField(serializers.RegexField):
@@ -103,8 +108,9 @@ class UsernameField(serializers.RegexField):
 
 
 class MeUpdateSerializer(RejectUnknownFields, serializers.Serializer):
-    read_only_keys = ("id", "email", "is_staff", "date_joined")  # GET's, ignored
+    read_only_keys = ("id", "is_staff", "date_joined")  # GET's, ignored
     username = UsernameField(required=False)
+    email = email_field()
     profile = ProfileSerializer(required=False)
 
 
@@ -352,6 +358,13 @@ class SignupSerializer(RejectUnknownFields, serializers.Serializer):
                                      help_text="Checked by the site's password validators.")
     interests = serializers.CharField(required=False, allow_blank=True, max_length=2000,
                                       help_text="What the shopper likes, in their words; starts the feed.")
+    email = email_field()
+
+
+class PasswordChangeSerializer(RejectUnknownFields, serializers.Serializer):
+    old_password = serializers.CharField(write_only=True, max_length=4096, trim_whitespace=False)
+    new_password = serializers.CharField(write_only=True, max_length=4096, trim_whitespace=False,
+                                         help_text="Checked by the site's password validators.")
 
 
 class SignupResultSerializer(serializers.Serializer):

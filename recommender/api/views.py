@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib.auth import get_user_model, logout
+from django.contrib.auth import get_user_model, logout, update_session_auth_hash
+from django.contrib.auth.forms import PasswordChangeForm
 from django.db import IntegrityError, transaction
+from django.forms import Form
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
 from rest_framework.authtoken.models import Token
@@ -16,9 +18,11 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 
 from catalog import services
 from catalog.api.base import ApiMixin, parse_pk
+from catalog.api.serializers import TokenSerializer
 from catalog.api.views import SEARCH_MAX_RESULTS, CredentialsView
 from catalog.api.views import ItemViewSet as CatalogItemViewSet
 from catalog.cart import Cart
@@ -221,6 +225,15 @@ class SuggestView(OpenReadView):
         }).data)
 
 
+def _form_errors(form: Form, rename: dict[str, str]) -> ValidationError:
+    """A Django form's errors as the API's 400, under the API's field names (the password a form
+    asks for twice is one field in the API)."""
+    errors: dict[str, list[str]] = {}
+    for field, messages in form.errors.items():
+        errors.setdefault(rename.get(field, field), []).extend(messages)
+    return ValidationError(errors)
+
+
 class SignupView(CredentialsView):
     """Create an account (the storefront's sign-up form, its checks included) and get its API
     token; throttled like ``/api/auth/token/`` (the ``login`` rate)."""
@@ -234,10 +247,9 @@ class SignupView(CredentialsView):
         data = serializer.validated_data
         password = data["password"]
         form = SignupForm(data={"username": data["username"], "password1": password, "password2": password,
-                                "interests": data.get("interests", "")})
-        if not form.is_valid():  # the form's password2 errors are the password's
-            raise ValidationError({"password" if name.startswith("password") else name: errors
-                                   for name, errors in form.errors.items()})
+                                "interests": data.get("interests", ""), "email": data.get("email", "")})
+        if not form.is_valid():
+            raise _form_errors(form, {"password1": "password", "password2": "password"})
         try:
             with transaction.atomic():
                 user = form.save()
@@ -307,6 +319,9 @@ class MeView(ApiMixin, GenericAPIView):
                 except IntegrityError:  # taken by a concurrent request since full_clean looked
                     check_username_free(user.username, user=user)  # which it now reports: a 400 on username
                     raise
+            if "email" in data:
+                user.email = data["email"]
+                user.save(update_fields=["email"])
             if data.get("profile"):
                 services.profile_update(user=user, **data["profile"])
         return self._me(request)
@@ -317,6 +332,33 @@ class MeView(ApiMixin, GenericAPIView):
         privacy.user_erase(user=request.user, session_keys=[session_key] if session_key else [])
         logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MePasswordView(ApiMixin, GenericAPIView):
+    """Change the signed-in user's password: the current one, then the new one (the site's
+    password validators check it). Other browser sessions are signed out, and the API token is
+    replaced: the response holds the new one. Throttled like ``/api/auth/token/``."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+    serializer_class = s.PasswordChangeSerializer
+
+    @extend_schema(request=s.PasswordChangeSerializer, responses={200: TokenSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = s.PasswordChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        new = serializer.validated_data["new_password"]
+        form = PasswordChangeForm(request.user, {"old_password": serializer.validated_data["old_password"],
+                                                 "new_password1": new, "new_password2": new})
+        if not form.is_valid():
+            raise _form_errors(form, {"new_password1": "new_password", "new_password2": "new_password"})
+        with transaction.atomic():
+            form.save()
+            Token.objects.filter(user=request.user).delete()
+            token = Token.objects.create(user=request.user)
+        update_session_auth_hash(request._request, request.user)  # this session stays signed in
+        return Response({"token": token.key})
 
 
 class MeExportView(ApiMixin, GenericAPIView):

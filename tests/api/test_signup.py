@@ -61,7 +61,8 @@ def test_sign_up_errors_name_the_field_and_create_nothing(anon, user_a):
     error({"username": "newbie", "password": "12345678901"}, "password")  # entirely numeric
     error({"username": "newbie"}, "password")
     error({"username": "newbie", "password": PASSWORD, "interests": "x" * 2001}, "interests")
-    error({"username": "newbie", "password": PASSWORD, "email": "n@example.com"}, "email")  # unknown key
+    error({"username": "newbie", "password": PASSWORD, "email": "n@example"}, "email")  # not an address
+    error({"username": "newbie", "password": PASSWORD, "phone": "555"}, "phone")  # unknown key
     assert not User.objects.filter(username__in=["newbie", "new one"]).exists()
     assert not User.objects.filter(username__startswith="xxx").exists()
 

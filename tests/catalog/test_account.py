@@ -1,0 +1,173 @@
+"""The account itself: an email address for password resets, changing the password and
+resetting a forgotten one, in the storefront and the API."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.core import mail
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "old-secret-4711"
+NEW_PASSWORD = "brand-new-secret-0815"
+
+
+@pytest.fixture
+def shopper() -> User:
+    return User.objects.create_user("forgetful", email="forgetful@example.com", password=PASSWORD)
+
+
+def test_a_forgotten_password_is_reset_by_email_in_the_store(client, shopper):
+    login = client.get(reverse("login")).content.decode()
+    assert f'href="{reverse("password_reset")}"' in login and f'href="{reverse("signup")}"' in login
+    form = client.get(reverse("password_reset"))
+    assert "Forgot your password?" in form.content.decode() and 'class="topbar"' in form.content.decode()
+    response = client.post(reverse("password_reset"), {"email": "forgetful@example.com"})
+    assert response.status_code == 302 and "Check your email" in client.get(response.url).content.decode()
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["forgetful@example.com"]
+    assert "forgetful" in mail.outbox[0].body and "The link works once" in mail.outbox[0].body
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
+
+    set_password = client.get(link, follow=True)  # Django swaps the token for a session and redirects
+    assert "Choose a new password" in set_password.content.decode()
+    url = set_password.redirect_chain[-1][0]
+    weak = client.post(url, {"new_password1": "12345678", "new_password2": "12345678"})
+    assert weak.status_code == 200 and "This password is too common." in weak.content.decode()
+    done = client.post(url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}, follow=True)
+    assert "Your new password is set." in done.content.decode()
+    assert client.login(username="forgetful", password=NEW_PASSWORD)
+    client.logout()
+    assert "This link no longer works" in client.get(link, follow=True).content.decode()
+
+
+def test_a_reset_for_an_unknown_address_says_the_same_and_sends_nothing(client, shopper):
+    response = client.post(reverse("password_reset"), {"email": "nobody@example.com"})
+    assert response.status_code == 302 and response.url == reverse("password_reset_done")
+    assert mail.outbox == []
+
+
+def test_changing_the_password_keeps_this_session(client, shopper):
+    client.force_login(shopper)
+    profile = client.get(reverse("profile")).content.decode()
+    assert f'href="{reverse("password_change")}"' in profile
+    page = client.get(reverse("password_change")).content.decode()
+    assert "Change your password" in page and 'class="topbar"' in page
+    wrong = client.post(reverse("password_change"), {"old_password": "guess", "new_password1": NEW_PASSWORD,
+                                                     "new_password2": NEW_PASSWORD})
+    assert wrong.status_code == 200 and "Your old password was entered incorrectly" in wrong.content.decode()
+    response = client.post(reverse("password_change"), {"old_password": PASSWORD, "new_password1": NEW_PASSWORD,
+                                                        "new_password2": NEW_PASSWORD}, follow=True)
+    assert "Your password is changed." in response.content.decode()
+    assert client.get(reverse("profile")).status_code == 200  # still signed in
+    shopper.refresh_from_db()
+    assert shopper.check_password(NEW_PASSWORD)
+
+
+def test_an_email_address_is_given_at_sign_up_and_changed_on_the_profile(client):
+    bad = client.post(reverse("signup"), {"username": "mailer", "email": "not-an-address",
+                                          "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert bad.status_code == 200 and "Enter a valid email address." in bad.content.decode()
+    assert not User.objects.filter(username="mailer").exists()
+    client.post(reverse("signup"), {"username": "mailer", "email": "mailer@example.com",
+                                    "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    user = User.objects.get(username="mailer")
+    assert user.email == "mailer@example.com"
+    assert 'value="mailer@example.com"' in client.get(reverse("profile")).content.decode()
+
+    def email(value: str) -> list[str]:  # the profile page the form returns to, and its messages
+        response = client.post(reverse("account_email"), {"email": value}, follow=True)
+        assert response.redirect_chain == [(reverse("profile"), 302)]
+        return [str(m) for m in response.context["messages"]]
+
+    assert email("nope") == ["Email address: Enter a valid email address."]
+    assert email("new@example.com") == ["Your email address is saved."]
+    user.refresh_from_db()
+    assert user.email == "new@example.com"
+    assert "you cannot reset a forgotten password now" in email("")[0]
+    user.refresh_from_db()
+    assert user.email == ""
+    assert client.get(reverse("account_email")).status_code == 405
+
+
+def test_the_api_sets_the_email_and_changes_the_password_with_a_new_token(shopper):
+    api = APIClient()
+    old_token = Token.objects.create(user=shopper)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {old_token.key}")
+    bad = api.patch("/api/me/", {"email": "nope"}, format="json")
+    assert bad.status_code == 400 and list(bad.json()["error"]["fields"]) == ["email"]
+    assert api.patch("/api/me/", {"email": "api@example.com"}, format="json").json()["email"] == "api@example.com"
+
+    url = "/api/me/password/"
+    wrong = api.post(url, {"old_password": "guess", "new_password": NEW_PASSWORD}, format="json")
+    assert wrong.status_code == 400 and list(wrong.json()["error"]["fields"]) == ["old_password"]
+    weak = api.post(url, {"old_password": PASSWORD, "new_password": "forgetful"}, format="json")
+    assert weak.status_code == 400 and list(weak.json()["error"]["fields"]) == ["new_password"]
+    assert api.post(url, {"old_password": PASSWORD}, format="json").json()["error"]["fields"] == {
+        "new_password": ["This field is required."]}
+    shopper.refresh_from_db()
+    assert shopper.check_password(PASSWORD)  # nothing changed yet
+
+    response = api.post(url, {"old_password": PASSWORD, "new_password": NEW_PASSWORD}, format="json")
+    assert response.status_code == 200 and response.json()["token"] != old_token.key
+    assert api.get("/api/me/").status_code == 401  # the old token is gone
+    api.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
+    assert api.get("/api/me/").json()["email"] == "api@example.com"
+    assert APIClient().post("/api/auth/token/", {"username": "forgetful", "password": NEW_PASSWORD},
+                            format="json").status_code == 200
+    assert APIClient().post(url, {"old_password": PASSWORD, "new_password": NEW_PASSWORD},
+                            format="json").status_code == 401
+
+
+def test_api_sign_up_takes_an_email_address():
+    api = APIClient()
+    bad = api.post("/api/auth/signup/", {"username": "apimail", "password": NEW_PASSWORD, "email": "x"}, format="json")
+    assert bad.status_code == 400 and list(bad.json()["error"]["fields"]) == ["email"]
+    created = api.post("/api/auth/signup/", {"username": "apimail", "password": NEW_PASSWORD,
+                                             "email": "apimail@example.com"}, format="json")
+    assert created.status_code == 201 and created.json()["user"]["email"] == "apimail@example.com"
+
+
+def test_password_attempts_share_one_budget_across_the_store_the_admin_and_the_api(client, shopper, settings):
+    """10 a minute per address (the API's ``login`` rate): the storefront's log-in, the admin's,
+    sign-up, password resets and ``/api/auth/token/`` count together, so none is a way around it."""
+    for n in range(4):
+        assert client.post(reverse("login"), {"username": "forgetful", "password": f"guess-{n}"}).status_code == 200
+    for n in range(3):
+        assert client.post(reverse("admin:login"), {"username": "forgetful", "password": f"guess-{n}"}).status_code == 200
+    assert client.post(reverse("password_reset"), {"email": "nobody@example.com"}).status_code == 302
+    assert client.post(reverse("signup"), {"username": "x", "password1": "a", "password2": "b"}).status_code == 200
+    assert APIClient().post("/api/auth/token/", {"username": "forgetful", "password": "guess"},
+                            format="json").status_code == 400  # the 10th
+
+    refused = client.post(reverse("login"), {"username": "forgetful", "password": PASSWORD})  # right, but too late
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert "Too many attempts from here" in refused.content.decode() and "_auth_user_id" not in client.session
+    assert refused.context["form"].is_bound is False  # the password was not even checked
+    admin_refused = client.post(reverse("admin:login"), {"username": "forgetful", "password": PASSWORD}, follow=True)
+    assert "Too many attempts from here" in admin_refused.content.decode() and "_auth_user_id" not in client.session
+    assert client.post(reverse("password_reset"), {"email": "forgetful@example.com"}).status_code == 429
+    assert mail.outbox == []
+    signup = client.post(reverse("signup"), {"username": "late", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert signup.status_code == 429 and not User.objects.filter(username="late").exists()
+    assert APIClient().post("/api/auth/token/", {"username": "forgetful", "password": PASSWORD},
+                            format="json").status_code == 429
+
+
+def test_a_signed_in_shopper_has_their_own_budget_for_changing_the_password(client, shopper):
+    client.force_login(shopper)
+    for n in range(10):
+        client.post(reverse("password_change"), {"old_password": f"guess-{n}", "new_password1": NEW_PASSWORD,
+                                                 "new_password2": NEW_PASSWORD})
+    refused = client.post(reverse("password_change"), {"old_password": PASSWORD, "new_password1": NEW_PASSWORD,
+                                                       "new_password2": NEW_PASSWORD})
+    assert refused.status_code == 429 and "Too many attempts" in refused.content.decode()
+    shopper.refresh_from_db()
+    assert shopper.check_password(PASSWORD)
+    assert APIClient().post("/api/auth/token/", {"username": "forgetful", "password": PASSWORD},
+                            format="json").status_code == 200  # the address's budget is another
