@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "corsheaders",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "recsite.metrics.MetricsMiddleware",
+    "corsheaders.middleware.CorsMiddleware",  # before any middleware that answers (503s, redirects) by itself
     "django.middleware.security.SecurityMiddleware",
     "recsite.health.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -184,6 +186,12 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = DEBUG
 
 # ---------------------------------------------------------------------- API
+# Browser apps on other sites calling the API: their origins, e.g. "https://shop.example.com".
+# Only /api/; credentials (cookies) are not shared cross-site, so such apps use token auth.
+CORS_ALLOWED_ORIGINS = env_list("API_CORS_ORIGINS", "")
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_EXPOSE_HEADERS = ["Retry-After"]  # a throttled app can read how long to wait
+CORS_PREFLIGHT_MAX_AGE = 3600
 REST_FRAMEWORK = {
     # token first: an anonymous request then gets 401 with WWW-Authenticate, not 403
     "DEFAULT_AUTHENTICATION_CLASSES": [
