@@ -5,11 +5,13 @@ recommender hears about saved rows through Django's ``post_save`` and about bulk
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -149,6 +151,23 @@ def review_report(*, user: AbstractBaseUser, review: Review, reason: str, note: 
     # (a concurrent first report by the same user: get_or_create's IntegrityError retry finds it)
     return ReviewReport.objects.update_or_create(review=review, user=user,
                                                  defaults={"reason": report.reason, "note": report.note})
+
+
+def sessions_forget(*, user: AbstractBaseUser, session_keys: Iterable[str] = ()) -> int:
+    """Delete the browser sessions ``user`` used (those their events name, and ``session_keys``)
+    and the anonymous events of those sessions (what they did before signing in): the part of
+    an account that no foreign key cascades. Returns the number of events deleted."""
+    keys = {key for key in session_keys if key}
+    keys |= set(Event.objects.filter(user=user).exclude(session_key="").values_list("session_key", flat=True))
+    deleted, _ = Event.objects.filter(user=None, session_key__in=keys).delete()
+    Session.objects.filter(session_key__in=keys).delete()
+    return deleted
+
+
+def account_deleting(sender: type, instance: AbstractBaseUser, **kwargs: object) -> None:
+    """``pre_delete`` of the user model: however an account is deleted (the admin, the shell, an
+    erasure), its sessions and their anonymous events go with it."""
+    sessions_forget(user=instance)
 
 
 def session_key_of(session: SessionBase) -> str:

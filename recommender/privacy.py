@@ -14,12 +14,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from tqdm import tqdm
 
+from catalog import services
 from catalog.models import CartLine, Event, EventKind, HistoryExclusion, Profile, Review, ReviewReport
 from recommender.experiments import results_freeze
 from recommender.models import Experiment
@@ -90,11 +90,8 @@ def user_erase(*, user: AbstractBaseUser, session_keys: list[str] | None = None)
         "reviews": Review.objects.filter(user=user).count(),
         "events": Event.objects.filter(user=user).count(),
     }
-    keys = {key for key in (session_keys or []) if key}
-    keys |= set(Event.objects.filter(user=user).exclude(session_key="").values_list("session_key", flat=True))
-    # anonymous events of the same sessions (before the user logged in) go too
-    counts["session_events"], _ = Event.objects.filter(user=None, session_key__in=keys).delete()
-    Session.objects.filter(session_key__in=keys).delete()
+    # the sessions' anonymous events (before the user logged in), and the current session's
+    counts["session_events"] = services.sessions_forget(user=user, session_keys=session_keys or [])
     user.delete()  # cascades: reviews, events, profile, and their embeddings
     return counts
 

@@ -172,3 +172,28 @@ def test_a_signed_in_shopper_has_their_own_budget_for_changing_the_password(clie
     assert shopper.check_password(PASSWORD)
     assert APIClient().post("/api/auth/token/", {"username": "forgetful", "password": PASSWORD},
                             format="json").status_code == 200  # the address's budget is another
+
+
+def test_an_account_deleted_in_the_admin_takes_its_sessions_and_their_anonymous_events(staff_client, shopper):
+    """No foreign key links a session or the events of its anonymous visit to the account: an
+    erasure deleted them, the admin's delete button did not."""
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    from catalog.models import Event, Item
+    from recsite.sessions import SessionStore
+
+    store = SessionStore()
+    store.create()
+    film = Item.objects.create(title="Browsed Film", slug="browsed-film", external_id="t:browsed")
+    now = timezone.now()
+    before_login = Event.objects.create(session_key=store.session_key, item=film, kind="view", created_at=now)
+    Event.objects.create(user=shopper, session_key=store.session_key, item=film, kind="click", created_at=now)
+    stranger = Event.objects.create(session_key="another-visitor", item=film, kind="view", created_at=now)
+
+    url = reverse("admin:auth_user_delete", args=[shopper.pk])
+    assert staff_client.post(url, {"post": "yes"}).status_code == 302
+    assert not User.objects.filter(pk=shopper.pk).exists()
+    assert not Event.objects.filter(pk=before_login.pk).exists()
+    assert not Session.objects.filter(session_key=store.session_key).exists()
+    assert Event.objects.filter(pk=stranger.pk).exists()
