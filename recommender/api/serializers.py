@@ -361,6 +361,14 @@ class SignupSerializer(RejectUnknownFields, serializers.Serializer):
     email = email_field()
 
 
+class PasswordResetSerializer(RejectUnknownFields, serializers.Serializer):
+    email = serializers.EmailField(max_length=254, help_text="The account's email address.")
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
 class PasswordChangeSerializer(RejectUnknownFields, serializers.Serializer):
     old_password = serializers.CharField(write_only=True, max_length=4096, trim_whitespace=False)
     new_password = serializers.CharField(write_only=True, max_length=4096, trim_whitespace=False,

@@ -23,6 +23,7 @@ urlpatterns = [
     path("search/", views.SearchView.as_view(), name="api-search"),
     path("search/suggest/", views.SuggestView.as_view(), name="api-search-suggest"),
     path("auth/signup/", views.SignupView.as_view(), name="api-signup"),
+    path("auth/password-reset/", views.PasswordResetView.as_view(), name="api-password-reset"),
     path("me/", views.MeView.as_view(), name="api-me"),
     path("me/onboarding/", views.MeOnboardingView.as_view(), name="api-me-onboarding"),
     path("me/export/", views.MeExportView.as_view(), name="api-me-export"),

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import get_user_model, logout, update_session_auth_hash
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.forms import PasswordChangeForm, PasswordResetForm
 from django.db import IntegrityError, transaction
 from django.forms import Form
 from drf_spectacular.utils import extend_schema
@@ -232,6 +232,25 @@ def _form_errors(form: Form, rename: dict[str, str]) -> ValidationError:
     for field, messages in form.errors.items():
         errors.setdefault(rename.get(field, field), []).extend(messages)
     return ValidationError(errors)
+
+
+class PasswordResetView(CredentialsView):
+    """Mail a link to choose a new password to the accounts with this email (the storefront's
+    "Forgot your password?"; the link opens its page). The answer is the same whether or not an
+    account has the address, so it tells no one who is a customer. Throttled: the ``login`` rate."""
+
+    serializer_class = s.PasswordResetSerializer
+
+    @extend_schema(request=s.PasswordResetSerializer, responses={202: s.DetailSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = s.PasswordResetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        form = PasswordResetForm(data=serializer.validated_data)
+        if not form.is_valid():
+            raise _form_errors(form, {})
+        form.save(request=request._request, use_https=request.is_secure())
+        return Response({"detail": "If an account has this address, a link to choose a new password is on its way."},
+                        status=status.HTTP_202_ACCEPTED)
 
 
 class SignupView(CredentialsView):

@@ -197,3 +197,18 @@ def test_an_account_deleted_in_the_admin_takes_its_sessions_and_their_anonymous_
     assert not Event.objects.filter(pk=before_login.pk).exists()
     assert not Session.objects.filter(session_key=store.session_key).exists()
     assert Event.objects.filter(pk=stranger.pk).exists()
+
+
+def test_an_app_asks_for_the_reset_link_through_the_api(client, shopper):
+    api = APIClient()
+    url = "/api/auth/password-reset/"
+    unknown = api.post(url, {"email": "nobody@example.com"}, format="json")
+    assert unknown.status_code == 202 and mail.outbox == []
+    known = api.post(url, {"email": "forgetful@example.com"}, format="json")
+    assert known.status_code == 202 and known.json() == unknown.json()  # says nothing about who is a customer
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["forgetful@example.com"]
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
+    assert "Choose a new password" in client.get(link, follow=True).content.decode()  # the storefront's page
+    bad = api.post(url, {"email": "not-an-address"}, format="json")
+    assert bad.status_code == 400 and list(bad.json()["error"]["fields"]) == ["email"]
+    assert list(api.post(url, {"mail": "x@example.com"}, format="json").json()["error"]["fields"]) == ["mail"]
