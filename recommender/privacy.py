@@ -126,8 +126,11 @@ def events_prune(*, days: int | None = None, dry_run: bool = False, batch: int =
         return {"deleted": 0, "would_delete": total, "cutoff": cutoff}
     deleted, last = 0, 0
     with tqdm(total=total, desc="prune events", unit="event", disable=not progress) as bar:
-        while ids := list(old.filter(id__gt=last).order_by("id").values_list("id", flat=True)[:batch]):
-            n, _ = Event.objects.filter(id__in=ids).delete()
-            deleted, last = deleted + n, ids[-1]
+        while True:  # each batch is an id range (a DELETE of 10,000 listed ids spent 0.2 s parsing them)
+            edge = list(old.filter(id__gt=last).order_by("id").values_list("id", flat=True)[batch - 1:batch])
+            n, _ = old.filter(id__gt=last, **({"id__lte": edge[0]} if edge else {})).delete()
+            deleted += n
             bar.update(n)
-    return {"deleted": deleted, "cutoff": cutoff}
+            if not edge:
+                return {"deleted": deleted, "cutoff": cutoff}
+            last = edge[0]
