@@ -66,11 +66,14 @@ def reviews_reported(reviews: QuerySet[Review] | None = None, *, shown_only: boo
     return reported.filter(is_hidden=False) if shown_only else reported
 
 
-def item_reviews(*, item: Item, viewer: AbstractBaseUser | None = None) -> QuerySet[Review]:
-    """Visible reviews, written ones first, newest first; with ``viewer``, each says whether
-    they reported it (``reported_by_viewer``)."""
+def item_reviews(*, item: Item, viewer: AbstractBaseUser | None = None, written: bool = False) -> QuerySet[Review]:
+    """Visible reviews, written ones first, newest first (``written``: only those with a text;
+    the rest are ratings, which the histogram counts); with ``viewer``, each says whether they
+    reported it (``reported_by_viewer``)."""
     has_text = models.Case(models.When(text="", then=Value(0)), default=Value(1), output_field=models.IntegerField())
     reviews = item.reviews.filter(is_hidden=False).select_related("user").annotate(has_text=has_text)
+    if written:
+        reviews = reviews.exclude(text="")
     if viewer is not None:
         reviews = reviews.annotate(reported_by_viewer=models.Exists(
             ReviewReport.objects.filter(review=models.OuterRef("pk"), user=viewer)))

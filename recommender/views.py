@@ -69,15 +69,17 @@ def item_detail(request: HttpRequest, slug: str) -> HttpResponse:
         catalog_services.event_record(item=item, kind=EventKind.VIEW, context=click, **actor(request))
     rows = serving.item_rows(item, user, context, k=ROW_SIZE)
     serving.impressions_log(rows=rows, user=user, context=context)
-    reviews = catalog_selectors.item_reviews(item=item, viewer=user)
+    reviews = catalog_selectors.item_reviews(item=item, viewer=user, written=True)
     mine = catalog_selectors.user_reviews(user=user).filter(item=item).first() if user else None
+    histogram = catalog_selectors.item_rating_histogram(item=item)
     return render(request, "recommender/item_detail.html", {
         "item": item,
         "facts": {relation: {**fact, "label": catalog_selectors.relation_label(relation).capitalize(),
                              "phrase": relation_phrase(relation).capitalize()}
                   for relation, fact in catalog_selectors.item_facts(item=item).items()},
         "reviews": Paginator(reviews, 10).get_page(request.GET.get("page")),
-        "histogram": catalog_selectors.item_rating_histogram(item=item),
+        "histogram": histogram,
+        "reviews_rated": sum(count for _, count, _ in histogram),  # the histogram counts the ratings
         "rows": rows,
         "feed_context": context,
         "my_review": mine,

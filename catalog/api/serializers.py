@@ -163,6 +163,8 @@ class ReviewReportSerializer(RejectUnknownFields, serializers.ModelSerializer):
 class ReviewFilters(QueryParams):
     item = IdField(required=False, help_text="Reviews of this item.")
     mine = serializers.BooleanField(required=False, default=False, help_text="Only the current user's reviews.")
+    written = serializers.BooleanField(required=False, default=False, help_text=(
+        "Only reviews with a text (the item page's list); the others are ratings alone."))
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("item") is None and not attrs.get("mine"):

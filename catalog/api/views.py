@@ -144,9 +144,11 @@ class ReviewViewSet(
             item = Item.objects.filter(pk=filters["item"]).first()
             if item is None:
                 raise ValidationError({"item": "No item with this id."})
-            reviews = selectors.item_reviews(item=item)
+            reviews = selectors.item_reviews(item=item, written=filters["written"])
         else:
             reviews = Review.objects.filter(is_hidden=False).select_related("user")
+            if filters["written"]:
+                reviews = reviews.exclude(text="")
         if filters["mine"]:
             reviews = reviews.filter(user=request.user)
         page = self.paginate_queryset(reviews)

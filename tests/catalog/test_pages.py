@@ -120,7 +120,9 @@ def test_item_page_shows_reviews_and_facts(ml100k, client):
             assert ItemRelation.objects.filter(item=other, relation=relation, entity_id__in=narrow(relation)).exists()
     linked = facts["actor"]["linked"][0]
     assert f'href="{linked.get_absolute_url()}"' in response.content.decode()
-    assert response.context["reviews"].paginator.count == 583
+    assert response.context["reviews_rated"] == 583  # the histogram's; the list has the written ones
+    written = star_wars.reviews.filter(is_hidden=False).exclude(text="")
+    assert response.context["reviews"].paginator.count == written.count()
     missing = client.get("/items/no-such-movie/")
     assert missing.status_code == 404
     assert b"We could not find that page" in missing.content and b'href="/browse/"' in missing.content
@@ -336,3 +338,29 @@ def test_posters_show_the_items_image_or_its_initial(db, client):
         assert image in client.get(url).content.decode(), url
     page = client.get(reverse("item_detail", args=[lettered.slug])).content.decode()
     assert f'style="--hue:{lettered.poster_hue}" aria-hidden="true"><span>O</span>' in page and "<img" not in page
+
+
+def test_the_item_page_lists_written_reviews_and_counts_the_ratings_in_its_histogram(db, client):
+    """A rating without words is a bar in the histogram, not a card of its own (Star Wars had 59
+    pages of cards, 582 of them a star and a name)."""
+    from rest_framework.test import APIClient
+
+    film = Item.objects.create(title="Quiet Film", slug="quiet-film", external_id="t:quiet")
+    for n in range(12):
+        review_save(user=User.objects.create_user(f"rater{n}"), item=film, rating=4)
+    written = review_save(user=User.objects.create_user("writer"), item=film, rating=2, text="Too slow for me.")
+    page = client.get(film.get_absolute_url())
+    html = page.content.decode()
+    assert [review.pk for review in page.context["reviews"]] == [written.pk]
+    assert "(13 ratings, 1 written)" in html and "Too slow for me." in html
+    assert [(stars, count) for stars, count, _ in page.context["histogram"]] == [(5, 0), (4, 12), (3, 0), (2, 1),
+                                                                                 (1, 0)]
+    written.text = ""
+    written.save()
+    assert "No written reviews yet." in client.get(film.get_absolute_url()).content.decode()
+    api = APIClient()
+    assert api.get("/api/reviews/", {"item": film.pk}).json()["count"] == 13
+    written.text = "Better the second time."
+    written.save()
+    only = api.get("/api/reviews/", {"item": film.pk, "written": 1}).json()
+    assert only["count"] == 1 and only["results"][0]["text"] == "Better the second time."
