@@ -404,6 +404,13 @@ class ExperimentAdmin(admin.ModelAdmin):
     readonly_fields = ("started_at", "stopped_at")
     change_form_template = "admin/recommender/experiment/change_form.html"
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Experiment | None = None) -> tuple[str, ...]:
+        """Once started, its key and variants stay: a unit's variant is a hash of the key over the
+        variants' weights, so a change would move units between variants mid-test and mix their
+        figures (start a new experiment instead)."""
+        fixed = ("key", "variants") if obj is not None and obj.started_at is not None else ()
+        return (*fixed, *super().get_readonly_fields(request, obj))
+
     def save_model(self, request: HttpRequest, obj: Experiment, form: forms.ModelForm, change: bool) -> None:
         experiment_save(obj)
 

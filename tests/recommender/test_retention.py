@@ -137,3 +137,24 @@ def test_an_experiment_stopped_before_results_were_kept_is_frozen_before_its_eve
     assert {v.name: (v.impressions, v.clicks) for v in experiments.experiment_results(legacy)} == {
         "a": (0, 0), "b": (1, 1)}
     assert never_run.results is None
+
+
+def test_a_started_experiment_keeps_its_key_and_variants(staff_client):
+    """A unit's variant hashes the key over the weights: changing either mid-test would move units
+    between variants and mix their figures."""
+    form = {"key": "fixed", "name": "Fixed test", "variants": json.dumps(VARIANTS)}
+    staff_client.post(reverse("admin:recommender_experiment_add"), form)
+    experiment = Experiment.objects.get(key="fixed")
+    change = reverse("admin:recommender_experiment_change", args=[experiment.pk])
+    assert 'name="variants"' in staff_client.get(change).content.decode()  # not started: editable
+    staff_client.post(change, {**form, "is_active": "on"})
+    page = staff_client.get(change).content.decode()
+    assert 'name="variants"' not in page and 'name="key"' not in page and 'name="name"' in page
+    other = [{"name": "a", "weight": 90, "params": {}}, {"name": "b", "weight": 10, "params": {}}]
+    staff_client.post(change, {"key": "moved", "name": "Renamed", "variants": json.dumps(other), "is_active": "on"})
+    experiment.refresh_from_db()
+    assert (experiment.key, experiment.name, experiment.variants) == ("fixed", "Renamed", VARIANTS)
+    staff_client.post(change, {"name": "Renamed"})  # stopped: still fixed, its results are of these variants
+    experiment.refresh_from_db()
+    assert not experiment.is_active and experiment.variants == VARIANTS and 'name="variants"' not in (
+        staff_client.get(change).content.decode())
