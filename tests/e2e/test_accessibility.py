@@ -484,3 +484,11 @@ def test_the_focused_onboarding_card_is_never_under_the_sticky_bar(page, trained
             if n == 12:  # the third row on a desktop, where the focus went under the bar
                 shot(page, f"a11y-onboarding-focus{'-phone' if size else ''}", full_page=False)
         assert not hidden, (size, hidden)
+
+
+def test_the_password_rules_are_the_password_fields_description(page):
+    """Django's ``as_p`` put the rules' list in a <span> inside a <p>: the browser closed the
+    paragraph at the list, so the element aria-describedby names was empty."""
+    page.goto("/accounts/signup/")
+    described = page.locator("#id_password1").get_attribute("aria-describedby")
+    expect(page.locator(f"#{described}")).to_contain_text("at least 8 characters")
