@@ -153,21 +153,20 @@ def review_report(*, user: AbstractBaseUser, review: Review, reason: str, note: 
                                                  defaults={"reason": report.reason, "note": report.note})
 
 
-def sessions_forget(*, user: AbstractBaseUser, session_keys: Iterable[str] = ()) -> int:
-    """Delete the browser sessions ``user`` used (those their events name, and ``session_keys``)
-    and the anonymous events of those sessions (what they did before signing in): the part of
-    an account that no foreign key cascades. Returns the number of events deleted."""
+def sessions_forget(*, session_keys: Iterable[str]) -> None:
+    """Delete these browser sessions and their anonymous events (what was done in them before
+    signing in): the part of an account that no foreign key cascades."""
     keys = {key for key in session_keys if key}
-    keys |= set(Event.objects.filter(user=user).exclude(session_key="").values_list("session_key", flat=True))
-    deleted, _ = Event.objects.filter(user=None, session_key__in=keys).delete()
-    Session.objects.filter(session_key__in=keys).delete()
-    return deleted
+    if keys:
+        Event.objects.filter(user=None, session_key__in=keys).delete()
+        Session.objects.filter(session_key__in=keys).delete()
 
 
 def account_deleting(sender: type, instance: AbstractBaseUser, **kwargs: object) -> None:
     """``pre_delete`` of the user model: however an account is deleted (the admin, the shell, an
-    erasure), its sessions and their anonymous events go with it."""
-    sessions_forget(user=instance)
+    erasure), the sessions its events name go with it, and their anonymous events."""
+    sessions_forget(session_keys=Event.objects.filter(user=instance).exclude(session_key="")
+                    .values_list("session_key", flat=True).distinct())
 
 
 def session_key_of(session: SessionBase) -> str:

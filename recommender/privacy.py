@@ -90,8 +90,9 @@ def user_erase(*, user: AbstractBaseUser, session_keys: list[str] | None = None)
         "reviews": Review.objects.filter(user=user).count(),
         "events": Event.objects.filter(user=user).count(),
     }
-    # the sessions' anonymous events (before the user logged in), and the current session's
-    counts["session_events"] = services.sessions_forget(user=user, session_keys=session_keys or [])
+    # the current session, which the user's events may not name; the sessions they name go with
+    # the account (catalog.services.account_deleting, on pre_delete)
+    services.sessions_forget(session_keys=session_keys or [])
     user.delete()  # cascades: reviews, events, profile, and their embeddings
     return counts
 
@@ -112,20 +113,19 @@ def events_prune(*, days: int | None = None, dry_run: bool = False, batch: int =
     if days < TRENDING_DAYS:
         raise ValueError(f"keep events at least {TRENDING_DAYS} days (got {days}): the trending row counts the last "
                          f"{TRENDING_DAYS} days of activity; 0 keeps them all")
-    for stopped in Experiment.objects.filter(is_active=False, results__isnull=True):  # stopped before results were kept
-        if Event.objects.filter(context__exp=stopped.key).exists():
-            results_freeze(stopped)
-            stopped.save(update_fields=["results"])
+    # stopped before results were kept (migration recommender 0004 gave those that ran a start)
+    for stopped in Experiment.objects.filter(is_active=False, results__isnull=True, started_at__isnull=False):
+        results_freeze(stopped)
+        stopped.save(update_fields=["results"])
     cutoff = timezone.now() - timedelta(days=days)
     running = Experiment.objects.filter(is_active=True).first()
     if running is not None:
         cutoff = min(cutoff, running.started_at or running.created_at)
     old = Event.objects.filter(Q(user=None) | Q(kind=EventKind.IMPRESSION), created_at__lt=cutoff)
-    total = old.count()
     if dry_run:
-        return {"deleted": 0, "would_delete": total, "cutoff": cutoff}
-    deleted, last = 0, 0
-    with tqdm(total=total, desc="prune events", unit="event", disable=not progress) as bar:
+        return {"deleted": 0, "would_delete": old.count(), "cutoff": cutoff}
+    deleted, last = 0, 0  # counted for the bar only: the daily task has none
+    with tqdm(total=old.count() if progress else None, desc="prune events", unit="event", disable=not progress) as bar:
         while True:  # each batch is an id range (a DELETE of 10,000 listed ids spent 0.2 s parsing them)
             edge = list(old.filter(id__gt=last).order_by("id").values_list("id", flat=True)[batch - 1:batch])
             n, _ = old.filter(id__gt=last, **({"id__lte": edge[0]} if edge else {})).delete()

@@ -246,8 +246,7 @@ class PasswordResetView(CredentialsView):
         serializer = s.PasswordResetSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         form = PasswordResetForm(data=serializer.validated_data)
-        if not form.is_valid():
-            raise _form_errors(form, {})
+        form.is_valid()  # true: the serializer checked the address; this fills cleaned_data for save()
         form.save(request=request._request, use_https=request.is_secure())
         return Response({"detail": "If an account has this address, a link to choose a new password is on its way."},
                         status=status.HTTP_202_ACCEPTED)

@@ -4,15 +4,20 @@ from django.db import migrations, models
 from django.db.models import F
 
 
-def running_since_created(apps, schema_editor):
-    """A running experiment's start was not recorded: its creation is the earliest it can be."""
-    apps.get_model("recommender", "Experiment").objects.filter(is_active=True).update(started_at=F("created_at"))
+def started_since_created(apps, schema_editor):
+    """Starts were not recorded: an experiment that runs, or has events, started at its creation
+    at the earliest. Pruning freezes the results of the stopped ones among them, once."""
+    Experiment = apps.get_model("recommender", "Experiment")
+    Event = apps.get_model("catalog", "Event")
+    ran = [e.pk for e in Experiment.objects.all() if e.is_active or Event.objects.filter(context__exp=e.key).exists()]
+    Experiment.objects.filter(pk__in=ran).update(started_at=F("created_at"))
 
 
 class Migration(migrations.Migration):
 
     dependencies = [
         ('recommender', '0003_audits_experiments'),
+        ('catalog', '0011_review_report'),
     ]
 
     operations = [
@@ -31,5 +36,5 @@ class Migration(migrations.Migration):
             name='stopped_at',
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
-        migrations.RunPython(running_since_created, migrations.RunPython.noop),
+        migrations.RunPython(started_since_created, migrations.RunPython.noop),
     ]

@@ -4,6 +4,7 @@ are frozen first."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from datetime import timedelta
 
@@ -131,12 +132,14 @@ def test_an_experiment_stopped_before_results_were_kept_is_frozen_before_its_eve
     never_run = Experiment.objects.create(key="never", name="Never run", variants=VARIANTS)
     _event(item, 120, "impression", session="v2", exp="legacy", variant="b")
     _event(item, 120, "click", session="v2", exp="legacy", variant="b")
+    from django.apps import apps
+    importlib.import_module("recommender.migrations.0004_experiment_results").started_since_created(apps, None)
     events_prune(days=90)
     legacy.refresh_from_db()
     never_run.refresh_from_db()
     assert {v.name: (v.impressions, v.clicks) for v in experiments.experiment_results(legacy)} == {
         "a": (0, 0), "b": (1, 1)}
-    assert never_run.results is None
+    assert never_run.results is None and never_run.started_at is None  # never scanned for by pruning
 
 
 def test_a_started_experiment_keeps_its_key_and_variants(staff_client):
