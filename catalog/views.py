@@ -19,7 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from catalog import cart, selectors, services
-from catalog.forms import EmailForm, ProfileForm, RatingForm, ReportForm, ReviewForm, SignupForm
+from catalog.forms import EmailForm, PasswordResetForm, ProfileForm, RatingForm, ReportForm, ReviewForm, SignupForm
 from catalog.models import EventKind, Item, Review
 from catalog.throttling import PasswordAttemptsThrottled, password_attempt_wait, refuse_message
 
@@ -277,4 +277,4 @@ class PasswordChangeView(PasswordAttemptsThrottled, auth_views.PasswordChangeVie
 
 
 class PasswordResetView(PasswordAttemptsThrottled, auth_views.PasswordResetView):
-    pass
+    form_class = PasswordResetForm

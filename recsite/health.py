@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.core.cache import cache
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
@@ -18,7 +19,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready: the database, the broker and a trained model version. 503 when one is missing."""
+    """Ready: the database, the broker and a trained model version. 503 when the database or the
+    broker is missing; the cache is reported, not required."""
     checks: dict[str, object] = {}
     ok = True
     try:
@@ -35,6 +37,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
         checks["broker"] = "ok"
     except Exception as exc:
         checks["broker"], ok = f"error: {exc.__class__.__name__}", False
+    # the cache is not required: without it the site is slower and throttles count nothing
+    available = getattr(cache, "available", lambda: True)()
+    checks["cache"] = "ok" if available else "unavailable (running without it)"
     if checks["database"] == "ok":
         from recommender.models import ModelVersion
 

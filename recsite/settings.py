@@ -12,6 +12,7 @@ from pathlib import Path
 import dj_database_url
 
 from recsite import embedded
+from recsite.cache import cache_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = embedded.VAR_DIR
@@ -173,6 +174,8 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "recsite demo store <noreply@localhost>")
+# An account gets at most one password reset mail in this many seconds, whoever asks for it.
+PASSWORD_RESET_MAIL_INTERVAL = int(os.environ.get("PASSWORD_RESET_MAIL_INTERVAL", "300"))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -228,7 +231,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "GET_LIB_DOC_EXCLUDES": "catalog.api.base.schema_doc_excludes",
 }
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# One cache for every process (throttle counts, feeds): the broker's Redis unless CACHE_URL names
+# another cache (redis://, unix://) or locmem:// (each process its own); see recsite/cache.py.
+CACHES = {"default": cache_settings(os.environ.get("CACHE_URL") or CELERY_BROKER_URL,
+                                    key_prefix=os.environ.get("CACHE_KEY_PREFIX") or DATABASES["default"]["NAME"])}
 
 # ------------------------------------------------------------------ recsite
 # Where downloaded datasets (the RecBole wheel holding MovieLens-100K) are cached.

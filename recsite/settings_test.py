@@ -9,6 +9,8 @@ os.environ.setdefault("CELERY_QUEUE", "-".join(filter(None, ["recsite-test", os.
 
 from recsite.settings import *  # noqa: F403
 
+# the test database's name: the development site on the same Redis keeps its cache through a test's clear()
+CACHES["default"]["KEY_PREFIX"] = "test_" + DATABASES["default"]["NAME"]  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 RECSYS_ARTIFACT_DIR = VAR_DIR / "test-models"  # noqa: F405

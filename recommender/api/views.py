@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import get_user_model, logout, update_session_auth_hash
-from django.contrib.auth.forms import PasswordChangeForm, PasswordResetForm
+from django.contrib.auth.forms import PasswordChangeForm
 from django.db import IntegrityError, transaction
 from django.forms import Form
 from drf_spectacular.utils import extend_schema
@@ -26,7 +26,7 @@ from catalog.api.serializers import TokenSerializer
 from catalog.api.views import SEARCH_MAX_RESULTS, CredentialsView
 from catalog.api.views import ItemViewSet as CatalogItemViewSet
 from catalog.cart import Cart
-from catalog.forms import SignupForm, same_username
+from catalog.forms import PasswordResetForm, SignupForm, same_username
 from catalog.models import EventKind, Item
 from catalog.selectors import HistoryEntry, user_history
 from recommender import experiments, privacy, serving

@@ -4,6 +4,7 @@ resetting a forgotten one, in the storefront and the API."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from django.contrib.auth.models import User
@@ -212,3 +213,21 @@ def test_an_app_asks_for_the_reset_link_through_the_api(client, shopper):
     bad = api.post(url, {"email": "not-an-address"}, format="json")
     assert bad.status_code == 400 and list(bad.json()["error"]["fields"]) == ["email"]
     assert list(api.post(url, {"mail": "x@example.com"}, format="json").json()["error"]["fields"]) == ["mail"]
+
+
+def test_an_account_gets_one_reset_mail_per_interval_whoever_asks(client, shopper, settings):
+    """The throttle counts per client; this counts per inbox: asking again, from the store or the
+    API, from here or elsewhere, sends nothing new until the interval is over, and the answer
+    does not change (it would tell who is a customer)."""
+    settings.PASSWORD_RESET_MAIL_INTERVAL = 2
+    other = User.objects.create_user("neighbour", email="neighbour@example.com", password=PASSWORD)
+    first = client.post(reverse("password_reset"), {"email": "forgetful@example.com"})
+    again = client.post(reverse("password_reset"), {"email": "forgetful@example.com"}, REMOTE_ADDR="198.51.100.7")
+    assert first.status_code == again.status_code == 302 and first.url == again.url
+    api = APIClient()
+    assert api.post("/api/auth/password-reset/", {"email": "forgetful@example.com"}, format="json").status_code == 202
+    assert api.post("/api/auth/password-reset/", {"email": other.email}, format="json").status_code == 202
+    assert [m.to for m in mail.outbox] == [["forgetful@example.com"], ["neighbour@example.com"]]
+    time.sleep(2.1)
+    client.post(reverse("password_reset"), {"email": "forgetful@example.com"})
+    assert [m.to for m in mail.outbox][2:] == [["forgetful@example.com"]]
