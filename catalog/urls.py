@@ -6,6 +6,7 @@ urlpatterns = [
     path("browse/", views.browse, name="browse"),
     path("browse/<str:genre>/", views.browse, name="browse_genre"),
     path("items/<slug:slug>/rate/", views.rate, name="item_rate"),
+    path("items/<slug:slug>/rate/delete/", views.review_remove, name="item_rate_delete"),
     path("items/<slug:slug>/feedback/", views.feedback, name="item_feedback"),
     path("reviews/<int:pk>/report/", views.review_report, name="review_report"),
     path("cart/add/<slug:slug>/", views.cart_add, name="cart_add"),

@@ -96,6 +96,24 @@ def rate(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
+def review_remove(request: HttpRequest, slug: str) -> HttpResponse:
+    """"Delete my rating" on the item page: the shopper's rating and review of this item go, and
+    with them what they taught the recommendations (which read ratings from the reviews)."""
+    item = _item_or_404(slug)
+    if not request.user.is_authenticated:
+        messages.info(request, "Log in to change your ratings.")
+        return redirect(f"{reverse('login')}?next={item.get_absolute_url()}")
+    review = Review.objects.filter(user=request.user, item=item).first()
+    if review is None:
+        messages.info(request, f"You have not rated {item.display_title}.")
+    else:
+        services.review_delete(review=review)
+        what = "rating and review" if review.text else "rating"
+        messages.success(request, f"Deleted: your {what} of {item.display_title}.")
+    return redirect(item.get_absolute_url())
+
+
+@require_POST
 def review_report(request: HttpRequest, pk: int) -> HttpResponse:
     """The "Report" form under someone else's review."""
     review = Review.objects.filter(pk=pk, is_hidden=False).select_related("item").first()

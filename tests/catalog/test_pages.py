@@ -364,3 +364,27 @@ def test_the_item_page_lists_written_reviews_and_counts_the_ratings_in_its_histo
     written.save()
     only = api.get("/api/reviews/", {"item": film.pk, "written": 1}).json()
     assert only["count"] == 1 and only["results"][0]["text"] == "Better the second time."
+
+
+def test_a_shopper_deletes_their_own_rating_and_review_on_the_item_page(db, client):
+    film = Item.objects.create(title="Quiet Film", slug="quiet-film", external_id="t:quiet")
+    other = review_save(user=User.objects.create_user("neighbour"), item=film, rating=5, text="Lovely.")
+    user = User.objects.create_user("regretful", password="regretful-pass-2026")
+    review_save(user=user, item=film, rating=1, text="Did not get it.")
+    url = reverse("item_rate_delete", kwargs={"slug": film.slug})
+    assert client.post(url).url == f"{reverse('login')}?next={film.get_absolute_url()}"
+    client.force_login(user)
+    page = client.get(film.get_absolute_url()).content.decode()
+    assert f'action="{url}"' in page and "Delete my rating and review" in page
+    assert client.get(url).status_code == 405
+    response = client.post(url, follow=True)
+    assert [str(m) for m in response.context["messages"]] == ["Deleted: your rating and review of Quiet Film."]
+    html = response.content.decode()
+    assert "Rate this movie" in html and "Did not get it." not in html and f'action="{url}"' not in html
+    assert list(user.reviews.all()) == [] and list(film.reviews.all()) == [other]
+    film.refresh_from_db()
+    assert (film.review_count, film.avg_rating) == (1, 5.0)
+    again = client.post(url, follow=True)
+    assert [str(m) for m in again.context["messages"]] == ["You have not rated Quiet Film."]
+    review_save(user=user, item=film, rating=3)
+    assert "Delete my rating<" in client.get(film.get_absolute_url()).content.decode()  # no words: just the rating
