@@ -15,8 +15,10 @@ import sys
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 RECBOLE_WHEEL = "recbole-1.2.1-py3-none-any.whl"
 ML100K_PREFIX = "recbole/dataset_example/ml-100k/ml-100k"
@@ -42,6 +44,8 @@ class ItemRecord:
     year: int | None = None
     genres: tuple[str, ...] = ()
     description: str = ""
+    price: Decimal | None = None  # None: the shop's default for a new item, unchanged for a known one
+    image_url: str = ""  # "": none for a new item, unchanged for a known one
 
 
 @dataclass(frozen=True)
@@ -195,7 +199,29 @@ def load_movielens_100k(source: Path) -> Dataset:
 
 # --------------------------------------------------------------------- CSV
 RATINGS_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
-ITEMS_COLUMNS = ("item_id", "title", "genres", "description")
+ITEMS_COLUMNS = ("item_id", "title")  # required; optional: genres, description, price, image_url
+PRICE_MAX = Decimal("999999.99")  # Item.price: 8 digits, 2 decimal places
+URL_MAX = 200  # Item.image_url
+
+
+def _parse_price(value: str, *, where: str) -> Decimal | None:
+    if not value.strip():
+        return None
+    try:
+        price = Decimal(value.strip())
+    except InvalidOperation:
+        raise DatasetError(f"{where}: price {value!r} is not a number such as 9.99") from None
+    if not price.is_finite() or not 0 <= price <= PRICE_MAX or price != price.quantize(Decimal("0.01")):
+        raise DatasetError(f"{where}: price {value!r} must be 0 to {PRICE_MAX}, with at most 2 decimals")
+    return price
+
+
+def _parse_url(value: str, *, where: str) -> str:
+    url = value.strip()
+    if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc or len(url) > URL_MAX
+                or any(c.isspace() for c in url)):
+        raise DatasetError(f"{where}: image_url {value!r} must be an http(s) address of at most {URL_MAX} characters")
+    return url
 
 
 def _csv_rows(path: Path, columns: Iterable[str]) -> Iterator[tuple[str, dict[str, str]]]:
@@ -214,15 +240,17 @@ def _csv_rows(path: Path, columns: Iterable[str]) -> Iterator[tuple[str, dict[st
                     f"{path.name}: header must have columns {', '.join(columns)}; missing {', '.join(missing)}"
                 )
             for row in reader:
-                if None in row or any(row.get(c) is None for c in columns):
+                if None in row or any(value is None for value in row.values()):
                     raise DatasetError(f"{path.name} line {reader.line_num}: wrong number of fields")
                 yield f"{path.name} line {reader.line_num}", row
         except (csv.Error, UnicodeDecodeError) as exc:
             raise DatasetError(f"{path.name} line {reader.line_num}: {exc}") from None
 
 
-def load_csv(ratings_path: Path, items_path: Path | None = None) -> Dataset:
-    """Read the documented CSV format (see docs/DATA.md)."""
+def load_csv(ratings_path: Path | None, items_path: Path | None = None) -> Dataset:
+    """Read the documented CSV format (see docs/DATA.md): ratings, items, or both."""
+    if ratings_path is None and items_path is None:
+        raise DatasetError("give a ratings file, an items file or both")
     items: dict[str, ItemRecord] = {}
     if items_path is not None:
         for where, row in _csv_rows(items_path, ITEMS_COLUMNS):
@@ -233,8 +261,15 @@ def load_csv(ratings_path: Path, items_path: Path | None = None) -> Dataset:
             match = re.search(r"\((\d{4})\)\s*$", title)
             if match:
                 year, title = int(match[1]), title[: match.start()].strip()
-            genres = tuple(g.strip() for g in row["genres"].split(GENRE_SEPARATOR) if g.strip())
-            items[item_id] = ItemRecord(item_id, display_title(title), year, genres, row["description"].strip())
+            genres = tuple(g.strip() for g in (row.get("genres") or "").split(GENRE_SEPARATOR) if g.strip())
+            items[item_id] = ItemRecord(item_id, display_title(title), year, genres,
+                                        (row.get("description") or "").strip(),
+                                        _parse_price(row.get("price") or "", where=where),
+                                        _parse_url(row.get("image_url") or "", where=where))
+        if not items:
+            raise DatasetError(f"{items_path.name}: no items")
+    if ratings_path is None:
+        return Dataset(name=items_path.stem, ratings=[], items=items)  # type: ignore[union-attr]
     ratings = []
     for where, row in _csv_rows(ratings_path, RATINGS_COLUMNS):
         user, item = row["user_id"].strip(), row["item_id"].strip()

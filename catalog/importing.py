@@ -76,9 +76,16 @@ class _Stager:
         return created, len(rows) - created, [pk for pk, _ in rows]
 
 
+def check_namespace(namespace: str) -> None:
+    """DatasetError unless ``namespace`` (the prefix of imported ids) is letters, digits and dashes."""
+    if not namespace.replace("-", "").isalnum():
+        raise DatasetError(f"the namespace {namespace!r} may hold only letters, digits and dashes")
+
+
 def import_dataset(
     dataset: Dataset, *, namespace: str, demographics_consent: bool = False, progress: bool = True
 ) -> ImportReport:
+    check_namespace(namespace)
     report = ImportReport()
     with transaction.atomic(), connection.cursor() as cursor:
         stager = _Stager(cursor, progress)
@@ -113,18 +120,20 @@ def _import_items(stager: _Stager, dataset: Dataset, namespace: str, report: Imp
                 slug, n = f"{base}-{n}", n + 1
             taken.add(slug)
         genres = "{" + ",".join('"' + g.replace('"', "") + '"' for g in (record.genres if record else ())) + "}"
-        rows.append((key, slug, title, record.description if record else "", genres, year))
+        rows.append((key, slug, title, record.description if record else "", genres, year,
+                     record.price if record else None, record.image_url if record else ""))
     stager.stage(
         "stage_items",
-        ["external_id text", "slug text", "title text", "description text", "genres varchar(50)[]", "year int"],
+        ["external_id text", "slug text", "title text", "description text", "genres varchar(50)[]", "year int",
+         "price numeric(8, 2)", "image_url text"],
         rows, len(rows),
     )
     created, updated, ids = stager.merge(
         """
         INSERT INTO catalog_item (external_id, slug, title, description, category_id, genres, tags,
                                   attributes, year, price, image_url, is_active, created_at, updated_at)
-        SELECT s.external_id, s.slug, s.title, s.description, %s, s.genres, '{}', '{}', s.year, %s, '',
-               true, now(), now()
+        SELECT s.external_id, s.slug, s.title, s.description, %s, s.genres, '{}', '{}', s.year,
+               COALESCE(s.price, %s), s.image_url, true, now(), now()
         FROM stage_items s
         ON CONFLICT (external_id) DO UPDATE
            SET title = EXCLUDED.title, genres = EXCLUDED.genres, year = EXCLUDED.year,
@@ -138,8 +147,22 @@ def _import_items(stager: _Stager, dataset: Dataset, namespace: str, report: Imp
         """,
         [category.pk, DEFAULT_PRICE],
     )
-    report.add("items", created, updated, len(rows))
-    return ids
+    # A price or picture the file gives replaces the item's; one it leaves empty keeps it (which
+    # EXCLUDED above cannot tell from the default a new item gets).
+    stager.cursor.execute(
+        """
+        UPDATE catalog_item i
+           SET price = COALESCE(s.price, i.price), image_url = COALESCE(NULLIF(s.image_url, ''), i.image_url),
+               updated_at = now()
+          FROM stage_items s
+         WHERE i.external_id = s.external_id
+           AND ((s.price IS NOT NULL AND s.price <> i.price) OR (s.image_url <> '' AND s.image_url <> i.image_url))
+        RETURNING i.id
+        """
+    )
+    repriced = {pk for (pk,) in stager.cursor.fetchall()} - set(ids)
+    report.add("items", created, updated + len(repriced), len(rows))
+    return [*ids, *repriced]
 
 
 def _import_users(

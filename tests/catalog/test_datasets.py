@@ -1,6 +1,7 @@
 """Dataset readers on real MovieLens files and on broken ones."""
 
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,43 @@ def test_csv_errors(tmp_path, content, message):
         load_csv(path)
     with pytest.raises(DatasetError, match="cannot open"):
         load_csv(tmp_path / "nope.csv")
+
+
+def test_an_items_file_alone_with_prices_and_pictures(tmp_path):
+    items = tmp_path / "catalogue.csv"
+    items.write_text("item_id,title,price,image_url\nA1,Heat (1995),12.50,https://img.example.com/heat.jpg\n"
+                     "B2,Getaway,,\n")
+    data = load_csv(None, items)
+    assert data.name == "catalogue" and data.ratings == []
+    heat, getaway = data.items["A1"], data.items["B2"]
+    assert (heat.title, heat.year, heat.genres, heat.price, heat.image_url) == (
+        "Heat", 1995, (), Decimal("12.50"), "https://img.example.com/heat.jpg")
+    assert (getaway.price, getaway.image_url) == (None, "")  # empty: the shop's default, or unchanged
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("A1,Heat,cheap,", r"items.csv line 2: price 'cheap' is not a number"),
+        ("A1,Heat,-1,", r"line 2: price '-1' must be 0 to 999999.99"),
+        ("A1,Heat,9.999,", r"with at most 2 decimals"),
+        ("A1,Heat,NaN,", r"price 'NaN' must be"),
+        ("A1,Heat,1,javascript:alert(1)", r"line 2: image_url 'javascript:alert\(1\)' must be an http\(s\) address"),
+        ("A1,Heat,1", r"line 2: wrong number of fields"),
+        (",Heat,1,", r"item_id and title are required"),
+    ],
+)
+def test_bad_items_say_which_line_and_what_is_wrong(tmp_path, row, message):
+    items = tmp_path / "items.csv"
+    items.write_text(f"item_id,title,price,image_url\n{row}\n")
+    with pytest.raises(DatasetError, match=message):
+        load_csv(None, items)
+
+
+def test_no_file_or_no_items_is_an_error(tmp_path):
+    with pytest.raises(DatasetError, match="give a ratings file, an items file or both"):
+        load_csv(None, None)
+    empty = tmp_path / "items.csv"
+    empty.write_text("item_id,title\n")
+    with pytest.raises(DatasetError, match=r"items\.csv: no items"):
+        load_csv(None, empty)

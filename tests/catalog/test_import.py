@@ -151,3 +151,30 @@ def test_an_account_named_like_an_imported_user_but_for_case_stops_the_import_wi
     with pytest.raises(CommandError, match=rf"'CSV_{user}' \(for 'csv_{user}'\).*rename those accounts"):
         _call("import_ratings", "--ratings", str(ratings_csv), "--items", str(items_csv), "--no-progress")
     assert _counts() == before and not User.objects.filter(username=f"csv_{user}").exists()
+
+
+@pytest.mark.django_db
+def test_a_catalogue_without_ratings_with_prices_and_pictures(tmp_path):
+    """A shop's first import is its catalogue: items alone. A price or picture the file gives
+    replaces the item's; an empty one keeps it (a new item gets the shop's default price)."""
+    items = tmp_path / "shop.csv"
+    items.write_text("item_id,title,genres,description,price,image_url\n"
+                     "S1,Heat (1995),Crime,A cop and a thief.,12.50,https://img.example.com/heat.jpg\n"
+                     "S2,Getaway,Action,,,\n")
+    with pytest.raises(CommandError, match="give --ratings, --items or both"):
+        _call("import_ratings")
+    out = _call("import_ratings", "--items", str(items), "--namespace", "shop", "--no-progress")
+    assert "items            2 created" in out and "reviews          0 created" in out
+    heat, getaway = Item.objects.get(external_id="shop:S1"), Item.objects.get(external_id="shop:S2")
+    assert (str(heat.price), heat.image_url, heat.year) == ("12.50", "https://img.example.com/heat.jpg", 1995)
+    assert (str(getaway.price), getaway.image_url) == (importing.DEFAULT_PRICE, "")
+    assert "nothing changed" in _call("import_ratings", "--items", str(items), "--namespace", "shop", "--no-progress")
+    items.write_text("item_id,title,genres,description,price,image_url\n"
+                     "S1,Heat (1995),Crime,,,\n"  # empty: keeps the price, picture and description
+                     "S2,Getaway,Action,,7.00,\n")
+    out = _call("import_ratings", "--items", str(items), "--namespace", "shop", "--no-progress")
+    assert "items            0 created       1 updated       1 unchanged" in out
+    heat.refresh_from_db(), getaway.refresh_from_db()
+    assert (str(heat.price), heat.image_url, heat.description) == ("12.50", "https://img.example.com/heat.jpg",
+                                                                   "A cop and a thief.")
+    assert str(getaway.price) == "7.00"

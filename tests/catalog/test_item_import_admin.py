@@ -1,0 +1,79 @@
+"""Staff import a catalogue file in the admin (Items, "Import from CSV"): the CSV reader and the
+bulk import behind ``manage.py import_ratings --items``, in one transaction, then embedded by the
+real worker."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from catalog.models import Item
+from recommender.models import ItemEmbedding
+from tests.recommender.test_embedding import wait_for
+
+URL = "/admin/catalog/item/import/"
+HEADER = "item_id,title,genres,description,price,image_url\n"
+
+
+def _file(body: str, name: str = "shop.csv") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, (HEADER + body).encode(), content_type="text/csv")
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(User.objects.create_superuser("importer", "importer@example.com", "importer-pass-2026"))
+    return client
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_import_a_catalogue_and_the_worker_embeds_it(staff_client, celery_worker):
+    changelist = staff_client.get(reverse("admin:catalog_item_changelist")).content.decode()
+    assert f'href="{URL}">Import from CSV' in changelist
+    assert "item_id,title,genres,description,price,image_url" in staff_client.get(URL).content.decode()
+    body = ('K1,Lighthouse Keepers (2021),Documentary,"Two keepers, a storm and a rowing boat.",14.99,'
+            "https://img.example.com/k1.jpg\n"
+            "K2,Harbour Lights,Drama,,,\n")
+    response = staff_client.post(URL, {"items": _file(body), "namespace": "shop"}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("admin:catalog_item_changelist")
+    assert [str(m) for m in response.context["messages"]] == [
+        "2 items created, 0 updated, 0 unchanged: the new and changed ones are queued for embedding."]
+    keepers = Item.objects.get(external_id="shop:K1")
+    assert (keepers.title, keepers.year, str(keepers.price), keepers.image_url) == (
+        "Lighthouse Keepers", 2021, "14.99", "https://img.example.com/k1.jpg")
+    wait_for(lambda: ItemEmbedding.objects.filter(item__external_id__startswith="shop:").count() == 2,
+             message="the imported items' vectors")
+    again = staff_client.post(URL, {"items": _file(body), "namespace": "shop"}, follow=True)
+    assert [str(m) for m in again.context["messages"]] == ["0 items created, 0 updated, 2 unchanged."]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("upload", "namespace", "error"), [
+    (_file("K1,Keepers,Drama,,14.99,\nK2,Lights,Drama,,free,\n"), "shop",
+     "Nothing was imported: shop.csv line 3: price &#x27;free&#x27; is not a number such as 9.99."),
+    (SimpleUploadedFile("latin1.csv", (HEADER + "K1,Caf\xe9,Drama,,1,\n").encode("latin-1")), "shop",
+     "Nothing was imported: latin1.csv line"),
+    (SimpleUploadedFile("notes.csv", b"name,price\nKeepers,1\n"), "shop",
+     "Nothing was imported: notes.csv: header must have columns item_id, title; missing item_id, title."),
+    (_file("K1,Keepers,Drama,,1,\n"), "my shop",
+     "Nothing was imported: the namespace &#x27;my shop&#x27; may hold only letters, digits and dashes."),
+])
+def test_a_bad_file_imports_nothing_and_the_page_says_why(staff_client, upload, namespace, error):
+    before = Item.objects.count()
+    response = staff_client.post(URL, {"items": upload, "namespace": namespace})
+    assert response.status_code == 400 and error in response.content.decode()
+    assert Item.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_importing_needs_permission_to_add_and_change_items(client):
+    clerk = User.objects.create_user("clerk", password="clerk-pass-2026", is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_item"),
+                               Permission.objects.get(codename="change_item"))
+    client.force_login(clerk)
+    assert "Import from CSV" not in client.get(reverse("admin:catalog_item_changelist")).content.decode()
+    assert client.post(URL, {"items": _file("K1,Keepers,Drama,,1,\n"), "namespace": "shop"}).status_code == 403
+    assert not Item.objects.filter(external_id="shop:K1").exists()
+    client.logout()
+    assert client.get(URL).status_code == 302  # to the admin's log-in
