@@ -10,9 +10,9 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
-from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
+from django.db.models import CharField, Count, Func, Max, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,7 +20,7 @@ from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 
 from catalog import selectors
-from catalog.datasets import DatasetError, load_csv
+from catalog.datasets import DatasetError, ItemRecord, items_csv, load_csv
 from catalog.forms import UniqueUsernameMixin, same_username
 from catalog.importing import import_dataset
 from catalog.models import (
@@ -152,7 +152,8 @@ class ItemImportForm(forms.Form):
         "price and image_url. At most 50 MB; larger files: manage.py import_ratings --items FILE."))
     namespace = forms.CharField(initial="csv", max_length=40, help_text=(
         "Items are known by namespace:item_id, so importing the same file again updates them instead of "
-        "adding copies. Letters, digits and dashes."))
+        "adding copies. Letters, digits and dashes. A file exported here: the name after items-, e.g. ml for "
+        "items-ml.csv."))
 
     def clean_items(self) -> Any:
         upload = self.cleaned_data["items"]
@@ -170,7 +171,7 @@ class ItemAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("title",)}
     inlines = (ItemRelationInline,)
     list_per_page = 50
-    actions = ("activate", "deactivate")
+    actions = ("activate", "deactivate", "export_csv")
     readonly_fields = ("ratings",)
 
     def get_form(self, request: HttpRequest, obj: Item | None = None, change: bool = False, **kwargs: Any) -> Any:
@@ -237,6 +238,24 @@ class ItemAdmin(admin.ModelAdmin):
                   permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._set_active(request, queryset, False)
+
+    @admin.action(description="Export selected items as CSV (the import's format)", permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet) -> StreamingHttpResponse | None:
+        """The items file, to edit in a spreadsheet and import again (with the namespace in its
+        name, so the import updates these items instead of adding copies)."""
+        namespaces = sorted(queryset.order_by().annotate(
+            namespace=Func("external_id", Value(":"), Value(1), function="split_part", output_field=CharField())
+        ).values_list("namespace", flat=True).distinct()[:6])
+        if len(namespaces) != 1:
+            self.message_user(request, f"Select items of one source at a time ({', '.join(namespaces)}): an items "
+                                       "file has one namespace.", messages.ERROR)
+            return None
+        records = (ItemRecord(item.external_id.split(":", 1)[1], item.title, item.year, tuple(item.genres),
+                              item.description, item.price, item.image_url)
+                   for item in queryset.order_by("pk").iterator(chunk_size=2000))
+        response = StreamingHttpResponse(items_csv(records), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="items-{namespaces[0]}.csv"'
+        return response
 
     def _set_active(self, request: HttpRequest, queryset: QuerySet, active: bool) -> None:
         changed = 0

@@ -1,4 +1,5 @@
-"""Reading rating datasets from files: MovieLens-100K from the RecBole wheel, or plain CSV.
+"""Reading rating datasets from files: MovieLens-100K from the RecBole wheel, or plain CSV; and
+writing the items CSV (what the admin's export gives and its import reads back).
 
 Plain Python with no Django imports, so the offline evaluation uses it too. Every reader
 validates the whole file before anything is returned and raises :class:`DatasetError` naming
@@ -8,6 +9,7 @@ the file and line of the first problem.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 import subprocess
@@ -245,6 +247,27 @@ def _csv_rows(path: Path, columns: Iterable[str]) -> Iterator[tuple[str, dict[st
                 yield f"{path.name} line {reader.line_num}", row
         except (csv.Error, UnicodeDecodeError) as exc:
             raise DatasetError(f"{path.name} line {reader.line_num}: {exc}") from None
+
+
+ITEMS_FILE_COLUMNS = ("item_id", "title", "genres", "description", "price", "image_url")
+
+
+def items_csv(records: Iterable[ItemRecord]) -> Iterator[str]:
+    """The items file (docs/DATA.md) for ``records``, a header line then one line per item: read
+    back by :func:`load_csv` to the same records (a title's year is written in parentheses)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+
+    def line(values: Iterable[object]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(values)
+        return buffer.getvalue()
+
+    yield line(ITEMS_FILE_COLUMNS)
+    for r in records:
+        yield line([r.external_id, f"{r.title} ({r.year})" if r.year else r.title, GENRE_SEPARATOR.join(r.genres),
+                    r.description, "" if r.price is None else f"{r.price:.2f}", r.image_url])
 
 
 def load_csv(ratings_path: Path | None, items_path: Path | None = None) -> Dataset:

@@ -77,3 +77,27 @@ def test_importing_needs_permission_to_add_and_change_items(client):
     assert not Item.objects.filter(external_id="shop:K1").exists()
     client.logout()
     assert client.get(URL).status_code == 302  # to the admin's log-in
+
+
+@pytest.mark.django_db
+def test_exported_items_import_back_unchanged_and_one_source_at_a_time(staff_client):
+    body = ('K1,Lighthouse Keepers (2021),Documentary|Drama,"Two keepers, a storm\nand a ""rowing"" boat.",14.99,'
+            "https://img.example.com/k1.jpg\n"
+            "K2,Harbour Lights,,,,\n")
+    staff_client.post(URL, {"items": _file(body), "namespace": "shop"}, follow=True)  # its message shown
+    shop = list(Item.objects.filter(external_id__startswith="shop:").order_by("pk").values_list("pk", flat=True))
+    changelist = reverse("admin:catalog_item_changelist")
+    response = staff_client.post(changelist, {"action": "export_csv", "_selected_action": shop})
+    assert response["Content-Disposition"] == 'attachment; filename="items-shop.csv"'
+    exported = b"".join(response.streaming_content).decode()
+    assert exported.splitlines()[0] == "item_id,title,genres,description,price,image_url"
+    assert ',"Two keepers, a storm\nand a ""rowing"" boat.",14.99,https://img.example.com/k1.jpg\n' in exported
+    assert "K2,Harbour Lights,,,9.99,\n" in exported
+    back = staff_client.post(URL, {"items": SimpleUploadedFile("items-shop.csv", exported.encode()),
+                                   "namespace": "shop"}, follow=True)
+    assert [str(m) for m in back.context["messages"]] == ["0 items created, 0 updated, 2 unchanged."]
+
+    local = Item.objects.create(title="Hand Made", slug="hand-made", external_id="local:hand-made")
+    mixed = staff_client.post(changelist, {"action": "export_csv", "_selected_action": [*shop, local.pk]}, follow=True)
+    assert [str(m) for m in mixed.context["messages"]] == [
+        "Select items of one source at a time (local, shop): an items file has one namespace."]
