@@ -119,7 +119,8 @@ def _import_items(stager: _Stager, dataset: Dataset, namespace: str, report: Imp
             while slug in taken:
                 slug, n = f"{base}-{n}", n + 1
             taken.add(slug)
-        genres = "{" + ",".join('"' + g.replace('"', "") + '"' for g in (record.genres if record else ())) + "}"
+        genres = "{" + ",".join('"' + g.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                                for g in (record.genres if record else ())) + "}"  # an array literal
         rows.append((key, slug, title, record.description if record else "", genres, year,
                      record.price if record else None, record.image_url if record else ""))
     stager.stage(
@@ -135,20 +136,23 @@ def _import_items(stager: _Stager, dataset: Dataset, namespace: str, report: Imp
         SELECT s.external_id, s.slug, s.title, s.description, %s, s.genres, '{}', '{}', s.year,
                COALESCE(s.price, %s), s.image_url, true, now(), now()
         FROM stage_items s
-        ON CONFLICT (external_id) DO UPDATE
-           SET title = EXCLUDED.title, genres = EXCLUDED.genres, year = EXCLUDED.year,
+        ON CONFLICT (external_id) DO UPDATE  -- what the file leaves empty, the item keeps
+           SET title = EXCLUDED.title,
+               genres = CASE WHEN EXCLUDED.genres <> '{}' THEN EXCLUDED.genres ELSE catalog_item.genres END,
+               year = COALESCE(EXCLUDED.year, catalog_item.year),
                description = CASE WHEN EXCLUDED.description <> '' THEN EXCLUDED.description
                                   ELSE catalog_item.description END,
                updated_at = now()
-         WHERE (catalog_item.title, catalog_item.genres, catalog_item.year) IS DISTINCT FROM
-               (EXCLUDED.title, EXCLUDED.genres, EXCLUDED.year)
+         WHERE catalog_item.title <> EXCLUDED.title
+            OR (EXCLUDED.genres <> '{}' AND EXCLUDED.genres <> catalog_item.genres)
+            OR (EXCLUDED.year IS NOT NULL AND EXCLUDED.year IS DISTINCT FROM catalog_item.year)
             OR (EXCLUDED.description <> '' AND EXCLUDED.description <> catalog_item.description)
         RETURNING id, (xmax = 0)
         """,
         [category.pk, DEFAULT_PRICE],
     )
-    # A price or picture the file gives replaces the item's; one it leaves empty keeps it (which
-    # EXCLUDED above cannot tell from the default a new item gets).
+    # The same for the price and picture, apart: EXCLUDED above cannot tell a price the file left
+    # empty from the default a new item gets.
     stager.cursor.execute(
         """
         UPDATE catalog_item i

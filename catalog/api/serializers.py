@@ -11,6 +11,8 @@ from rest_framework import serializers
 
 from catalog import selectors
 from catalog.api.base import GenreField, IdField, QueryParams, RejectUnknownFields, YearRangeParams
+from catalog.datasets import DatasetError
+from catalog.importing import check_namespace
 from catalog.models import (
     MAX_RATING,
     MIN_RATING,
@@ -105,6 +107,60 @@ class ItemWriteSerializer(RejectUnknownFields, serializers.Serializer):
                                      coerce_to_string=False)
     image_url = serializers.URLField(allow_blank=True, required=False, max_length=200)
     is_active = serializers.BooleanField(required=False)
+
+
+IMPORT_MAX_ITEMS = 10_000
+
+
+class ImportedItemSerializer(RejectUnknownFields, serializers.Serializer):
+    """One item of a catalogue import, known by ``namespace:item_id``. Anything but the title
+    left out (or null, empty) keeps a known item's own; a new item gets the default price (9.99)."""
+
+    item_id = serializers.CharField(max_length=99, help_text="Your system's id of the item.")
+    title = serializers.CharField(max_length=300)
+    year = serializers.IntegerField(min_value=1800, max_value=2100, allow_null=True, required=False)
+    genres = serializers.ListField(child=serializers.CharField(max_length=50), max_length=50, required=False)
+    description = serializers.CharField(allow_blank=True, required=False, max_length=20000)
+    price = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=Decimal("0"), required=False,
+                                     allow_null=True, coerce_to_string=False)
+    image_url = serializers.URLField(allow_blank=True, required=False, max_length=200)
+
+
+class ItemImportSerializer(RejectUnknownFields, serializers.Serializer):
+    """A catalogue import: up to 10,000 items created or updated together (a bad one: nothing)."""
+
+    namespace = serializers.CharField(max_length=40, help_text=(
+        "Prefix of the items' external_id (namespace:item_id): the same namespace and item_id update "
+        "the same item. Letters, digits and dashes."))
+    items = ImportedItemSerializer(many=True, allow_empty=False, max_length=IMPORT_MAX_ITEMS)
+
+    def validate_namespace(self, value: str) -> str:
+        try:
+            check_namespace(value)
+        except DatasetError as exc:
+            message = str(exc)
+            raise serializers.ValidationError(f"{message[:1].upper()}{message[1:]}.") from None
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        seen: set[str] = set()
+        errors: dict[str, list[str]] = {}
+        limit = Item._meta.get_field("external_id").max_length - len(attrs["namespace"]) - 1
+        for index, item in enumerate(attrs["items"]):
+            if item["item_id"] in seen:
+                errors[f"items.{index}.item_id"] = [f"{item['item_id']} is in the list twice."]
+            elif len(item["item_id"]) > limit:
+                errors[f"items.{index}.item_id"] = [f"At most {limit} characters with this namespace."]
+            seen.add(item["item_id"])
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class ItemImportResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
 
 
 class ItemFilters(YearRangeParams):

@@ -195,3 +195,50 @@ def test_year_is_not_combined_with_a_range(ml100k, anon, params):
     error = assert_error(anon.get("/api/items/", params), 400, "year")
     assert "year_min" in error["fields"]["year"][0]
     assert_error(anon.get("/api/search/", params if "q" in params else {**params, "q": "star"}), 400, "year")
+
+
+IMPORT = "/api/items/import/"
+
+
+def test_staff_sync_a_catalogue_in_one_request(db, client_staff, client_a, anon):
+    items = [
+        {"item_id": "K1", "title": "Lighthouse Keepers", "year": 2021, "genres": ["Documentary", 'Rock "n" Roll\\'],
+         "description": "Two keepers and a storm.", "price": "14.99", "image_url": "https://img.example.com/k1.jpg"},
+        {"item_id": "K2", "title": "Harbour Lights"},
+    ]
+    assert anon.post(IMPORT, {"namespace": "shop", "items": items}, format="json").status_code == 401
+    assert_error(client_a.post(IMPORT, {"namespace": "shop", "items": items}, format="json"), 403)
+    first = client_staff.post(IMPORT, {"namespace": "shop", "items": items}, format="json")
+    assert first.status_code == 200 and first.json() == {"created": 2, "updated": 0, "unchanged": 0}
+    keepers = Item.objects.get(external_id="shop:K1")
+    assert (keepers.year, keepers.genres, str(keepers.price), keepers.image_url) == (
+        2021, ["Documentary", 'Rock "n" Roll\\'], "14.99", "https://img.example.com/k1.jpg")
+    assert str(Item.objects.get(external_id="shop:K2").price) == "9.99"
+    again = client_staff.post(IMPORT, {"namespace": "shop", "items": items}, format="json").json()
+    assert again == {"created": 0, "updated": 0, "unchanged": 2}
+    changed = [{"item_id": "K1", "title": "Lighthouse Keepers", "price": "12.00"}]
+    assert client_staff.post(IMPORT, {"namespace": "shop", "items": changed}, format="json").json() == {
+        "created": 0, "updated": 1, "unchanged": 0}
+    keepers.refresh_from_db()
+    assert (str(keepers.price), keepers.description, keepers.genres) == (
+        "12.00", "Two keepers and a storm.", ["Documentary", 'Rock "n" Roll\\'])  # not sent: kept
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"namespace": "shop", "items": [{"item_id": "K1", "title": "A"}, {"item_id": "K2", "title": "B", "price": "-1"}]},
+     "items.1.price"),
+    ({"namespace": "shop", "items": [{"item_id": "K1", "title": "A"}, {"item_id": "K1", "title": "B"}]},
+     "items.1.item_id"),
+    ({"namespace": "shop", "items": [{"item_id": "K1", "title": "A", "image_url": "javascript:alert(1)"}]},
+     "items.0.image_url"),
+    ({"namespace": "shop", "items": [{"item_id": "K1", "title": "A", "colour": "red"}]}, "items.0.colour"),
+    ({"namespace": "shop", "items": [{"item_id": "x" * 99, "title": "A"}]}, "items.0.item_id"),
+    ({"namespace": "my shop", "items": [{"item_id": "K1", "title": "A"}]}, "namespace"),
+    ({"namespace": "shop", "items": []}, "items"),
+    ({"namespace": "shop", "items": [{"item_id": str(n), "title": "A"} for n in range(10_001)]}, "items"),
+    ({"items": [{"item_id": "K1", "title": "A"}]}, "namespace"),
+])
+def test_a_bad_import_names_the_item_and_field_and_imports_nothing(db, client_staff, body, field):
+    before = Item.objects.count()
+    assert_error(client_staff.post(IMPORT, body, format="json"), 400, field)
+    assert Item.objects.count() == before

@@ -178,3 +178,7 @@ def test_a_catalogue_without_ratings_with_prices_and_pictures(tmp_path):
     assert (str(heat.price), heat.image_url, heat.description) == ("12.50", "https://img.example.com/heat.jpg",
                                                                    "A cop and a thief.")
     assert str(getaway.price) == "7.00"
+    items.write_text("item_id,title\nS1,Heat\n")  # no year, no genres: both kept
+    assert "nothing changed" in _call("import_ratings", "--items", str(items), "--namespace", "shop", "--no-progress")
+    heat.refresh_from_db()
+    assert (heat.year, heat.genres) == (1995, ["Crime"])
