@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -68,9 +69,11 @@ def test_a_bad_file_imports_nothing_and_the_page_says_why(staff_client, upload, 
 
 @pytest.mark.django_db
 def test_importing_needs_permission_to_add_and_change_items(client):
+    ContentType.objects.clear_cache()  # a flush by an earlier test renumbers the content types
     clerk = User.objects.create_user("clerk", password="clerk-pass-2026", is_staff=True)
-    clerk.user_permissions.add(Permission.objects.get(codename="view_item"),
-                               Permission.objects.get(codename="change_item"))
+    clerk.user_permissions.set([Permission.objects.get_or_create(
+        codename=codename, content_type=ContentType.objects.get_for_model(Item))[0]
+        for codename in ("view_item", "change_item")])
     client.force_login(clerk)
     assert "Import from CSV" not in client.get(reverse("admin:catalog_item_changelist")).content.decode()
     assert client.post(URL, {"items": _file("K1,Keepers,Drama,,1,\n"), "namespace": "shop"}).status_code == 403
