@@ -152,7 +152,11 @@ def _import_items(stager: _Stager, dataset: Dataset, namespace: str, report: Imp
         [category.pk, DEFAULT_PRICE],
     )
     # The same for the price and picture, apart: EXCLUDED above cannot tell a price the file left
-    # empty from the default a new item gets.
+    # empty from the default a new item gets. Skipped when no row gives either (MovieLens, most
+    # ratings files): it joins every staged row to the catalogue.
+    if not any(price is not None or image_url for *_, price, image_url in rows):
+        report.add("items", created, updated, len(rows))
+        return ids
     stager.cursor.execute(
         """
         UPDATE catalog_item i
