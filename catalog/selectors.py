@@ -199,6 +199,13 @@ def user_events(*, user) -> QuerySet[Event]:
     )
 
 
+def api_token_created(*, user: AbstractBaseUser) -> datetime | None:
+    """When the account's API token was issued (an app signed in), or None."""
+    from rest_framework.authtoken.models import Token
+
+    return Token.objects.filter(user=user).values_list("created", flat=True).first()
+
+
 # What a user did with an item, as their history shows it: not impressions (shown, not acted
 # on), "rate" events (the review says it) or "not interested" (a filter, not a taste).
 HISTORY_KINDS = (EventKind.PURCHASE, EventKind.ADD_TO_CART, EventKind.MORE_LIKE_THIS, EventKind.CLICK,

@@ -169,6 +169,23 @@ def account_deleting(sender: type, instance: AbstractBaseUser, **kwargs: object)
                     .values_list("session_key", flat=True).distinct())
 
 
+def api_tokens_revoke(*, user: AbstractBaseUser) -> int:
+    """Sign the account's apps out: its API token stops working (the next ``POST
+    /api/auth/token/`` issues a new one). Returns how many tokens there were."""
+    from rest_framework.authtoken.models import Token
+
+    return Token.objects.filter(user=user).delete()[0]
+
+
+def password_saved(sender: type, instance: AbstractBaseUser, created: bool, **kwargs: object) -> None:
+    """``post_save`` of the user model: a password set anew (the store's change and reset pages,
+    the API, the admin, ``manage.py changepassword``) signs the account's apps out, as Django
+    signs its other browser sessions out. ``set_password`` leaves the new password in
+    ``_password`` until the save has run; a login's rehash of the same password does not."""
+    if not created and getattr(instance, "_password", None) is not None:
+        api_tokens_revoke(user=instance)
+
+
 def session_key_of(session: SessionBase) -> str:
     """The session's key for events, saving a first-time visitor's session to get one. Call it
     before a transaction: rolled back, the save would take the row the new cookie names."""

@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/profile/", views.profile, name="profile"),
     path("accounts/email/", views.account_email, name="account_email"),
+    path("accounts/apps/signout/", views.account_apps_signout, name="account_apps_signout"),
     path("accounts/history/", views.history, name="history"),
     path("accounts/history/<int:pk>/", views.history_use, name="history_use"),
 ]

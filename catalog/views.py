@@ -268,6 +268,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         "email_form": EmailForm(instance=request.user),
         "reviews": selectors.user_reviews(user=request.user)[:50],
         "events": selectors.user_events(user=request.user)[:50],
+        "app_signed_in": selectors.api_token_created(user=request.user),
     }
     return render(request, "catalog/profile.html", context)
 
@@ -283,6 +284,17 @@ def account_email(request: HttpRequest) -> HttpResponse:
                          else "Your email address is removed: you cannot reset a forgotten password now.")
     else:
         _error_messages(request, form)
+    return redirect("profile")
+
+
+@login_required
+@require_POST
+def account_apps_signout(request: HttpRequest) -> HttpResponse:
+    """Revoke the account's API token: apps and scripts signed in with the password must sign in again."""
+    if services.api_tokens_revoke(user=request.user):
+        messages.success(request, "Your apps are signed out: they need your password to sign in again.")
+    else:
+        messages.info(request, "No app was signed in to your account.")
     return redirect("profile")
 
 

@@ -28,6 +28,7 @@ urlpatterns = [
     path("me/onboarding/", views.MeOnboardingView.as_view(), name="api-me-onboarding"),
     path("me/export/", views.MeExportView.as_view(), name="api-me-export"),
     path("me/password/", views.MePasswordView.as_view(), name="api-me-password"),
+    path("me/token/", views.MeTokenView.as_view(), name="api-me-token"),
     path("me/history/", views.MeHistoryView.as_view(), name="api-me-history"),
     path("me/history/<str:item_id>/", views.MeHistoryItemView.as_view(), name="api-me-history-item"),
 ]

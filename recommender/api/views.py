@@ -372,11 +372,22 @@ class MePasswordView(ApiMixin, GenericAPIView):
         if not form.is_valid():
             raise _form_errors(form, {"new_password1": "new_password", "new_password2": "new_password"})
         with transaction.atomic():
-            form.save()
-            Token.objects.filter(user=request.user).delete()
+            form.save()  # signs the account's apps out (services.password_saved)
             token = Token.objects.create(user=request.user)
         update_session_auth_hash(request._request, request.user)  # this session stays signed in
         return Response({"token": token.key})
+
+
+class MeTokenView(ApiMixin, GenericAPIView):
+    """Sign the account's apps out: ``DELETE`` revokes the API token (the one this request may
+    carry too). The next ``POST /api/auth/token/`` issues a new one. Browser sessions stay."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request) -> Response:
+        services.api_tokens_revoke(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeExportView(ApiMixin, GenericAPIView):

@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.core import mail
 from django.urls import reverse
@@ -231,3 +232,77 @@ def test_an_account_gets_one_reset_mail_per_interval_whoever_asks(client, shoppe
     time.sleep(2.1)
     client.post(reverse("password_reset"), {"email": "forgetful@example.com"})
     assert [m.to for m in mail.outbox][2:] == [["forgetful@example.com"]]
+
+
+def _signed_in_app(user: User) -> APIClient:
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    assert api.get("/api/me/").status_code == 200
+    return api
+
+
+def test_a_new_password_signs_the_apps_out_however_it_is_set(client, shopper, settings):
+    """An app that has the token keeps working through logins and a hash upgrade, and stops when
+    the password changes: by the reset link, the store's change page, or the admin and shell."""
+    app = _signed_in_app(shopper)
+    settings.PASSWORD_HASHERS = [*settings.PASSWORD_HASHERS, "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher"]
+    User.objects.filter(pk=shopper.pk).update(password=make_password(PASSWORD, hasher="pbkdf2_sha1"))
+    assert client.login(username="forgetful", password=PASSWORD)  # Django rehashes with the first hasher
+    assert User.objects.get(pk=shopper.pk).password.startswith("md5$")
+    assert APIClient().post("/api/auth/token/", {"username": "forgetful", "password": PASSWORD},
+                            format="json").json()["token"] == Token.objects.get(user=shopper).key
+    assert app.get("/api/me/").status_code == 200  # neither a login nor the rehash signed it out
+
+    client.post(reverse("password_reset"), {"email": "forgetful@example.com"})
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
+    url = client.get(link, follow=True).redirect_chain[-1][0]
+    client.post(url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    assert app.get("/api/me/").status_code == 401 and not Token.objects.filter(user=shopper).exists()
+
+    app = _signed_in_app(shopper)
+    shopper.refresh_from_db()
+    client.force_login(shopper)
+    changed = client.post(reverse("password_change"), {"old_password": NEW_PASSWORD, "new_password1": PASSWORD,
+                                                       "new_password2": PASSWORD})
+    assert changed.url == reverse("password_change_done") and app.get("/api/me/").status_code == 401
+
+    app = _signed_in_app(shopper)
+    other = User.objects.create_user("bystander", password=PASSWORD)
+    bystander = _signed_in_app(other)
+    shopper.refresh_from_db()
+    shopper.set_password(NEW_PASSWORD)  # what the admin's password form and manage.py changepassword do
+    shopper.save()
+    assert app.get("/api/me/").status_code == 401 and bystander.get("/api/me/").status_code == 200
+    shopper.first_name = "Fran"
+    shopper.save()  # a save without a new password revokes nothing
+    assert _signed_in_app(shopper).get("/api/me/").status_code == 200
+
+
+def test_an_app_is_signed_out_by_the_api_or_from_the_profile_page(client, shopper):
+    app = _signed_in_app(shopper)
+    other = _signed_in_app(User.objects.create_user("bystander", password=PASSWORD))
+    assert APIClient().delete("/api/me/token/").status_code == 401
+    assert app.delete("/api/me/token/").status_code == 204
+    assert app.get("/api/me/").status_code == 401 and other.get("/api/me/").status_code == 200
+    assert app.delete("/api/me/token/").status_code == 401  # its token is gone
+
+    client.force_login(shopper)
+    session_api = APIClient()
+    session_api.force_authenticate(shopper)
+    assert session_api.delete("/api/me/token/").status_code == 204  # nothing to revoke: still a 204
+    page = client.get(reverse("profile")).content.decode()
+    assert "No app is signed in to your account." in page and "Sign my apps out" not in page
+
+    app = _signed_in_app(shopper)
+    page = client.get(reverse("profile")).content.decode()
+    assert "An app or script signed in to your account" in page and "Sign my apps out" in page
+    assert client.get(reverse("account_apps_signout")).status_code == 405
+    response = client.post(reverse("account_apps_signout"), follow=True)
+    assert [str(m) for m in response.context["messages"]] == [
+        "Your apps are signed out: they need your password to sign in again."]
+    assert app.get("/api/me/").status_code == 401 and other.get("/api/me/").status_code == 200
+    assert client.get(reverse("profile")).status_code == 200  # the browser session stays
+    response = client.post(reverse("account_apps_signout"), follow=True)
+    assert [str(m) for m in response.context["messages"]] == ["No app was signed in to your account."]
+    client.logout()
+    assert client.post(reverse("account_apps_signout")).status_code == 302  # to the login page
