@@ -201,9 +201,31 @@ def load_movielens_100k(source: Path) -> Dataset:
 
 # --------------------------------------------------------------------- CSV
 RATINGS_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
-ITEMS_COLUMNS = ("item_id", "title")  # required; optional: genres, description, price, image_url
+ITEMS_COLUMNS = ("item_id", "title")  # required; optional: year, genres, description, price, image_url
 PRICE_MAX = Decimal("999999.99")  # Item.price: 8 digits, 2 decimal places
 URL_MAX = 200  # Item.image_url
+YEAR_MIN, YEAR_MAX = 1800, 2100  # Item.year
+_TITLE_YEAR = re.compile(r"\((\d{4})\)\s*$")
+
+
+def _parse_year(value: str, *, where: str) -> int | None:
+    if not value.strip():
+        return None
+    if not re.fullmatch(r"[0-9]{1,4}", value.strip()) or not YEAR_MIN <= int(value) <= YEAR_MAX:
+        raise DatasetError(f"{where}: year {value!r} must be a whole number from {YEAR_MIN} to {YEAR_MAX}")
+    return int(value)
+
+
+def _title_and_year(row: dict[str, str], *, where: str) -> tuple[str, int | None]:
+    """With a ``year`` column the title is as written; without one (MovieLens' style) a year in
+    parentheses at its end is the year, and "Getaway, The" reads "The Getaway"."""
+    title = row["title"].strip()
+    if "year" in row:
+        return title, _parse_year(row["year"], where=where)
+    match = _TITLE_YEAR.search(title)
+    if match and YEAR_MIN <= int(match[1]) <= YEAR_MAX:
+        return display_title(title[: match.start()]), int(match[1])
+    return display_title(title), None
 
 
 def _parse_price(value: str, *, where: str) -> Decimal | None:
@@ -249,12 +271,12 @@ def _csv_rows(path: Path, columns: Iterable[str]) -> Iterator[tuple[str, dict[st
             raise DatasetError(f"{path.name} line {reader.line_num}: {exc}") from None
 
 
-ITEMS_FILE_COLUMNS = ("item_id", "title", "genres", "description", "price", "image_url")
+ITEMS_FILE_COLUMNS = ("item_id", "title", "year", "genres", "description", "price", "image_url")
 
 
 def items_csv(records: Iterable[ItemRecord]) -> Iterator[str]:
     """The items file (docs/DATA.md) for ``records``, a header line then one line per item: read
-    back by :func:`load_csv` to the same records (a title's year is written in parentheses)."""
+    back by :func:`load_csv` to the same records (the title as it is, the year in its own column)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
 
@@ -266,7 +288,7 @@ def items_csv(records: Iterable[ItemRecord]) -> Iterator[str]:
 
     yield line(ITEMS_FILE_COLUMNS)
     for r in records:
-        yield line([r.external_id, f"{r.title} ({r.year})" if r.year else r.title, GENRE_SEPARATOR.join(r.genres),
+        yield line([r.external_id, r.title, r.year or "", GENRE_SEPARATOR.join(r.genres),
                     r.description, "" if r.price is None else f"{r.price:.2f}", r.image_url])
 
 
@@ -280,12 +302,9 @@ def load_csv(ratings_path: Path | None, items_path: Path | None = None) -> Datas
             item_id, title = row["item_id"].strip(), row["title"].strip()
             if not item_id or not title:
                 raise DatasetError(f"{where}: item_id and title are required")
-            year = None
-            match = re.search(r"\((\d{4})\)\s*$", title)
-            if match:
-                year, title = int(match[1]), title[: match.start()].strip()
+            title, year = _title_and_year(row, where=where)
             genres = tuple(g.strip() for g in (row.get("genres") or "").split(GENRE_SEPARATOR) if g.strip())
-            items[item_id] = ItemRecord(item_id, display_title(title), year, genres,
+            items[item_id] = ItemRecord(item_id, title, year, genres,
                                         (row.get("description") or "").strip(),
                                         _parse_price(row.get("price") or "", where=where),
                                         _parse_url(row.get("image_url") or "", where=where))

@@ -108,6 +108,21 @@ def test_an_items_file_alone_with_prices_and_pictures(tmp_path):
     assert (getaway.price, getaway.image_url) == (None, "")  # empty: the shop's default, or unchanged
 
 
+def test_a_year_column_takes_the_year_and_leaves_the_title_as_written(tmp_path):
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,title,year\nA1,Heat,1995\nB2,Summer of (1999),\nC3,\"Getaway, The\",1972\n")
+    data = load_csv(None, items)
+    assert [(r.title, r.year) for r in data.items.values()] == [
+        ("Heat", 1995), ("Summer of (1999)", None), ("Getaway, The", 1972)]
+    for year in ("95", "1995.0", "nineteen", "2101", "²"):
+        items.write_text(f"item_id,title,year\nA1,Heat,{year}\n")
+        with pytest.raises(DatasetError, match=rf"items.csv line 2: year '{year}' must be a whole number from 1800 "):
+            load_csv(None, items)
+    items.write_text("item_id,title\nA1,Heat (0001)\nB2,\"Getaway, The (1972)\"\n")
+    data = load_csv(None, items)  # without the column, only a plausible year is read off the title
+    assert [(r.title, r.year) for r in data.items.values()] == [("Heat (0001)", None), ("The Getaway", 1972)]
+
+
 @pytest.mark.parametrize(
     ("row", "message"),
     [

@@ -32,7 +32,7 @@ def staff_client(client):
 def test_staff_import_a_catalogue_and_the_worker_embeds_it(staff_client, celery_worker):
     changelist = staff_client.get(reverse("admin:catalog_item_changelist")).content.decode()
     assert f'href="{URL}">Import from CSV' in changelist
-    assert "item_id,title,genres,description,price,image_url" in staff_client.get(URL).content.decode()
+    assert "item_id,title,year,genres,description,price,image_url" in staff_client.get(URL).content.decode()
     body = ('K1,Lighthouse Keepers (2021),Documentary,"Two keepers, a storm and a rowing boat.",14.99,'
             "https://img.example.com/k1.jpg\n"
             "K2,Harbour Lights,Drama,,,\n")
@@ -86,19 +86,22 @@ def test_importing_needs_permission_to_add_and_change_items(client):
 def test_exported_items_import_back_unchanged_and_one_source_at_a_time(staff_client):
     body = ('K1,Lighthouse Keepers (2021),Documentary|Drama,"Two keepers, a storm\nand a ""rowing"" boat.",14.99,'
             "https://img.example.com/k1.jpg\n"
-            "K2,Harbour Lights,,,,\n")
+            "K2,Harbour Lights (1999),,,,\n")
     staff_client.post(URL, {"items": _file(body), "namespace": "shop"}, follow=True)  # its message shown
     shop = list(Item.objects.filter(external_id__startswith="shop:").order_by("pk").values_list("pk", flat=True))
+    Item.objects.filter(pk=shop[1]).update(title="Harbour Lights (1999)", year=None)  # a title that only looks dated
     changelist = reverse("admin:catalog_item_changelist")
     response = staff_client.post(changelist, {"action": "export_csv", "_selected_action": shop})
     assert response["Content-Disposition"] == 'attachment; filename="items-shop.csv"'
     exported = b"".join(response.streaming_content).decode()
-    assert exported.splitlines()[0] == "item_id,title,genres,description,price,image_url"
-    assert ',"Two keepers, a storm\nand a ""rowing"" boat.",14.99,https://img.example.com/k1.jpg\n' in exported
-    assert "K2,Harbour Lights,,,9.99,\n" in exported
+    assert exported.splitlines()[0] == "item_id,title,year,genres,description,price,image_url"
+    assert ('K1,Lighthouse Keepers,2021,Documentary|Drama,"Two keepers, a storm\nand a ""rowing"" boat.",14.99,'
+            "https://img.example.com/k1.jpg\n") in exported
+    assert "K2,Harbour Lights (1999),,,,9.99,\n" in exported
     back = staff_client.post(URL, {"items": SimpleUploadedFile("items-shop.csv", exported.encode()),
                                    "namespace": "shop"}, follow=True)
     assert [str(m) for m in back.context["messages"]] == ["0 items created, 0 updated, 2 unchanged."]
+    assert Item.objects.get(pk=shop[1]).display_title == "Harbour Lights (1999)"  # no year read off its title
 
     local = Item.objects.create(title="Hand Made", slug="hand-made", external_id="local:hand-made")
     mixed = staff_client.post(changelist, {"action": "export_csv", "_selected_action": [*shop, local.pk]}, follow=True)
