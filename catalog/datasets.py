@@ -202,9 +202,12 @@ def load_movielens_100k(source: Path) -> Dataset:
 # --------------------------------------------------------------------- CSV
 RATINGS_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
 ITEMS_COLUMNS = ("item_id", "title")  # required; optional: year, genres, description, price, image_url
-PRICE_MAX = Decimal("999999.99")  # Item.price: 8 digits, 2 decimal places
-URL_MAX = 200  # Item.image_url
-YEAR_MIN, YEAR_MAX = 1800, 2100  # Item.year
+# An item's limits, here (no Django) for the files and the evaluation, and Item's fields use them
+PRICE_DIGITS, PRICE_DECIMALS = 8, 2
+PRICE_STEP = Decimal(1).scaleb(-PRICE_DECIMALS)  # 0.01
+PRICE_MAX = Decimal(10 ** (PRICE_DIGITS - PRICE_DECIMALS)) - PRICE_STEP  # 999999.99
+URL_MAX = 200
+YEAR_MIN, YEAR_MAX = 1800, 2100
 _TITLE_YEAR = re.compile(r"\((\d{4})\)\s*$")
 
 
@@ -235,8 +238,8 @@ def _parse_price(value: str, *, where: str) -> Decimal | None:
         price = Decimal(value.strip())
     except InvalidOperation:
         raise DatasetError(f"{where}: price {value!r} is not a number such as 9.99") from None
-    if not price.is_finite() or not 0 <= price <= PRICE_MAX or price != price.quantize(Decimal("0.01")):
-        raise DatasetError(f"{where}: price {value!r} must be 0 to {PRICE_MAX}, with at most 2 decimals")
+    if not price.is_finite() or not 0 <= price <= PRICE_MAX or price != price.quantize(PRICE_STEP):
+        raise DatasetError(f"{where}: price {value!r} must be 0 to {PRICE_MAX}, with at most {PRICE_DECIMALS} decimals")
     return price
 
 

@@ -15,6 +15,8 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from catalog.datasets import PRICE_DECIMALS, PRICE_DIGITS, URL_MAX, YEAR_MAX, YEAR_MIN
+
 MIN_RATING = Decimal("0.5")
 MAX_RATING = Decimal("5.0")
 REVIEW_TEXT_MAX = 5000
@@ -52,11 +54,11 @@ class Item(models.Model):
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
     year = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1800), MaxValueValidator(2100)]
+        null=True, blank=True, validators=[MinValueValidator(YEAR_MIN), MaxValueValidator(YEAR_MAX)]
     )
-    price = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("9.99"),
+    price = models.DecimalField(max_digits=PRICE_DIGITS, decimal_places=PRICE_DECIMALS, default=Decimal("9.99"),
                                 validators=[MinValueValidator(Decimal("0"))])
-    image_url = models.URLField(blank=True)
+    image_url = models.URLField(blank=True, max_length=URL_MAX)
     is_active = models.BooleanField(default=True)
     # Rating statistics of the visible reviews, kept by PostgreSQL (migration catalog 0005):
     # triggers on catalog_review add each write's difference in the writing transaction, and

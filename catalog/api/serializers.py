@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from catalog import selectors
 from catalog.api.base import GenreField, IdField, QueryParams, RejectUnknownFields, YearRangeParams
-from catalog.datasets import DatasetError
+from catalog.datasets import YEAR_MAX, YEAR_MIN, DatasetError
 from catalog.importing import check_namespace
 from catalog.models import (
     MAX_RATING,
@@ -90,40 +90,46 @@ class ItemDetailSerializer(ItemSerializer):
                 for stars, count, share in selectors.item_rating_histogram(item=item)]
 
 
-class ItemWriteSerializer(RejectUnknownFields, serializers.Serializer):
+def _price_field(**kwargs: Any) -> serializers.DecimalField:
+    field = Item._meta.get_field("price")
+    return serializers.DecimalField(max_digits=field.max_digits, decimal_places=field.decimal_places,
+                                    min_value=Decimal("0"), required=False, coerce_to_string=False, **kwargs)
+
+
+class ItemFieldsSerializer(serializers.Serializer):
+    """What describes an item, as staff write it (the API's edits and its catalogue import), in
+    the limits of ``Item``'s fields."""
+
+    title = serializers.CharField(max_length=Item._meta.get_field("title").max_length)
+    description = serializers.CharField(allow_blank=True, required=False, max_length=20000)
+    genres = serializers.ListField(child=serializers.CharField(max_length=50), max_length=50, required=False)
+    year = serializers.IntegerField(min_value=YEAR_MIN, max_value=YEAR_MAX, allow_null=True, required=False)
+    price = _price_field()
+    image_url = serializers.URLField(allow_blank=True, required=False,
+                                     max_length=Item._meta.get_field("image_url").max_length)
+
+
+class ItemWriteSerializer(RejectUnknownFields, ItemFieldsSerializer):
     """Staff input for creating (all but ``title`` optional) or updating an item."""
 
     read_only_keys = tuple(ItemDetailSerializer.Meta.fields)  # GET's keys are known (the read-only ones ignored)
 
-    title = serializers.CharField(max_length=300)
     external_id = serializers.CharField(max_length=100, required=False, help_text="Only on create.")
-    description = serializers.CharField(allow_blank=True, required=False, max_length=20000)
     category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all(), allow_null=True, required=False)
-    genres = serializers.ListField(child=serializers.CharField(max_length=50), max_length=50, required=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), max_length=100, required=False)
     attributes = serializers.DictField(required=False)
-    year = serializers.IntegerField(min_value=1800, max_value=2100, allow_null=True, required=False)
-    price = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=Decimal("0"), required=False,
-                                     coerce_to_string=False)
-    image_url = serializers.URLField(allow_blank=True, required=False, max_length=200)
     is_active = serializers.BooleanField(required=False)
 
 
 IMPORT_MAX_ITEMS = 10_000
 
 
-class ImportedItemSerializer(RejectUnknownFields, serializers.Serializer):
+class ImportedItemSerializer(RejectUnknownFields, ItemFieldsSerializer):
     """One item of a catalogue import, known by ``namespace:item_id``. Anything but the title
     left out (or null, empty) keeps a known item's own; a new item gets the default price (9.99)."""
 
     item_id = serializers.CharField(max_length=99, help_text="Your system's id of the item.")
-    title = serializers.CharField(max_length=300)
-    year = serializers.IntegerField(min_value=1800, max_value=2100, allow_null=True, required=False)
-    genres = serializers.ListField(child=serializers.CharField(max_length=50), max_length=50, required=False)
-    description = serializers.CharField(allow_blank=True, required=False, max_length=20000)
-    price = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=Decimal("0"), required=False,
-                                     allow_null=True, coerce_to_string=False)
-    image_url = serializers.URLField(allow_blank=True, required=False, max_length=200)
+    price = _price_field(allow_null=True)
 
 
 class ItemImportSerializer(RejectUnknownFields, serializers.Serializer):
