@@ -160,11 +160,11 @@ def _context(request: HttpRequest) -> dict[str, object]:
     left out: a ``pos`` that is not a whole number in ASCII digits ("²" passes ``isdigit``
     and ``int`` refuses it), text with control characters (PostgreSQL's JSON refuses NUL)."""
     context: dict[str, object] = {}
-    for key in ("src", "pos", "rid", "algo", "exp", "variant"):
+    for key in ("src", "pos", "rid", "algo", "exp", "variant", "promo"):
         value = (request.POST.get(key) or request.GET.get(key) or "")[:64]
         if not value or not value.isprintable():
             continue
-        if key == "pos":
+        if key in ("pos", "promo"):
             if value.isascii() and value.isdigit():
                 context[key] = int(value)
         else:

@@ -1,5 +1,5 @@
 """Admin for personalization: embedding status on items, model versions, audits with charts
-and exports, A/B experiments with their online metrics."""
+and exports, A/B experiments with their online metrics, promotions."""
 
 from __future__ import annotations
 
@@ -13,21 +13,23 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, CharField, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, CharField, Count, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
 from catalog.admin import ItemAdmin, date_over_time
-from catalog.models import Item
+from catalog.models import Event, EventKind, Item
 from recommender import charts
 from recommender.audits import audit_create
 from recommender.embedding import enqueue
 from recommender.encoder import model_name
 from recommender.experiments import experiment_results, experiment_save
-from recommender.models import AuditRun, Experiment, ItemEmbedding, ModelVersion
+from recommender.models import AuditRun, Experiment, ItemEmbedding, ModelVersion, Promotion
+from recommender.promotions import promotion_status
 from recommender.training import version_activate
 
 
@@ -421,3 +423,39 @@ class ExperimentAdmin(admin.ModelAdmin):
             return super().change_view(request, object_id, form_url, extra_context)
         extra = {"report": experiment_results(experiment)}
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+
+@admin.register(Promotion)
+class PromotionAdmin(admin.ModelAdmin):
+    """The store's featured films: while a promotion runs, each feed shows one of its films at
+    its position (see ``recommender.promotions``)."""
+
+    list_display = ("name", "status", "position", "film_count", "starts_at", "ends_at")
+    list_filter = ("is_active",)
+    search_fields = ("name",)
+    autocomplete_fields = ("items",)
+    fields = ("name", "items", "position", "starts_at", "ends_at", "is_active", "results")
+    readonly_fields = ("results",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(film_count=Count("items"))
+
+    @admin.display(description="status")
+    def status(self, obj: Promotion) -> str:
+        return promotion_status(obj)
+
+    @admin.display(description="films", ordering="film_count")
+    def film_count(self, obj: Promotion) -> int:
+        return obj.film_count
+
+    @admin.display(description="results")
+    def results(self, obj: Promotion) -> str:
+        """Its cards shown and clicked, from the events whose context names it (impressions are
+        deleted after RECSYS_EVENT_RETENTION_DAYS)."""
+        if obj.pk is None:
+            return "-"
+        counts = dict(Event.objects.filter(context__promo=obj.pk, kind__in=[EventKind.IMPRESSION, EventKind.CLICK])
+                      .values_list("kind").annotate(n=Count("id")).values_list("kind", "n"))
+        shown, clicked = counts.get(EventKind.IMPRESSION, 0), counts.get(EventKind.CLICK, 0)
+        rate = f" ({100 * clicked / shown:.1f}%)" if shown else ""
+        return f"shown {shown} time{pluralize(shown)}, clicked {clicked}{rate}"

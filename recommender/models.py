@@ -1,9 +1,12 @@
-"""Derived data owned by the recommender: embeddings of catalog rows."""
+"""What the recommender owns: embeddings of catalog rows, model versions, audits, experiments and promotions."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
 from catalog.models import Item, Profile, Review
@@ -148,3 +151,36 @@ class Experiment(models.Model):
         from recommender.experiments import variants_validate
 
         variants_validate(self.variants)
+
+
+class Promotion(models.Model):
+    """Staff's featured films: while it runs, each feed shows one of its films (the one that
+    matches the shopper's taste best, or the most reviewed without personalization) at
+    ``position``, labelled "Featured by the store" with the promotion's name. A feed that
+    already recommends one of them on its own merits shows no extra card."""
+
+    name = models.CharField(max_length=80, help_text='Shown on the card, e.g. "Featured by the store: Film noir week".')
+    items = models.ManyToManyField(Item, related_name="promotions", verbose_name="films",
+                                   help_text="The films to feature; each feed shows the one its shopper likes best.")
+    position = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="Where in the feed its card goes (1 = first).")
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until it is switched off.")
+    is_active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__isnull=True) | models.Q(ends_at__gt=models.F("starts_at")),
+                name="promotion_ends_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.ends_at is not None and self.starts_at is not None and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "The end must come after the start."})

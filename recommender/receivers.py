@@ -3,13 +3,14 @@ model version's artifact."""
 
 from __future__ import annotations
 
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from catalog import signals
 from catalog.models import Item, Profile, Review
 from recommender.embedding import enqueue
-from recommender.models import ModelVersion, ProfileEmbedding, ReviewEmbedding
+from recommender.models import ModelVersion, ProfileEmbedding, Promotion, ReviewEmbedding
+from recommender.promotions import promotions_changed
 from recommender.training import artifact_delete
 
 
@@ -50,3 +51,8 @@ def profiles_changed(sender: type, ids: list[int], **kwargs: object) -> None:
 @receiver(post_delete, sender=ModelVersion, dispatch_uid="model-artifact-on-delete")
 def model_version_deleted(sender: type, instance: ModelVersion, **kwargs: object) -> None:
     artifact_delete(instance)
+
+
+post_save.connect(promotions_changed, sender=Promotion, dispatch_uid="promotions-on-save")
+post_delete.connect(promotions_changed, sender=Promotion, dispatch_uid="promotions-on-delete")
+m2m_changed.connect(promotions_changed, sender=Promotion.items.through, dispatch_uid="promotions-on-items")

@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from catalog.models import Event, EventKind, HistoryExclusion, Item, Profile, Review
 from catalog.selectors import genre_list, not_interested_events, personalization_opted_out
-from recommender import explanations
+from recommender import explanations, promotions
 from recommender.algorithms.base import top_stable, zscore_rows
 from recommender.algorithms.data import Profile as LiveProfile
 from recommender.algorithms.data import one_event_per_item
@@ -380,7 +380,7 @@ def _feed_key(user: AbstractBaseUser | None, k: int, context: FeedContext, versi
     profile, latest = _actor_state(user, context.session_key)
     parts = [version.pk if version else None, user.pk if user else context.session_key, latest, profile, k,
              sorted(context.exclude), context.genre, context.diversity, context.fairness, context.refine,
-             context.algorithm, settings.RECSYS_DIVERSITY, settings.RECSYS_FAIRNESS]
+             context.algorithm, settings.RECSYS_DIVERSITY, settings.RECSYS_FAIRNESS, promotions.live_promotions()]
     return "recsite:feed:" + hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
@@ -425,12 +425,57 @@ def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: An
     if model is None or not state.personalized or context.algorithm == "popularity":
         reason = ("personalization is off for your account" if not state.personalized
                   else "no trained model yet" if model is None else "the popularity baseline")
-        return _popular(k=k, context=context, state=state, reason=reason)
-    recs = _ranked(state, k, context, model)
-    if context.genre and len(recs) < k:  # the candidates held too few of a small genre
-        shown = replace(context, exclude=context.exclude | {rec.item.pk for rec in recs})
-        recs += _popular(k=k - len(recs), context=shown, state=state, reason=f"among {context.genre} films")
-    return recs
+        recs = _popular(k=k, context=context, state=state, reason=reason)
+    else:
+        recs = _ranked(state, k, context, model)
+        if context.genre and len(recs) < k:  # the candidates held too few of a small genre
+            shown = replace(context, exclude=context.exclude | {rec.item.pk for rec in recs})
+            recs += _popular(k=k - len(recs), context=shown, state=state, reason=f"among {context.genre} films")
+    return _promote(recs, k=k, state=state, context=context, model=model)
+
+
+def _promote(recs: list[Recommendation], *, k: int, state: LiveUser, context: FeedContext, model: Any
+             ) -> list[Recommendation]:
+    """Each running promotion's film at the promotion's position (at most
+    ``promotions.MAX_PER_FEED``), pushing the last recommendations out. Its film is the one the
+    model scores highest for this shopper among those the feed's filters let through (the most
+    reviewed without personalization); a feed that already holds one of them has no extra card."""
+    live = promotions.live_promotions()
+    if not live:
+        return recs
+    recs, shown, placed = list(recs), {rec.item.pk for rec in recs}, 0
+    for promotion in live:
+        if placed == promotions.MAX_PER_FEED:
+            break
+        if shown.intersection(promotion.items):
+            continue
+        items = _filtered(list(promotion.items), state=state, context=context, exclude_extra=shown)
+        if not items:
+            continue
+        item, score, personal = _promoted_choice(items, state=state, model=model)
+        sentence = f"Featured by the store: {promotion.name}."
+        if personal:
+            sentence += " Of its films, this one matches your taste best."
+        evidence = {"promotion": {"id": promotion.pk, "name": promotion.name}, "personal": personal,
+                    "contributions": {}}
+        recs.insert(min(promotion.position, len(recs) + 1) - 1,
+                    Recommendation(item, score, "promotion", sentence, evidence, algorithm="promoted"))
+        shown.add(item.pk)
+        placed += 1
+    return recs[:k]
+
+
+def _promoted_choice(items: dict[int, Item], *, state: LiveUser, model: Any) -> tuple[Item, float, bool]:
+    """(the film, its score, whether the score is the shopper's own) among a promotion's films."""
+    if model is not None and state.personalized:
+        known = [pk for pk in items if pk in model.index_of_pk]
+        scores = model.score(state.profile, [model.index_of_pk[pk] for pk in known]) if known else []
+        scored = [(float(s), pk) for s, pk in zip(scores, known, strict=True) if np.isfinite(s)]
+        if scored:
+            score, pk = max(scored, key=lambda pair: (pair[0], -pair[1]))
+            return items[pk], score, True
+    item = min(items.values(), key=lambda i: (-i.review_count, i.pk))
+    return item, float(item.review_count), False
 
 
 def _ranked(state: LiveUser, k: int, context: FeedContext, model: Any) -> list[Recommendation]:
@@ -949,6 +994,8 @@ def track(rows: list[Row], context: FeedContext) -> None:
     for row in rows:
         for position, rec in enumerate(row.items, start=1):
             rec.tracking = {"src": row.key, "pos": position, "rid": context.request_id, "algo": rec.algorithm}
+            if "promotion" in rec.evidence:
+                rec.tracking["promo"] = rec.evidence["promotion"]["id"]
             if context.experiment:
                 rec.tracking.update(exp=context.experiment, variant=context.variant)
             rec.href = f"{rec.item.get_absolute_url()}?{urlencode(rec.tracking)}"

@@ -221,18 +221,21 @@ class ExplanationSerializer(serializers.Serializer):
     contributions = serializers.DictField(child=serializers.FloatField(),
                                           help_text="Each signal's additive contribution to the score.")
     evidence = serializers.JSONField(help_text="Anchor items, shared knowledge-graph entities, genre match, "
-                                               "similar review text, trending facts.")
+                                               "similar review text, trending facts; for a featured film, "
+                                               "the promotion (id, name).")
 
 
 class RecommendationSerializer(serializers.Serializer):
     item = ItemSummarySerializer()
     score = serializers.FloatField()
-    source = serializers.CharField(help_text="Which recommender produced it (hybrid, popularity, similar, ...).")
+    source = serializers.CharField(help_text=(
+        "Which recommender produced it (hybrid, popularity, similar, ...), or promoted: a film the store "
+        "features (Django admin, Promotions)."))
     explanation = ExplanationSerializer()
     tracking = serializers.DictField(help_text=(
         "Send it as the context of this result's impression and click events (POST /api/events/): row "
-        "(src), position (pos), request id (rid), algorithm (algo), and the experiment (exp) and variant "
-        "when the response was served under one."))
+        "(src), position (pos), request id (rid), algorithm (algo), the experiment (exp) and variant "
+        "when the response was served under one, and the promotion (promo) of a featured film."))
 
     def to_representation(self, rec: Any) -> dict[str, Any]:
         evidence = {k: v for k, v in rec.evidence.items() if k not in {"contributions", "signal", "signal_label"}}
