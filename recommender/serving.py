@@ -453,6 +453,7 @@ def _promote(recs: list[Recommendation], *, k: int, state: LiveUser, context: Fe
         if not items:
             continue
         item, score, personal = _promoted_choice(items, state=state, model=model)
+        personal = personal and len(items) > 1  # chosen for this shopper among several
         sentence = f"Featured by the store: {promotion.name}."
         if personal:
             sentence += " Of its films, this one matches your taste best."

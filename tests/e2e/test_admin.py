@@ -85,3 +85,47 @@ def test_staff_lists_fit_their_box(page, shot, width):
         box = page.locator("#changelist .results").evaluate("el => [el.scrollWidth, el.clientWidth]")
         shot(page, f"admin-{name}-{width}")
         assert box[0] <= box[1], (url, box)
+
+
+def test_a_promotion_made_in_the_admin_is_featured_in_the_shoppers_feed(page, trained_model, shot):
+    from catalog.models import Event, Item
+    from recommender.models import Promotion
+
+    User.objects.create_superuser("merchant", "merchant@example.com", "merchant-password-2026")
+    shopper = User.objects.get(username="ml_1")
+    shopper.set_password("shopper-password-2026")
+    shopper.save()
+    # a film the shopper never rated and the feed would not show on its own
+    film = (Item.objects.exclude(reviews__user=shopper).filter(genres__contains=["Sci-Fi"], review_count__gte=20)
+            .order_by("review_count", "pk").first())
+    page.goto("/admin/login/")
+    page.fill("#id_username", "merchant")
+    page.fill("#id_password", "merchant-password-2026")
+    page.click("input[type=submit]")
+    page.goto("/admin/recommender/promotion/add/")
+    page.fill("#id_name", "Space week")
+    page.locator(".field-items .select2-selection").click()
+    page.locator(".select2-search__field").fill(film.title)
+    page.locator(".select2-results__option", has_text=film.display_title).click()
+    page.fill("#id_position", "1")
+    shot(page, "admin-promotion")
+    page.click("input[name=_save]")
+    expect(page.locator("#result_list")).to_contain_text("running")
+    assert list(Promotion.objects.get().items.all()) == [film]
+
+    page.context.clear_cookies()  # the shopper, in a browser of their own
+    page.goto("/accounts/login/")
+    page.fill("#id_username", "ml_1")
+    page.fill("#id_password", "shopper-password-2026")
+    page.click("main form button[type=submit]")
+    page.goto("/")
+    card = page.locator("article.card").first
+    expect(card.locator(".featured")).to_have_text("Featured by the store")
+    expect(card.locator("h3")).to_have_text(film.display_title)
+    card.locator("summary").click()
+    expect(card.locator(".sentence")).to_have_text("Featured by the store: Space week.")  # its one film
+    shot(page, "home-promoted", full_page=False)
+    card.locator("h3 a").click()
+    expect(page.locator("h1")).to_contain_text(film.title)
+    assert Event.objects.filter(user=shopper, item=film, kind="click", context__promo=Promotion.objects.get().pk
+                                ).exists()

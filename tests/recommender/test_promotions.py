@@ -81,7 +81,8 @@ def test_what_a_promotion_does_not_do(shopper, promote):
     assert pks(serving.feed_for_user(shopper, k=10)) == pks(organic)
 
     drama = promote("Drama week", unrated[1:3], position=1)
-    assert serving.feed_for_user(shopper, k=10)[0].evidence["promotion"]["id"] == drama.pk
+    card = serving.feed_for_user(shopper, k=10)[0]
+    assert card.evidence["promotion"]["id"] == drama.pk and card.sentence == PERSONAL.format("Drama week")
     comedy = serving.feed_for_user(shopper, k=10, context=FeedContext(genre="Comedy"))
     assert "promoted" not in [rec.algorithm for rec in comedy]  # the genre filter holds
     excluded = serving.feed_for_user(shopper, k=10, context=FeedContext(exclude={unrated[1].pk, unrated[2].pk}))
@@ -99,6 +100,9 @@ def test_what_a_promotion_does_not_do(shopper, promote):
     feed = serving.feed_for_user(shopper, k=10)
     assert [rec.algorithm for rec in feed].count("promoted") == promotions.MAX_PER_FEED == 2
     assert [rec.item for rec in feed[:2]] == [other, unrated[3]]
+    # one film (left): nothing was chosen for the shopper
+    assert [rec.sentence for rec in feed[:2]] == ["Featured by the store: Drama week.",
+                                                  "Featured by the store: Another."]
 
 
 def test_without_personalization_the_most_reviewed_film_is_featured(shopper, promote):
