@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
 from django.utils.text import slugify
@@ -18,6 +19,9 @@ from tqdm import tqdm
 from catalog import signals
 from catalog.datasets import Dataset, DatasetError
 from catalog.models import Category, Item, Review
+
+if TYPE_CHECKING:
+    from django.db.backends.utils import CursorWrapper
 
 DEFAULT_PRICE = "9.99"
 
@@ -93,11 +97,31 @@ def import_dataset(
         _import_users(stager, dataset, namespace, demographics_consent, report)
         _import_kg(stager, dataset, namespace, report)
         review_ids = _import_ratings(stager, dataset, namespace, report)
+        _analyze_grown(cursor, report)
         if item_ids:
             signals.send_on_commit(signals.items_changed, Item, ids=item_ids)
         if review_ids:
             signals.send_on_commit(signals.reviews_changed, Review, ids=review_ids)
     return report
+
+
+# the report's names for the tables an import writes
+_TABLES = {"items": "catalog_item", "users": "auth_user", "profiles": "catalog_profile",
+           "entities": "catalog_entity", "relations": "catalog_itemrelation", "reviews": "catalog_review",
+           "events": "catalog_event"}
+
+
+def _analyze_grown(cursor: CursorWrapper, report: ImportReport) -> None:
+    """ANALYZE each table the import changed by more than autovacuum's threshold (50 rows plus
+    10% of its rows), in the import's transaction: the queries right after it (the first pages,
+    the embedding and training that follow) are planned with its new size. Autovacuum gets there
+    up to a minute later; until then a just-filled table can look empty to the planner, and a
+    storefront query on it once ran for over 20 minutes (a nested loop over 100,000 reviews)."""
+    for name, (created, updated, _) in report.counts.items():
+        table = _TABLES[name]
+        cursor.execute("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = %s::regclass", [table])
+        if created + updated > 50 + 0.1 * cursor.fetchone()[0]:
+            cursor.execute(f"ANALYZE {table}")
 
 
 def _import_items(stager: _Stager, dataset: Dataset, namespace: str, report: ImportReport) -> list[int]:

@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count
 
 from catalog import importing
-from catalog.datasets import load_movielens_100k
+from catalog.datasets import Dataset, ItemRecord, load_movielens_100k
 from catalog.models import Entity, Event, Item, ItemRelation, Profile, Review
 
 
@@ -182,3 +183,22 @@ def test_a_catalogue_without_ratings_with_prices_and_pictures(tmp_path):
     assert "nothing changed" in _call("import_ratings", "--items", str(items), "--namespace", "shop", "--no-progress")
     heat.refresh_from_db()
     assert (heat.year, heat.genres) == (1995, ["Crime"])
+
+
+def _planner_rows(table: str) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+def test_an_import_that_grows_a_table_updates_the_planners_statistics():
+    """A table an import grows by more than autovacuum's threshold is analyzed in the import,
+    so the pages that follow are not planned as if it were still empty."""
+    items = {f"P{n}": ItemRecord(f"P{n}", f"Planner film {n}", 2000, ("Drama",)) for n in range(400)}
+    importing.import_dataset(Dataset(name="planner", ratings=[], items=items), namespace="planner", progress=False)
+    assert _planner_rows("catalog_item") == Item.objects.count() >= 400
+    before = _planner_rows("catalog_item")
+    few = {f"Q{n}": ItemRecord(f"Q{n}", f"Small film {n}", 2000, ("Drama",)) for n in range(5)}
+    importing.import_dataset(Dataset(name="few", ratings=[], items=few), namespace="planner", progress=False)
+    assert _planner_rows("catalog_item") == before  # a small change waits for autovacuum
