@@ -1,6 +1,6 @@
 """The state of the recommender at a glance, for the admin's index page (and ``/metrics``): the
 model serving, how much of the catalogue has a current vector, the latest audit, the running
-experiment and the reviews waiting for a moderator."""
+experiment and promotions, and the reviews waiting for a moderator."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from catalog.selectors import reviews_reported
 from recommender.embedding import SOURCES
 from recommender.encoder import model_name
 from recommender.models import AuditRun, Experiment, ModelVersion
+from recommender.promotions import LivePromotion, live_promotions
 
 # longer than audits take (a minute or two for thousands of users): no worker is picking them up
 AUDIT_STALLED = timedelta(minutes=15)
@@ -42,6 +43,7 @@ class Status:
     audit_pending: int  # audits queued or running
     audit_oldest_pending: datetime | None  # when the oldest of them was started
     experiment: Experiment | None  # the running one
+    promotions: list[LivePromotion]  # the running ones, by position
     reviews_reported: int  # shown reviews shoppers reported: the moderation queue
 
     @property
@@ -77,5 +79,6 @@ def system_status() -> Status:
         audit_pending=pending.count(),
         audit_oldest_pending=pending.order_by("created_at").values_list("created_at", flat=True).first(),
         experiment=Experiment.objects.filter(is_active=True).first(),
+        promotions=live_promotions(),
         reviews_reported=reviews_reported().count(),
     )

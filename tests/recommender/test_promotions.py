@@ -132,6 +132,8 @@ def test_staff_run_a_promotion_and_see_its_cards_shown_and_clicked(shopper, staf
     promotion = Promotion.objects.get()
     listing = staff_client.get(reverse("admin:recommender_promotion_changelist")).content.decode()
     assert "Film noir week" in listing and "running" in listing
+    index = staff_client.get(reverse("admin:index")).content.decode()
+    assert f'{promotion.pk}/change/">Film noir week</a> (position 2, 6 films)' in index
 
     # the next feed has it, in the store and the API, without waiting for the cache
     client = Client()  # the shopper's browser (staff_client is the test's own)
