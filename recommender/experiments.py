@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 BUCKETS = 10_000
 ALGORITHMS = {"hybrid", "ease", "popularity"}
-PARAMS = {"algorithm", "diversity", "fairness"}
+PARAMS = {"algorithm", "diversity", "fairness", "promotions"}
 
 
 MAX_WEIGHT = 10_000  # weights are relative shares (percentages, say): no variant needs more
@@ -93,6 +93,8 @@ def _variant_problems(n: int, variant: Any, names: set[str]) -> list[str]:
         if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
                                   or not 0 <= value <= 1):
             problems.append(f"{label}: {key} is a number from 0 to 1.")
+    if not isinstance(params.get("promotions", True), bool):
+        problems.append(f"{label}: promotions is true (the store's featured films shown) or false.")
     return problems
 
 
@@ -125,7 +127,7 @@ def assignment(user: AbstractBaseUser | None, session_key: str) -> tuple[Experim
 
 def apply(context: FeedContext, user: AbstractBaseUser | None, *, chosen: Collection[str] = ()) -> None:
     """Put a feed request into the running experiment: the unit's variant sets the algorithm,
-    diversity or fairness it names, and ``context`` records the experiment and variant for
+    diversity, fairness or promotions it names, and ``context`` records the experiment and variant for
     tracking. A request that set itself (named in ``chosen``) a parameter that any variant
     decides stays out, whatever its own variant: its events would be credited to a treatment it
     did not get, and keeping such requests in the arms that do not set it would bias the
@@ -138,6 +140,7 @@ def apply(context: FeedContext, user: AbstractBaseUser | None, *, chosen: Collec
     context.algorithm = params.get("algorithm", context.algorithm)
     context.diversity = params.get("diversity", context.diversity)
     context.fairness = params.get("fairness", context.fairness)
+    context.promotions = params.get("promotions", context.promotions)
 
 
 def wilson(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:

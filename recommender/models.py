@@ -117,7 +117,8 @@ class AuditRun(models.Model):
 class Experiment(models.Model):
     """An A/B test: users (or anonymous sessions) are assigned to a variant by hashing, so the
     assignment is sticky; each variant's ``params`` change serving (``algorithm``:
-    hybrid | ease | popularity, ``diversity``, ``fairness``)."""
+    hybrid | ease | popularity, ``diversity``, ``fairness``, ``promotions``: false leaves the
+    store's featured films out)."""
 
     key = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=200)

@@ -89,6 +89,7 @@ class FeedContext:
     experiment: str = ""  # A/B experiment key and the unit's variant, logged with impressions
     variant: str = ""
     algorithm: str = "hybrid"  # hybrid | ease | popularity (an experiment variant may switch it)
+    promotions: bool = True  # the store's featured films (an experiment variant may leave them out)
     # _banned's read of this request's actor, kept so the rows of one page read it once
     hidden: set[int] | None = field(default=None, repr=False)
     # refine_reading's clauses of ``refine``, kept so the feed and the page read it once (not in
@@ -380,7 +381,8 @@ def _feed_key(user: AbstractBaseUser | None, k: int, context: FeedContext, versi
     profile, latest = _actor_state(user, context.session_key)
     parts = [version.pk if version else None, user.pk if user else context.session_key, latest, profile, k,
              sorted(context.exclude), context.genre, context.diversity, context.fairness, context.refine,
-             context.algorithm, settings.RECSYS_DIVERSITY, settings.RECSYS_FAIRNESS, promotions.live_promotions()]
+             context.algorithm, settings.RECSYS_DIVERSITY, settings.RECSYS_FAIRNESS,
+             context.promotions and promotions.live_promotions()]
     return "recsite:feed:" + hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
@@ -440,7 +442,7 @@ def _promote(recs: list[Recommendation], *, k: int, state: LiveUser, context: Fe
     ``promotions.MAX_PER_FEED``), pushing the last recommendations out. Its film is the one the
     model scores highest for this shopper among those the feed's filters let through (the most
     reviewed without personalization); a feed that already holds one of them has no extra card."""
-    live = promotions.live_promotions()
+    live = promotions.live_promotions() if context.promotions else []
     if not live:
         return recs
     recs, shown, placed = list(recs), {rec.item.pk for rec in recs}, 0

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -14,8 +15,8 @@ from rest_framework.test import APIClient
 
 from catalog import services
 from catalog.models import Event, EventKind, Item, Review
-from recommender import promotions, serving
-from recommender.models import Promotion
+from recommender import experiments, promotions, serving
+from recommender.models import Experiment, Promotion
 from recommender.serving import FeedContext, Row
 
 PERSONAL = "Featured by the store: {}. Of its films, this one matches your taste best."
@@ -159,3 +160,25 @@ def test_staff_run_a_promotion_and_see_its_cards_shown_and_clicked(shopper, staf
         promotion.is_active = False
         promotion.save()
     assert "promoted" not in [rec.algorithm for rec in serving.feed_for_user(shopper, k=10)]
+
+
+def test_an_experiment_arm_without_promotions_measures_what_they_cost(trained_model, promote):
+    """A variant {"promotions": false} leaves the featured films out of its users' feeds, so an
+    A/B test compares click-through and purchases with and without them."""
+    with pytest.raises(ValidationError, match="promotions is true"):
+        experiments.variants_validate([{"name": "a"}, {"name": "b", "params": {"promotions": "no"}}])
+    variants = [{"name": "featured", "weight": 50}, {"name": "plain", "weight": 50, "params": {"promotions": False}}]
+    experiments.variants_validate(variants)
+    experiment = Experiment.objects.create(key="promo-test", name="Promotions or not", is_active=True,
+                                           variants=variants)
+    users = User.objects.filter(username__in=[f"ml_{n}" for n in range(1, 40)]).order_by("pk")
+    arm = {name: next(u for u in users if experiments.variant_for(experiment, experiments.unit_of(u, ""))["name"]
+                      == name) for name in ("featured", "plain")}
+    films = list(Item.objects.exclude(reviews__user__in=arm.values()).order_by("review_count", "pk")[:3])
+    promote("House picks", films, position=1)
+    for name, user in arm.items():
+        context = FeedContext()
+        experiments.apply(context, user)
+        assert (context.variant, context.promotions) == (name, name == "featured")
+        feed = serving.feed_for_user(user, k=10, context=context)
+        assert ("promoted" in [rec.algorithm for rec in feed]) is (name == "featured")
