@@ -202,6 +202,9 @@ class LiveUser:
     personalized: bool = True
     has_history: bool = False
     more_like: list[int] = field(default_factory=list)  # "more like this" targets (pks), newest first
+    # the model's scores of the running promotions' films (pks; None: not scored yet), from the
+    # feed's own scoring pass when there was one
+    promoted_scores: dict[int, float] | None = None
 
 
 def _user_state(user: AbstractBaseUser | None, context: FeedContext, model: Any) -> LiveUser:
@@ -445,6 +448,11 @@ def _promote(recs: list[Recommendation], *, k: int, state: LiveUser, context: Fe
     live = promotions.live_promotions() if context.promotions else []
     if not live:
         return recs
+    if model is not None and state.personalized and state.promoted_scores is None:
+        # not scored with the feed (the popular feed, an experiment's EASE arm): one pass now
+        known = [pk for promotion in live for pk in promotion.items if pk in model.index_of_pk]
+        scores = model.score(state.profile, [model.index_of_pk[pk] for pk in known]) if known else []
+        state.promoted_scores = {pk: float(v) for pk, v in zip(known, scores, strict=True) if np.isfinite(v)}
     recs, shown, placed = list(recs), {rec.item.pk for rec in recs}, 0
     for promotion in live:
         if placed == promotions.MAX_PER_FEED:
@@ -471,9 +479,7 @@ def _promote(recs: list[Recommendation], *, k: int, state: LiveUser, context: Fe
 def _promoted_choice(items: dict[int, Item], *, state: LiveUser, model: Any) -> tuple[Item, float, bool]:
     """(the film, its score, whether the score is the shopper's own) among a promotion's films."""
     if model is not None and state.personalized:
-        known = [pk for pk in items if pk in model.index_of_pk]
-        scores = model.score(state.profile, [model.index_of_pk[pk] for pk in known]) if known else []
-        scored = [(float(s), pk) for s, pk in zip(scores, known, strict=True) if np.isfinite(s)]
+        scored = [(state.promoted_scores[pk], pk) for pk in items if pk in (state.promoted_scores or {})]
         if scored:
             score, pk = max(scored, key=lambda pair: (pair[0], -pair[1]))
             return items[pk], score, True
@@ -495,7 +501,11 @@ def _ranked(state: LiveUser, k: int, context: FeedContext, model: Any) -> list[R
         items = _filtered(pks, state=state, context=context)
         order = _rerank(pks, score_of, items, k=k, context=context, model=model)
         return explanations.explain_single(model, state, "ease", [(items[pk], score_of[pk]) for pk in order])
-    idx, scores, contributions = model.recommend_explained(state.profile, k=POOL, exclude=seen_idx)
+    promoted = [pk for promotion in (promotions.live_promotions() if context.promotions else [])
+                for pk in promotion.items if pk in model.index_of_pk]
+    idx, scores, contributions, promoted_scores = model.recommend_explained_also(
+        state.profile, k=POOL, exclude=seen_idx, also=[model.index_of_pk[pk] for pk in promoted])
+    state.promoted_scores = {pk: float(v) for pk, v in zip(promoted, promoted_scores, strict=True) if np.isfinite(v)}
     pks = [int(model.item_pks[i]) for i in idx]
     score_of = {pk: float(s) for pk, s in zip(pks, scores, strict=True)}
     # items newer than the model: by content (pgvector) or their facts, on the model's scale

@@ -82,6 +82,7 @@ class _Batch:
     rows: np.ndarray
     items: np.ndarray
     features: np.ndarray
+    pool: np.ndarray | None = None  # per pair: a candidate of the pool (not only an ``also`` item)
 
 
 class Hybrid(Recommender):
@@ -174,8 +175,11 @@ class Hybrid(Recommender):
         return out
 
     def _features(self, refs: list[UserRef], histories: list[list[Event]],
-                  candidates: np.ndarray | None) -> tuple[_Batch, dict[str, np.ndarray]]:
-        """Features for each ref's candidate items (``candidates``: (n, n_items) mask or ``None`` = pool)."""
+                  candidates: np.ndarray | None, also: np.ndarray | None = None
+                  ) -> tuple[_Batch, dict[str, np.ndarray]]:
+        """Features for each ref's candidate items (``candidates``: (n, n_items) mask or ``None`` =
+        pool), and for the items ``also`` names (marked outside the pool in ``_Batch.pool``; an
+        item's features do not depend on what else is scored)."""
         scores = self._component_scores(refs)
         n = len(refs)
         seen = np.zeros((n, self.n_items), dtype=bool)
@@ -189,6 +193,12 @@ class Hybrid(Recommender):
                     top = top_k_rows(masked, self.candidates_per_generator)
                     ok = np.isfinite(np.take_along_axis(masked, top, axis=1))
                     candidates[np.repeat(np.arange(n), top.shape[1])[ok.ravel()], top.ravel()[ok.ravel()]] = True
+            candidates &= ~seen
+        pool = None
+        if also is not None:
+            pool = candidates
+            candidates = candidates.copy()
+            candidates[:, also] = True
             candidates &= ~seen
         rows, items = np.nonzero(candidates)
         cols = []
@@ -224,7 +234,8 @@ class Hybrid(Recommender):
         gone_before = (first_time[rows] - self.item_last_time[items]) / self.time_span
         cols += [pop[items], trend[items], self.item_mean_rating[items], time_gap, new_after, gone_before,
                  activity[rows], mean_rating[rows]]
-        return _Batch(rows, items, np.column_stack(cols).astype(np.float32)), scores
+        return _Batch(rows, items, np.column_stack(cols).astype(np.float32),
+                      None if pool is None else pool[rows, items]), scores
 
     # ------------------------------------------------------------------ ranker
     def _training_groups(self, train: Interactions, validation: Interactions,
@@ -331,21 +342,39 @@ class Hybrid(Recommender):
         """:meth:`recommend` plus the per-signal contributions of the best ``explain_top`` of
         them, from the same pass over the features (serving explains what it shows without
         scoring twice; contributions cost more than scores, so only the head gets them)."""
+        idx, scores, contributions, _ = self.recommend_explained_also(user_or_history, k, exclude, explain_top)
+        return idx, scores, contributions
+
+    def recommend_explained_also(self, user_or_history: UserRef, k: int = 10,
+                                 exclude: Sequence[int] | np.ndarray | None = None, explain_top: int = 50,
+                                 also: Sequence[int] | None = None
+                                 ) -> tuple[np.ndarray, np.ndarray, dict[int, dict[str, float]], np.ndarray]:
+        """:meth:`recommend_explained`, and the scores of the items ``also`` names (NaN for the
+        user's own), from the same pass and equal to :meth:`score`'s, without ranking them:
+        the top ``k`` come from the candidate pool alone."""
         history = resolve_history(self.data, user_or_history)
+        extra = np.asarray(also if also is not None else [], dtype=np.int64)
         if exclude is None:
             exclude = [e[0] for e in history]
         if not history:
             total, parts = self._fallback(user_or_history)
             idx, scores = top_k(total, k, exclude)
-            return idx, scores, {int(i): {name: float(v[i]) for name, v in parts.items()} for i in idx}
-        batch, _ = self._features([user_or_history], [history], None)
-        full = np.full(self.n_items, np.nan)
-        full[batch.items] = self.ranker.predict(batch.features)
+            return (idx, scores, {int(i): {name: float(v[i]) for name, v in parts.items()} for i in idx},
+                    total[extra])
+        batch, _ = self._features([user_or_history], [history], None, also=extra if len(extra) else None)
+        predicted = self.ranker.predict(batch.features)
+        everything = np.full(self.n_items, np.nan)
+        everything[batch.items] = predicted
+        full = everything
+        if batch.pool is not None:
+            full = np.full(self.n_items, np.nan)
+            full[batch.items[batch.pool]] = predicted[batch.pool]
         idx, scores = top_k(full, k, exclude)
         row_of = {int(item): row for row, item in enumerate(batch.items)}
         head = [int(i) for i in idx[:explain_top]]
         contrib = self.ranker.contributions(batch.features[[row_of[i] for i in head]])
-        return idx, scores, {i: self._signals(contrib[n, :-1], contrib[n].sum()) for n, i in enumerate(head)}
+        explained = {i: self._signals(contrib[n, :-1], contrib[n].sum()) for n, i in enumerate(head)}
+        return idx, scores, explained, everything[extra]
 
     def recommend_users(self, users: np.ndarray, k: int, batch_size: int = 256,
                         exclude: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:

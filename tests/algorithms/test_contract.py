@@ -179,6 +179,28 @@ def test_cold_start_profile_vector_drives_the_hybrid(fitted, tiny) -> None:
     assert data.item_index("i1") not in idx2.tolist()
 
 
+def test_the_hybrid_scores_extra_items_in_its_pass_without_ranking_them(fitted, tiny, monkeypatch) -> None:
+    """Serving scores a promotion's films in the feed's own pass: the same top-k and
+    explanations as without them, and each extra item's score as ``score`` gives it."""
+    hybrid = fitted["hybrid"]
+    monkeypatch.setattr(hybrid, "candidates_per_generator", 2)  # a pool smaller than the catalogue
+    history = tiny[0].history(0)
+    plain = hybrid.recommend_explained(history, k=5)
+    pool = set(hybrid.recommend_explained(history, k=tiny[0].n_items)[0].tolist())
+    own = {e[0] for e in history}
+    outside = [i for i in range(tiny[0].n_items) if i not in pool and i not in own][:3]
+    seen = history[0][0]
+    also = [*outside, int(plain[0][0]), seen]
+    idx, scores, explained, extra = hybrid.recommend_explained_also(history, k=5, also=also)
+    assert outside and idx.tolist() == plain[0].tolist() and explained == plain[2]  # nothing new ranked
+    np.testing.assert_allclose(scores, plain[1])
+    expected = hybrid.score(history, also)
+    assert np.isnan(extra[-1])  # the user's own film: never recommended, not scored
+    np.testing.assert_allclose(extra[:-1], expected[:-1], rtol=1e-5, atol=1e-6)
+    cold = hybrid.recommend_explained_also(Profile(), k=5, also=outside)[3]  # no history: the fallback's
+    np.testing.assert_allclose(cold, hybrid.score(Profile(), outside), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", ["ease", "itemknn", "tknn", "userknn", "als"])
 def test_frozen_copy_reuses_tuned_hyper_parameters(name: str, fitted, tiny) -> None:
     model = fitted[name]
