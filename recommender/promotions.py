@@ -43,7 +43,12 @@ def live_promotions() -> list[LivePromotion]:
         cache.set(CACHE_KEY, rows, CACHE_SECONDS)
     now = timezone.now()
     return [LivePromotion(pk, name, position, items) for pk, name, position, items, starts, ends in rows
-            if starts <= now and (ends is None or ends > now) and items]
+            if _within(starts, ends, now) and items]
+
+
+def _within(starts: datetime, ends: datetime | None, now: datetime) -> bool:
+    """Whether ``now`` falls in a promotion's dates (the one rule for the feed and the admin)."""
+    return starts <= now and (ends is None or ends > now)
 
 
 def promotions_changed(**kwargs: Any) -> None:
@@ -57,6 +62,6 @@ def promotion_status(promotion: Promotion, now: datetime | None = None) -> str:
     now = now or timezone.now()
     if not promotion.is_active:
         return "off"
-    if promotion.ends_at is not None and promotion.ends_at <= now:
-        return "ended"
-    return "scheduled" if promotion.starts_at > now else "running"
+    if _within(promotion.starts_at, promotion.ends_at, now):
+        return "running"
+    return "scheduled" if promotion.starts_at > now else "ended"

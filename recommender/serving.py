@@ -95,6 +95,8 @@ class FeedContext:
     # refine_reading's clauses of ``refine``, kept so the feed and the page read it once (not in
     # the feed cache key: they follow from ``refine`` and the model version, which are)
     refine_clauses: list[Clause] | None = field(default=None, repr=False, compare=False)
+    # the running promotions, read once per request (the cache key, the scoring pass, the cards)
+    running: list[promotions.LivePromotion] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -385,7 +387,7 @@ def _feed_key(user: AbstractBaseUser | None, k: int, context: FeedContext, versi
     parts = [version.pk if version else None, user.pk if user else context.session_key, latest, profile, k,
              sorted(context.exclude), context.genre, context.diversity, context.fairness, context.refine,
              context.algorithm, settings.RECSYS_DIVERSITY, settings.RECSYS_FAIRNESS,
-             context.promotions and promotions.live_promotions()]
+             _running_promotions(context)]
     return "recsite:feed:" + hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
@@ -439,13 +441,20 @@ def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: An
     return _promote(recs, k=k, state=state, context=context, model=model)
 
 
+def _running_promotions(context: FeedContext) -> list[promotions.LivePromotion]:
+    """The promotions this request's feed shows: none in an experiment arm without them."""
+    if context.running is None:
+        context.running = promotions.live_promotions() if context.promotions else []
+    return context.running
+
+
 def _promote(recs: list[Recommendation], *, k: int, state: LiveUser, context: FeedContext, model: Any
              ) -> list[Recommendation]:
     """Each running promotion's film at the promotion's position (at most
     ``promotions.MAX_PER_FEED``), pushing the last recommendations out. Its film is the one the
     model scores highest for this shopper among those the feed's filters let through (the most
     reviewed without personalization); a feed that already holds one of them has no extra card."""
-    live = promotions.live_promotions() if context.promotions else []
+    live = _running_promotions(context)
     if not live:
         return recs
     if model is not None and state.personalized and state.promoted_scores is None:
@@ -462,7 +471,7 @@ def _promote(recs: list[Recommendation], *, k: int, state: LiveUser, context: Fe
         items = _filtered(list(promotion.items), state=state, context=context, exclude_extra=shown)
         if not items:
             continue
-        item, score, personal = _promoted_choice(items, state=state, model=model)
+        item, score, personal = _promoted_choice(items, state=state)
         personal = personal and len(items) > 1  # chosen for this shopper among several
         sentence = f"Featured by the store: {promotion.name}."
         if personal:
@@ -476,13 +485,14 @@ def _promote(recs: list[Recommendation], *, k: int, state: LiveUser, context: Fe
     return recs[:k]
 
 
-def _promoted_choice(items: dict[int, Item], *, state: LiveUser, model: Any) -> tuple[Item, float, bool]:
-    """(the film, its score, whether the score is the shopper's own) among a promotion's films."""
-    if model is not None and state.personalized:
-        scored = [(state.promoted_scores[pk], pk) for pk in items if pk in (state.promoted_scores or {})]
-        if scored:
-            score, pk = max(scored, key=lambda pair: (pair[0], -pair[1]))
-            return items[pk], score, True
+def _promoted_choice(items: dict[int, Item], *, state: LiveUser) -> tuple[Item, float, bool]:
+    """(the film, its score, whether the score is the shopper's own) among a promotion's films:
+    the best by the model's scores (there are none without a model or personalization), else
+    the most reviewed."""
+    scored = [(state.promoted_scores[pk], pk) for pk in items if pk in (state.promoted_scores or {})]
+    if scored:
+        score, pk = max(scored, key=lambda pair: (pair[0], -pair[1]))
+        return items[pk], score, True
     item = min(items.values(), key=lambda i: (-i.review_count, i.pk))
     return item, float(item.review_count), False
 
@@ -501,8 +511,7 @@ def _ranked(state: LiveUser, k: int, context: FeedContext, model: Any) -> list[R
         items = _filtered(pks, state=state, context=context)
         order = _rerank(pks, score_of, items, k=k, context=context, model=model)
         return explanations.explain_single(model, state, "ease", [(items[pk], score_of[pk]) for pk in order])
-    promoted = [pk for promotion in (promotions.live_promotions() if context.promotions else [])
-                for pk in promotion.items if pk in model.index_of_pk]
+    promoted = [pk for promotion in _running_promotions(context) for pk in promotion.items if pk in model.index_of_pk]
     idx, scores, contributions, promoted_scores = model.recommend_explained_also(
         state.profile, k=POOL, exclude=seen_idx, also=[model.index_of_pk[pk] for pk in promoted])
     state.promoted_scores = {pk: float(v) for pk, v in zip(promoted, promoted_scores, strict=True) if np.isfinite(v)}

@@ -76,10 +76,13 @@ def test_what_a_promotion_does_not_do(shopper, promote):
     now = timezone.now()
     promote("Already in the feed", [organic[6].item, unrated[0]])  # no second card for it
     promote("Seen it all", rated)  # the shopper rated every film of it
-    promote("Not yet", unrated[:2], starts_at=now + timedelta(days=1))
-    promote("Over", unrated[:2], starts_at=now - timedelta(days=2), ends_at=now - timedelta(days=1))
-    promote("Switched off", unrated[:2], is_active=False)
+    later = promote("Not yet", unrated[:2], starts_at=now + timedelta(days=1))
+    over = promote("Over", unrated[:2], starts_at=now - timedelta(days=2), ends_at=now - timedelta(days=1))
+    off = promote("Switched off", unrated[:2], is_active=False)
     assert pks(serving.feed_for_user(shopper, k=10)) == pks(organic)
+    # the admin's status follows the same dates the feed does
+    assert [promotions.promotion_status(p) for p in (later, over, off)] == ["scheduled", "ended", "off"]
+    assert promotions.promotion_status(later, now=now + timedelta(days=2)) == "running"
 
     drama = promote("Drama week", unrated[1:3], position=1)
     card = serving.feed_for_user(shopper, k=10)[0]
