@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
@@ -100,7 +99,7 @@ class Cart:
         read its copy before the lock), and saves it before the lock is let go."""
         with transaction.atomic():
             if self.user is not None:
-                list(get_user_model().objects.select_for_update().filter(pk=self.user.pk).values_list("pk"))
+                services.user_lock(self.user)
                 yield
                 return
             rows = type(self.session).get_model_class().objects.select_for_update()

@@ -1,5 +1,5 @@
 """The shop's data: categories, items, reviews, activity events, profiles, history exclusions,
-knowledge graph."""
+carts and lists, knowledge graph."""
 
 from __future__ import annotations
 
@@ -178,6 +178,7 @@ class EventKind(models.TextChoices):
     VIEW = "view", "Viewed"
     CLICK = "click", "Clicked"
     ADD_TO_CART = "add_to_cart", "Added to cart"
+    SAVE = "save", "Saved to my list"
     PURCHASE = "purchase", "Bought"
     RATE = "rate", "Rated"
     NOT_INTERESTED = "not_interested", "Not interested"
@@ -276,6 +277,23 @@ class CartLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item} in {self.user}'s cart"
+
+
+class SavedItem(models.Model):
+    """A film on a signed-in shopper's list ("My list": to watch or buy later), kept with the
+    account so the storefront and the API share it. Saving records a ``save`` event, which the
+    recommendations read as interest (``catalog.services.saved_add``)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_items")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-added_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "item"], name="saved_item_once")]
+
+    def __str__(self) -> str:
+        return f"{self.item} on {self.user}'s list"
 
 
 class AccountCart(get_user_model()):  # type: ignore[misc]

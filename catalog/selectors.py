@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Case, Count, F, Max, Q, QuerySet, Sum, Value, When, Window
 from django.db.models.functions import Floor, Greatest, RowNumber
 
-from catalog.models import Event, EventKind, HistoryExclusion, Item, ItemRelation, Review, ReviewReport
+from catalog.models import Event, EventKind, HistoryExclusion, Item, ItemRelation, Review, ReviewReport, SavedItem
 
 PRIOR_RATINGS = 10  # "sort by rating" treats every item as also having this many average ratings
 
@@ -199,6 +199,16 @@ def user_events(*, user) -> QuerySet[Event]:
     )
 
 
+def saved_list(*, user: AbstractBaseUser) -> QuerySet[SavedItem]:
+    """The films on ``user``'s list that the shop sells, the latest saved first (a film it stopped
+    selling keeps its row, in case it comes back, but is not shown or counted)."""
+    return SavedItem.objects.filter(user=user, item__is_active=True).select_related("item")
+
+
+def saved_has(*, user: AbstractBaseUser | None, item: Item) -> bool:
+    return user is not None and user.is_authenticated and SavedItem.objects.filter(user=user, item=item).exists()
+
+
 def api_token_created(*, user: AbstractBaseUser) -> datetime | None:
     """When the account's API token was issued (an app signed in), or None."""
     from rest_framework.authtoken.models import Token
@@ -208,8 +218,8 @@ def api_token_created(*, user: AbstractBaseUser) -> datetime | None:
 
 # What a user did with an item, as their history shows it: not impressions (shown, not acted
 # on), "rate" events (the review says it) or "not interested" (a filter, not a taste).
-HISTORY_KINDS = (EventKind.PURCHASE, EventKind.ADD_TO_CART, EventKind.MORE_LIKE_THIS, EventKind.CLICK,
-                 EventKind.VIEW)
+HISTORY_KINDS = (EventKind.PURCHASE, EventKind.ADD_TO_CART, EventKind.SAVE, EventKind.MORE_LIKE_THIS,
+                 EventKind.CLICK, EventKind.VIEW)
 
 
 PICKED = "picked"  # a "more like this" picked at sign-up (onboarding)
@@ -256,7 +266,9 @@ def user_history(*, user, item_ids: Collection[int] | None = None) -> list[Histo
     for pk, rating, at in Review.objects.filter(only, user=user).values_list("item_id", "rating", "created_at"):
         saw(pk, at)
         ratings[pk] = rating
-    rank = {kind: n for n, kind in enumerate((*HISTORY_KINDS[:2], PICKED, *HISTORY_KINDS[2:]))}
+    order = list(HISTORY_KINDS)
+    order.insert(order.index(EventKind.MORE_LIKE_THIS), PICKED)  # a pick is a "more like this" at sign-up
+    rank = {kind: n for n, kind in enumerate(order)}
     action = Case(When(kind=EventKind.MORE_LIKE_THIS, context__source="onboarding", then=Value(PICKED)),
                   default=F("kind"))
     for pk, kind, times, at in sorted(

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.sessions.backends.base import SessionBase
 from django.contrib.sessions.models import Session
@@ -26,6 +27,7 @@ from catalog.models import (
     Profile,
     Review,
     ReviewReport,
+    SavedItem,
 )
 
 ITEM_TEXT_FIELDS = ("title", "description", "genres", "tags", "year")
@@ -227,6 +229,39 @@ def event_record(
         event.full_clean(validate_unique=False)
         event.save()
     return event, True
+
+
+def user_lock(user: AbstractBaseUser) -> None:
+    """Lock ``user``'s row until the transaction ends, so that the account's parallel requests
+    (a double click, two tabs) take turns: a limit checked and then kept holds."""
+    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+
+
+SAVED_MAX_ITEMS = 500
+
+
+@transaction.atomic
+def saved_add(*, user: AbstractBaseUser, item: Item, context: dict[str, Any] | None = None) -> bool:
+    """Put ``item`` on ``user``'s list and record a ``save`` event (interest the next feed reads
+    at once): False, and no event, if it was there; a ``ValidationError`` for a film the shop no
+    longer sells or a full list."""
+    if not item.is_active:
+        raise ValidationError({"item": f"{item.display_title} is no longer in the shop."})
+    user_lock(user)
+    saved = SavedItem.objects.filter(user=user)
+    if saved.filter(item=item).exists():
+        return False
+    if saved.filter(item__is_active=True).count() >= SAVED_MAX_ITEMS:
+        raise ValidationError({"item": f"Your list is full: it holds at most {SAVED_MAX_ITEMS} movies."})
+    SavedItem.objects.create(user=user, item=item)
+    event_record(item=item, kind=EventKind.SAVE, user=user, context=context)
+    return True
+
+
+def saved_remove(*, user: AbstractBaseUser, item: Item) -> bool:
+    """Take ``item`` off ``user``'s list; False if it was not on it. The ``save`` event stays:
+    it happened, and a film taken off a list (often: watched) was still of interest."""
+    return SavedItem.objects.filter(user=user, item=item).delete()[0] > 0
 
 
 @transaction.atomic

@@ -3,6 +3,7 @@ selectors and services; every POST works without JavaScript and redirects back."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from django.contrib import messages
@@ -55,6 +56,12 @@ def _error_messages(request: HttpRequest, form: Form) -> None:
             messages.error(request, f"{form[name].label}: {error}")
 
 
+def _login_first(request: HttpRequest, note: str, page: str) -> HttpResponseRedirect:
+    """To the login page, which comes back to ``page``, saying why."""
+    messages.info(request, note)
+    return redirect(f"{reverse('login')}?next={page}")
+
+
 def _item_or_404(slug: str) -> Item:
     try:
         return selectors.item_get(slug=slug)
@@ -79,8 +86,7 @@ def browse(request: HttpRequest, genre: str | None = None) -> HttpResponse:
 def rate(request: HttpRequest, slug: str) -> HttpResponse:
     item = _item_or_404(slug)
     if not request.user.is_authenticated:
-        messages.info(request, "Log in to rate movies.")
-        return redirect(f"{reverse('login')}?next={item.get_absolute_url()}")
+        return _login_first(request, "Log in to rate movies.", item.get_absolute_url())
     form = ReviewForm(request.POST) if "text" in request.POST else RatingForm(request.POST)
     if not form.is_valid():
         _error_messages(request, form)
@@ -101,8 +107,7 @@ def review_remove(request: HttpRequest, slug: str) -> HttpResponse:
     with them what they taught the recommendations (which read ratings from the reviews)."""
     item = _item_or_404(slug)
     if not request.user.is_authenticated:
-        messages.info(request, "Log in to change your ratings.")
-        return redirect(f"{reverse('login')}?next={item.get_absolute_url()}")
+        return _login_first(request, "Log in to change your ratings.", item.get_absolute_url())
     review = Review.objects.filter(user=request.user, item=item).first()
     if review is None:
         messages.info(request, f"You have not rated {item.display_title}.")
@@ -121,8 +126,7 @@ def review_report(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("No such review")
     page = review.item.get_absolute_url()
     if not request.user.is_authenticated:
-        messages.info(request, "Log in to report a review.")
-        return redirect(f"{reverse('login')}?next={page}")
+        return _login_first(request, "Log in to report a review.", page)
     form = ReportForm(request.POST)
     if not form.is_valid():
         _error_messages(request, form)
@@ -172,19 +176,45 @@ def _context(request: HttpRequest) -> dict[str, object]:
     return context
 
 
+def _added(request: HttpRequest, add: Callable[[], bool], title: str, place: str, fallback: str) -> HttpResponse:
+    """Run ``add`` (the cart's, the list's: False when the film was there) and say how it went."""
+    try:
+        added = add()
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        if added:
+            messages.success(request, f"{title} is {place}.")
+        else:
+            messages.info(request, f"{title} is already {place}.")
+    return _back(request, fallback)
+
+
 @require_POST
 def cart_add(request: HttpRequest, slug: str) -> HttpResponse:
     item = _item_or_404(slug)
-    try:
-        added = cart.Cart.of(request).add(item, context=_context(request))
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return _back(request, reverse("cart"))
-    if added:
-        messages.success(request, f"{item.display_title} is in your cart.")
-    else:
-        messages.info(request, f"{item.display_title} is already in your cart.")
-    return _back(request, reverse("cart"))
+    return _added(request, lambda: cart.Cart.of(request).add(item, context=_context(request)),
+                  item.display_title, "in your cart", reverse("cart"))
+
+
+@require_POST
+def saved_add(request: HttpRequest, slug: str) -> HttpResponse:
+    """"Save to my list" on the item page and on cards."""
+    item = _item_or_404(slug)
+    if not request.user.is_authenticated:
+        return _login_first(request, "Log in to keep a list of movies.", item.get_absolute_url())
+    return _added(request, lambda: services.saved_add(user=request.user, item=item, context=_context(request)),
+                  item.display_title, "on your list", reverse("saved_list"))
+
+
+@require_POST
+def saved_remove(request: HttpRequest, slug: str) -> HttpResponse:
+    item = _item_or_404(slug)
+    if not request.user.is_authenticated:
+        return _login_first(request, "Log in to change your list.", reverse("saved_list"))
+    if services.saved_remove(user=request.user, item=item):
+        messages.success(request, f"{item.display_title} is off your list.")
+    return _back(request, reverse("saved_list"))
 
 
 @require_POST
@@ -234,8 +264,7 @@ def history_use(request: HttpRequest, pk: int) -> HttpResponse:
     """Stop (``used=0``) or start again (``used=1``) using an item for the user's recommendations;
     by id, not slug: a film the shop no longer sells stays in a history."""
     if not request.user.is_authenticated:
-        messages.info(request, "Log in to choose what your recommendations use.")
-        return redirect(f"{reverse('login')}?next={reverse('history')}")
+        return _login_first(request, "Log in to choose what your recommendations use.", reverse("history"))
     item = Item.objects.filter(pk=pk).first()
     if item is None:
         raise Http404("No such item")

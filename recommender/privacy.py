@@ -15,12 +15,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from tqdm import tqdm
 
 from catalog import services
-from catalog.models import CartLine, Event, EventKind, HistoryExclusion, Profile, Review, ReviewReport
+from catalog.models import CartLine, Event, EventKind, HistoryExclusion, Profile, Review, ReviewReport, SavedItem
 from recommender.experiments import results_freeze
 from recommender.models import Experiment
 from recommender.serving import TRENDING_DAYS
@@ -40,6 +40,12 @@ def _profile_dict(user: AbstractBaseUser) -> dict[str, Any] | None:
         "occupation": profile.occupation, "demographics_consent": profile.demographics_consent,
         "personalization_opt_out": profile.personalization_opt_out, "onboarded": profile.onboarded,
     }
+
+
+def _added(lines: QuerySet[CartLine] | QuerySet[SavedItem]) -> list[dict[str, Any]]:
+    """A cart's or a list's films, with when each was added (also films no longer sold)."""
+    return [{"item": line.item.external_id, "title": line.item.display_title, "added_at": _timestamp(line.added_at)}
+            for line in lines.select_related("item")]
 
 
 def user_export(*, user: AbstractBaseUser) -> dict[str, Any]:
@@ -71,10 +77,8 @@ def user_export(*, user: AbstractBaseUser) -> dict[str, Any]:
             {"item": x.item.external_id, "title": x.item.display_title, "since": _timestamp(x.created_at)}
             for x in HistoryExclusion.objects.filter(user=user).select_related("item").order_by("created_at", "id")
         ],
-        "cart": [
-            {"item": line.item.external_id, "title": line.item.display_title, "added_at": _timestamp(line.added_at)}
-            for line in CartLine.objects.filter(user=user).select_related("item")
-        ],
+        "cart": _added(CartLine.objects.filter(user=user)),
+        "my_list": _added(SavedItem.objects.filter(user=user)),
         "review_reports": [
             {"review": x.review_id, "item": x.review.item.external_id, "reason": x.reason, "note": x.note,
              "created_at": _timestamp(x.created_at)}

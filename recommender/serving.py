@@ -45,7 +45,7 @@ from recommender.algorithms.explain import label
 from recommender.algorithms.rerank import CANDIDATE_POOL, fairness_rerank, fairness_scores, mmr_rerank
 from recommender.models import ItemEmbedding, ModelVersion, ProfileEmbedding, ReviewEmbedding
 from recommender.refine import Clause, judge, match_strength, parse_request, request_terms, understood_floor
-from recommender.training import artifact_load, exposure_prices_fit, item_facts
+from recommender.training import IMPLICIT_RATINGS, artifact_load, exposure_prices_fit, item_facts
 from recsite import metrics
 
 logger = logging.getLogger(__name__)
@@ -54,10 +54,7 @@ POOL = CANDIDATE_POOL  # candidates scored before filtering and re-ranking
 HISTORY_LIMIT = 500
 SESSION_LIMIT = 20
 # implicit signals as ratings for a live history (explicit ratings are used as they are)
-LIVE_EVENT_RATINGS = {
-    EventKind.MORE_LIKE_THIS: 5.0, EventKind.PURCHASE: 4.5, EventKind.ADD_TO_CART: 4.0,
-    EventKind.CLICK: 3.5, EventKind.VIEW: 3.5,
-}
+LIVE_EVENT_RATINGS = {**IMPLICIT_RATINGS, EventKind.CLICK: 3.5, EventKind.VIEW: 3.5}
 # A refine text ("something lighter") re-ranks the candidates: its cosine to each item, z-scored,
 # times this many standard deviations of the model's scores is added as a "refine" signal.
 REFINE_WEIGHT = 1.0
@@ -988,18 +985,19 @@ def item_rows(item: Item, user: AbstractBaseUser | None, context: FeedContext, k
     ]
 
 
-CART_ANCHORS = 3
+GOES_WITH_ANCHORS = 3
 
 
-def cart_rows(cart: list[Item], user: AbstractBaseUser | None, context: FeedContext, k: int = 12) -> list[Row]:
-    """The cart page's row: films like the ones added last (up to CART_ANCHORS), taking turns
-    between them so each has its share, without the cart's films; each card is explained by
-    its own film. None for an empty cart."""
-    if not cart:
+def goes_with_rows(items: list[Item], user: AbstractBaseUser | None, context: FeedContext, k: int = 12, *,
+                   key: str = "with_cart", title: str = "Goes well with your cart") -> list[Row]:
+    """A row of films like the newest of ``items`` (the last of the list: up to GOES_WITH_ANCHORS),
+    taking turns between them so each has its share, without ``items`` themselves; each card is
+    explained by its own film. None for no items. The cart page's row, and My list's."""
+    if not items:
         return []
-    anchors = cart[-CART_ANCHORS:][::-1]  # the newest first
-    context = replace(context, exclude=context.exclude | {item.pk for item in cart})
-    state = _viewer_state(user, context)  # once for the cart, not once per film
+    anchors = items[-GOES_WITH_ANCHORS:][::-1]  # the newest first
+    context = replace(context, exclude=context.exclude | {item.pk for item in items})
+    state = _viewer_state(user, context)  # once for the row, not once per film
     each = min(k, k // len(anchors) + 3)  # their turns fill k, with room for films two share
     lists = [_similar(anchor, each, state, context) for anchor in anchors]
     picked: dict[int, Recommendation] = {}
@@ -1007,8 +1005,14 @@ def cart_rows(cart: list[Item], user: AbstractBaseUser | None, context: FeedCont
         for rec in turn:
             if rec is not None and len(picked) < k:
                 picked.setdefault(rec.item.pk, rec)
-    title = f"Goes well with {anchors[0].display_title}" if len(anchors) == 1 else "Goes well with your cart"
-    return [Row("with_cart", title, list(picked.values()))]
+    if len(anchors) == 1:
+        title = f"Goes well with {anchors[0].display_title}"
+    return [Row(key, title, list(picked.values()))]
+
+
+def saved_rows(saved: list[Item], user: AbstractBaseUser | None, context: FeedContext, k: int = 12) -> list[Row]:
+    """My list's row: films like the three saved last (``saved`` is the list, the newest first)."""
+    return goes_with_rows(saved[::-1], user, context, k, key="with_list", title="More like your list")
 
 
 def track(rows: list[Row], context: FeedContext) -> None:

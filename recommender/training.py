@@ -42,6 +42,7 @@ IMPLICIT_RATINGS = {
     EventKind.MORE_LIKE_THIS: 5.0,
     EventKind.PURCHASE: 4.5,
     EventKind.ADD_TO_CART: 4.0,
+    EventKind.SAVE: 4.0,
 }
 
 

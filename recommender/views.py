@@ -21,7 +21,7 @@ from catalog import services as catalog_services
 from catalog.cart import Cart, cart_total
 from catalog.forms import OnboardingForm, ReviewForm, SearchForm
 from catalog.models import REPORT_NOTE_MAX, EventKind, Item, ReviewReport
-from catalog.views import _context, actor
+from catalog.views import ITEMS_PER_PAGE, _context, actor
 from recommender import experiments, privacy, serving
 from recommender.algorithms.explain import relation_phrase
 from recommender.selectors import SearchFilters, genre_suggestions, onboarding_choices, search_items, title_suggestions
@@ -83,6 +83,7 @@ def item_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "rows": rows,
         "feed_context": context,
         "my_review": mine,
+        "saved": catalog_selectors.saved_has(user=user, item=item),
         "prediction": serving.predicted_rating(user, item, context) if user and not mine else None,
         "review_form": ReviewForm(initial={"rating": mine.rating, "text": mine.text} if mine else None),
         "report_reasons": ReviewReport.Reason.choices,
@@ -95,10 +96,21 @@ def cart(request: HttpRequest) -> HttpResponse:
     items = Cart.of(request).items()
     user = request.user if request.user.is_authenticated else None
     context = _feed_context(request)
-    rows = serving.cart_rows(items, user, context, k=ROW_SIZE)
+    rows = serving.goes_with_rows(items, user, context, k=ROW_SIZE)
     serving.impressions_log(rows=rows, user=user, context=context)
     return render(request, "recommender/cart.html", {"items": items, "total": cart_total(items), "rows": rows,
                                                      "feed_context": context})
+
+
+@login_required
+def saved_list(request: HttpRequest) -> HttpResponse:
+    """"My list": the films the shopper saved, the latest first, and films like the latest three."""
+    saved = list(catalog_selectors.saved_list(user=request.user))
+    page = Paginator(saved, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    context = _feed_context(request)
+    rows = serving.saved_rows([entry.item for entry in saved], request.user, context, k=ROW_SIZE)
+    serving.impressions_log(rows=rows, user=request.user, context=context)
+    return render(request, "recommender/saved_list.html", {"page": page, "rows": rows, "feed_context": context})
 
 
 SEARCH_PAGE, SEARCH_MAX = 24, 72  # each ranking that search fuses is SEARCH_MAX long

@@ -38,7 +38,7 @@ SIGNAL_LABELS = {
 ITEM_ONLY = frozenset({"pop", "popularity", "trending", "timepop", "rating", "timing", "activity", "baseline"})
 LIKED = 3.0  # a rating below this is never named as the reason for a recommendation
 VERBS = {"view": "viewed", "click": "clicked", "purchase": "bought", "add_to_cart": "added to your cart",
-         "more_like_this": "asked for more like", "picked": "picked"}  # picked: when signing up
+         "save": "saved", "more_like_this": "asked for more like", "picked": "picked"}  # picked: when signing up
 
 
 def label(signal: str) -> str:

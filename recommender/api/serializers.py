@@ -155,7 +155,7 @@ class ExportExclusionSerializer(serializers.Serializer):
     since = serializers.CharField()
 
 
-class ExportCartLineSerializer(serializers.Serializer):
+class ExportAddedItemSerializer(serializers.Serializer):
     item = serializers.CharField(help_text="The item's external id.")
     title = serializers.CharField()
     added_at = serializers.CharField()
@@ -177,13 +177,14 @@ class ExportSerializer(serializers.Serializer):
     events = ExportEventSerializer(many=True)
     not_used_for_recommendations = ExportExclusionSerializer(many=True, help_text=(
         "Items the user asked us not to use for their recommendations."))
-    cart = ExportCartLineSerializer(many=True, help_text="The films in the user's cart.")
+    cart = ExportAddedItemSerializer(many=True, help_text="The films in the user's cart.")
+    my_list = ExportAddedItemSerializer(many=True, help_text="The films on the user's list, the latest first.")
     review_reports = ExportReportSerializer(many=True, help_text="Other shoppers' reviews the user reported.")
 
 
 class HistoryActionSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text=(
-        "purchase, add_to_cart, picked (at sign-up), more_like_this, click or view."))
+        "purchase, add_to_cart, save (to the user's list), picked (at sign-up), more_like_this, click or view."))
     times = serializers.IntegerField()
 
 
@@ -200,6 +201,15 @@ class HistoryEntrySerializer(serializers.Serializer):
     not_interested = serializers.BooleanField(help_text=(
         "True while the user's latest say about the item is \"not interested\": it is not "
         "recommended to them."))
+
+
+class SavedEntrySerializer(serializers.Serializer):
+    item = ItemSummarySerializer()
+    added_at = serializers.DateTimeField(help_text="When the user saved it.")
+
+
+class SavedAddSerializer(RejectUnknownFields, serializers.Serializer):
+    item = IdField(help_text="An active item's id.")
 
 
 class HistoryUpdateSerializer(RejectUnknownFields, serializers.Serializer):
@@ -340,7 +350,9 @@ class HomeParams(FeedParams):
 
 
 class RowSerializer(serializers.Serializer):
-    key = serializers.CharField(help_text="for_you, because_viewed, trending, new (home); similar, also_liked (item).")
+    key = serializers.CharField(help_text=(
+        "for_you, because_viewed, trending, new (home); similar, also_liked (item); with_cart (cart); "
+        "with_list (My list)."))
     title = serializers.CharField(help_text="The row's heading on the storefront.")
     results = RecommendationSerializer(many=True, source="items")
 

@@ -29,6 +29,9 @@ urlpatterns = [
     path("me/export/", views.MeExportView.as_view(), name="api-me-export"),
     path("me/password/", views.MePasswordView.as_view(), name="api-me-password"),
     path("me/token/", views.MeTokenView.as_view(), name="api-me-token"),
+    path("me/list/", views.MeListView.as_view(), name="api-me-list"),
+    path("me/list/suggestions/", views.MeListSuggestionsView.as_view(), name="api-me-list-suggestions"),
+    path("me/list/<str:item_id>/", views.MeListItemView.as_view(), name="api-me-list-item"),
     path("me/history/", views.MeHistoryView.as_view(), name="api-me-history"),
     path("me/history/<str:item_id>/", views.MeHistoryItemView.as_view(), name="api-me-history-item"),
 ]

@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth import get_user_model, logout, update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.forms import Form
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
@@ -27,8 +28,8 @@ from catalog.api.views import SEARCH_MAX_RESULTS, CredentialsView
 from catalog.api.views import ItemViewSet as CatalogItemViewSet
 from catalog.cart import Cart
 from catalog.forms import PasswordResetForm, SignupForm, same_username
-from catalog.models import EventKind, Item
-from catalog.selectors import HistoryEntry, user_history
+from catalog.models import EventKind, Item, SavedItem
+from catalog.selectors import HistoryEntry, saved_list, user_history
 from recommender import experiments, privacy, serving
 from recommender.api import serializers as s
 from recommender.selectors import (
@@ -178,6 +179,16 @@ class HomeView(OpenReadView):
         }).data)
 
 
+def _goes_with(request: Request, rows_of: Callable[..., list[serving.Row]], items: list[Item]) -> Response:
+    """The row of films that go well with ``items`` that ``rows_of`` makes, as data."""
+    params = s.SimilarParams.parse(request)
+    user = request.user if request.user.is_authenticated else None
+    context = serving.FeedContext(session_key=request.session.session_key or "")
+    rows = rows_of(items, user, context, k=params["k"])
+    serving.track(rows, context)
+    return Response(s.RowsResponseSerializer({**_tracked(context, user), "rows": rows}).data)
+
+
 class CartSuggestionsView(OpenReadView):
     """The cart page's row as data: films that go well with the cart's last three, each explained
     by its own; no rows for an empty cart."""
@@ -186,12 +197,7 @@ class CartSuggestionsView(OpenReadView):
 
     @extend_schema(parameters=[s.SimilarParams], responses={200: s.RowsResponseSerializer})
     def get(self, request: Request) -> Response:
-        params = s.SimilarParams.parse(request)
-        user = request.user if request.user.is_authenticated else None
-        context = serving.FeedContext(session_key=request.session.session_key or "")
-        rows = serving.cart_rows(Cart.of(request).items(), user, context, k=params["k"])
-        serving.track(rows, context)
-        return Response(s.RowsResponseSerializer({**_tracked(context, user), "rows": rows}).data)
+        return _goes_with(request, serving.goes_with_rows, Cart.of(request).items())
 
 
 class SearchView(OpenReadView):
@@ -388,6 +394,61 @@ class MeTokenView(ApiMixin, GenericAPIView):
     def delete(self, request: Request) -> Response:
         services.api_tokens_revoke(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeListView(ApiMixin, ListAPIView):
+    """The signed-in user's list ("My list"): films saved to watch or buy later, the latest first.
+    Films the shop no longer sells are left out (they come back if it sells them again)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = s.SavedEntrySerializer
+
+    def get_queryset(self) -> QuerySet[SavedItem]:
+        return saved_list(user=self.request.user)
+
+    @extend_schema(
+        request=s.SavedAddSerializer, responses={201: s.SavedEntrySerializer, 200: s.SavedEntrySerializer},
+        description=f"Saves an active item (201) and records a `save` event, which the user's next feed reads "
+                    f"as interest; an item already on the list is a 200 that changes nothing. A list holds at "
+                    f"most {services.SAVED_MAX_ITEMS} items (then a 400).",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = s.SavedAddSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        item = Item.objects.active().filter(pk=serializer.validated_data["item"]).first()
+        if item is None:
+            raise ValidationError({"item": "No active item with this id."})
+        added = services.saved_add(user=request.user, item=item, context={"src": "api"})
+        entry = saved_list(user=request.user).get(item=item)
+        return Response(s.SavedEntrySerializer(entry).data,
+                        status=status.HTTP_201_CREATED if added else status.HTTP_200_OK)
+
+
+class MeListItemView(ApiMixin, GenericAPIView):
+    """One film of the signed-in user's list: ``DELETE`` takes it off (its ``save`` event stays)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = s.SavedEntrySerializer
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, item_id: str) -> Response:
+        item = Item.objects.filter(pk=parse_pk(item_id)).first()
+        if item is None or not services.saved_remove(user=request.user, item=item):
+            raise NotFound("This item is not on your list.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeListSuggestionsView(ApiMixin, GenericAPIView):
+    """My list's row as data: films like the three saved last, each explained by its own; no rows
+    for an empty list."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = s.RowsResponseSerializer
+    pagination_class = None
+
+    @extend_schema(parameters=[s.SimilarParams], responses={200: s.RowsResponseSerializer})
+    def get(self, request: Request) -> Response:
+        return _goes_with(request, serving.saved_rows, [entry.item for entry in saved_list(user=request.user)])
 
 
 class MeExportView(ApiMixin, GenericAPIView):

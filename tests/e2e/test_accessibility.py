@@ -216,10 +216,19 @@ def test_signed_in_pages_pass_axe(page, trained_model, audit):
     page.get_by_role("button", name="Don't use").first.click()
     expect(page.locator(".history tr.unused").first).to_be_visible()
     audit("history")
+    page.goto("/list/")
+    audit("list-empty")
+    page.goto("/items/alien-1979/")
+    page.get_by_role("button", name="Save to my list").click()
+    expect(page.get_by_role("button", name="✓ On my list")).to_be_visible()
+    audit("item-saved")
+    page.goto("/list/")
+    expect(page.locator('[data-row="with_list"]')).to_be_visible()
+    audit("list")
     page.set_viewport_size(PHONE)
     for name, path in [("home-signed-in", "/"), ("item-signed-in", "/items/the-empire-strikes-back-1980/"),
                        ("onboarding", "/accounts/onboarding/"), ("profile", "/accounts/profile/"),
-                       ("history", "/accounts/history/")]:
+                       ("history", "/accounts/history/"), ("list", "/list/")]:
         page.goto(path)
         audit(f"phone-{name}")
     assert not audit.found, audit.report()

@@ -83,6 +83,26 @@ def test_shopper_journey_signup_onboarding_rating_feedback_and_xss(page, trained
     expect(page.locator(".history tr.unused")).to_contain_text(anchor)
     expect(page.locator(".history tr.unused")).to_contain_text("Not used.")
     shot(page, "history")
+    # My list: save a film from its page, then a suggestion from the list's own row
+    from catalog.models import Event
+
+    page.goto("/items/alien-1979/")
+    page.get_by_role("button", name="Save to my list").click()
+    expect(page.locator(".messages")).to_contain_text("Alien (1979) is on your list.")
+    expect(page.get_by_role("button", name="✓ On my list")).to_have_attribute("aria-pressed", "true")
+    page.get_by_role("link", name="My list").click()
+    expect(page.locator("h1")).to_contain_text("My list (1)")
+    row = page.locator('[data-row="with_list"]')
+    expect(row.locator("h2")).to_have_text("Goes well with Alien (1979)")
+    suggested = row.locator("article.card h3").first.inner_text()
+    row.locator("article.card").first.get_by_role("button", name="Save to my list").click()
+    expect(page.locator("h1")).to_contain_text("My list (2)")
+    expect(page.locator(".grid article.card h3").first).to_have_text(suggested)  # the latest saved first
+    assert Event.objects.filter(kind="save", context__src="with_list", context__pos=1).exists()
+    shot(page, "my_list")
+    page.locator(".grid article.card").first.get_by_role("button", name=re.compile("^Remove")).click()
+    expect(page.locator(".messages")).to_contain_text(f"{suggested} is off your list.")
+    expect(page.locator("h1")).to_contain_text("My list (1)")
 
 
 def test_anonymous_session_search_and_bad_input(page, trained_model, shot):

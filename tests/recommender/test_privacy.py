@@ -30,6 +30,7 @@ def person(ml100k):
     services.event_record(item=items[1], kind="click", session_key="sess-privacy")  # before logging in
     services.history_use(user=user, item=items[1], used=False)
     CartLine.objects.create(user=user, item=items[0])
+    services.saved_add(user=user, item=items[1])
     embed_rows(kind="review", ids=Review.objects.filter(user=user).values_list("pk", flat=True))
     embed_rows(kind="profile", ids=[user.profile.pk])
     Token.objects.create(user=user)
@@ -48,13 +49,14 @@ def test_export_has_everything_stored_about_the_user(person, client):
                                                                               "Loved the toys.")]
     kinds = sorted(e["kind"] for e in data["events"])
     assert kinds == sorted(Event.objects.filter(user=person).values_list("kind", flat=True))
-    assert {"rate", "view"} <= set(kinds)
+    assert {"rate", "view", "save"} <= set(kinds)
     assert [(x["item"], x["title"]) for x in data["not_used_for_recommendations"]] == [("ml:50", "Star Wars (1977)")]
     assert [(x["item"], x["title"]) for x in data["cart"]] == [("ml:1", "Toy Story (1995)")]
+    assert [(x["item"], x["title"]) for x in data["my_list"]] == [("ml:50", "Star Wars (1977)")]
     # times are written as the API writes them (they ended "+00:00", the API's "Z")
     review = Review.objects.get(user=person)
     assert data["reviews"][0]["created_at"] == DateTimeField().to_representation(review.created_at)
-    times = [data["account"]["date_joined"], data["cart"][0]["added_at"],
+    times = [data["account"]["date_joined"], data["cart"][0]["added_at"], data["my_list"][0]["added_at"],
              data["not_used_for_recommendations"][0]["since"], *(e["created_at"] for e in data["events"])]
     assert all(t.endswith("Z") for t in times), times
 
