@@ -358,16 +358,20 @@ def feed_for_user(user: AbstractBaseUser | None, k: int = 10, context: FeedConte
     Results are cached for ``RECSYS_FEED_CACHE_SECONDS`` under a key that changes with
     anything that changes them: the model version, the user's (and session's) latest event
     (ratings, "not interested", views ... all record one), the profile's opt-out and interest
-    vector, and every request parameter. So a new action shows in the very next feed."""
+    vector, and every request parameter. So a new action shows in the very next feed. A cached
+    feed with a film the shop has stopped selling since is computed again."""
     context = context or FeedContext()
     version, model = active_model()
     key = _feed_key(user, k, context, version)
     cached = cache.get(key) if key else None
     if cached is not None:
         items = Item.objects.active().in_bulk([pk for pk, *_ in cached])
-        recs = [Recommendation(items[pk], score, source, sentence, evidence, algorithm)
-                for pk, score, source, sentence, evidence, algorithm in cached if pk in items]
-    else:
+        if len(items) < len(cached):  # a film the shop stopped selling since: computed again, full
+            cached = None
+        else:
+            recs = [Recommendation(items[pk], score, source, sentence, evidence, algorithm)
+                    for pk, score, source, sentence, evidence, algorithm in cached]
+    if cached is None:
         recs = _feed(user, k, context, model)
         if key:
             cache.set(key, [(r.item.pk, r.score, r.source, r.sentence, r.evidence, r.algorithm) for r in recs],
