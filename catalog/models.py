@@ -13,6 +13,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KeyTransform
 from django.urls import reverse
 
 from catalog.datasets import PRICE_DECIMALS, PRICE_DIGITS, URL_MAX, YEAR_MAX, YEAR_MIN
@@ -186,6 +187,9 @@ class EventKind(models.TextChoices):
     MORE_LIKE_THIS = "more_like_this", "More like this"
 
 
+TAGS = {"exp": "experiment", "promo": "promotion"}  # context keys with an index: their events are counted
+
+
 class Event(models.Model):
     """Append-only user activity. ``context`` holds the recommender, position, request id and
     experiment variant that produced what the user acted on."""
@@ -211,6 +215,10 @@ class Event(models.Model):
                          condition=~Q(session_key="") & ~Q(kind="impression")),
             models.Index(fields=["item", "kind"], name="event_item_kind"),
             models.Index(fields=["kind", "-created_at"], name="event_kind_recent"),
+            # the events an experiment's report and a promotion's results count, among all the
+            # impressions (queries name the key too: ``tagged_events``)
+            *(models.Index(KeyTransform(key, "context"), "kind", name=f"event_{name}",
+                           condition=Q(context__has_key=key)) for key, name in TAGS.items()),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(user__isnull=False) | ~Q(session_key=""), name="event_has_actor"),
@@ -219,6 +227,12 @@ class Event(models.Model):
     def __str__(self) -> str:
         actor = self.user or f"session {self.session_key[:8]}"
         return f"{actor} {self.kind} {self.item}"
+
+
+def tagged_events(key: str, value: object) -> models.QuerySet[Event]:
+    """The events whose context says ``key: value`` (an experiment's, a promotion's), through
+    the key's partial index."""
+    return Event.objects.filter(**{"context__has_key": key, f"context__{key}": value})
 
 
 class Profile(models.Model):

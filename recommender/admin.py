@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
 from catalog.admin import ItemAdmin, date_over_time
-from catalog.models import Event, EventKind, Item
+from catalog.models import EventKind, Item, tagged_events
 from recommender import charts
 from recommender.audits import audit_create
 from recommender.embedding import enqueue
@@ -454,7 +454,7 @@ class PromotionAdmin(admin.ModelAdmin):
         deleted after RECSYS_EVENT_RETENTION_DAYS)."""
         if obj.pk is None:
             return "-"
-        counts = dict(Event.objects.filter(context__promo=obj.pk, kind__in=[EventKind.IMPRESSION, EventKind.CLICK])
+        counts = dict(tagged_events("promo", obj.pk).filter(kind__in=[EventKind.IMPRESSION, EventKind.CLICK])
                       .values_list("kind").annotate(n=Count("id")).values_list("kind", "n"))
         shown, clicked = counts.get(EventKind.IMPRESSION, 0), counts.get(EventKind.CLICK, 0)
         rate = f" ({100 * clicked / shown:.1f}%)" if shown else ""

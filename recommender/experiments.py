@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from catalog.models import Event, EventKind
+from catalog.models import Event, EventKind, tagged_events
 from recommender.models import Experiment
 
 if TYPE_CHECKING:
@@ -191,7 +191,7 @@ def _unit_expr(row: dict[str, Any]) -> str:
 def experiment_report(experiment: Experiment) -> list[VariantStats]:
     """Click-through (clicks / impressions) and conversion (exposed units that bought after
     their first impression / exposed units) per variant."""
-    tagged = Event.objects.filter(context__exp=experiment.key)
+    tagged = tagged_events("exp", experiment.key)
     counts = {
         (row["context__variant"], row["kind"]): row["n"]
         for row in tagged.filter(kind__in=[EventKind.IMPRESSION, EventKind.CLICK])
