@@ -425,10 +425,18 @@ class MeListView(ApiMixin, ListAPIView):
 
 
 class MeListItemView(ApiMixin, GenericAPIView):
-    """One film of the signed-in user's list: ``DELETE`` takes it off (its ``save`` event stays)."""
+    """One film of the signed-in user's list: ``GET`` says whether it is on it (200, or 404);
+    ``DELETE`` takes it off (its ``save`` event stays)."""
 
     permission_classes = [permissions.IsAuthenticated]
     serializer_class = s.SavedEntrySerializer
+    pagination_class = None
+
+    def get(self, request: Request, item_id: str) -> Response:
+        entry = saved_list(user=request.user).filter(item_id=parse_pk(item_id)).first()
+        if entry is None:
+            raise NotFound("This item is not on your list.")
+        return Response(s.SavedEntrySerializer(entry).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, item_id: str) -> Response:

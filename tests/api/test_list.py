@@ -41,7 +41,11 @@ def test_save_list_and_take_off(client_a, user_a, films):
     history = {entry["item"]["id"]: entry["actions"] for entry in client_a.get("/api/me/history/").json()["results"]}
     assert history[films[1].pk] == [{"kind": "save", "times": 1}]
 
+    one = client_a.get(f"/api/me/list/{films[1].pk}/")
+    assert one.status_code == 200 and one.json() == first.json()
+    assert_error(client_a.get(f"/api/me/list/{films[2].pk}/"), 404)  # not on the list
     assert client_a.delete(f"/api/me/list/{films[1].pk}/").status_code == 204
+    assert_error(client_a.get(f"/api/me/list/{films[1].pk}/"), 404)
     assert_error(client_a.delete(f"/api/me/list/{films[1].pk}/"), 404)
     assert _ids(client_a.get("/api/me/list/").json()) == [films[0].pk]
     assert saves.count() == 2  # what happened stays: taking a film off is not "not interested"
@@ -56,6 +60,7 @@ def test_bad_input_is_a_400_naming_the_field(client_a, user_a, films):
     films[1].save()
     assert_error(client_a.post("/api/me/list/", {"item": films[1].pk}, format="json"), 400, "item")
     assert_error(client_a.delete("/api/me/list/abc/"), 404)
+    assert_error(client_a.get("/api/me/list/-1/"), 404)
     assert_error(client_a.delete("/api/me/list/999999/"), 404)
     assert_error(client_a.post("/api/me/list/suggestions/", {}, format="json"), 405)
     assert not SavedItem.objects.exists() and not Event.objects.filter(kind=EventKind.SAVE).exists()
