@@ -197,14 +197,26 @@ def cart_add(request: HttpRequest, slug: str) -> HttpResponse:
                   item.display_title, "in your cart", reverse("cart"))
 
 
+def _saved_button(request: HttpRequest, item: Item, saved: bool, note: str = "") -> HttpResponse:
+    """The "Save to my list" button in its new state, for htmx to swap in (the page stays)."""
+    return render(request, "catalog/_saved_button.html", {"item": item, "saved": saved, "note": note,
+                                                          "swapped": True})
+
+
 @require_POST
 def saved_add(request: HttpRequest, slug: str) -> HttpResponse:
     """"Save to my list" on the item page and on cards."""
     item = _item_or_404(slug)
     if not request.user.is_authenticated:
         return _login_first(request, "Log in to keep a list of movies.", item.get_absolute_url())
-    return _added(request, lambda: services.saved_add(user=request.user, item=item, context=_context(request)),
-                  item.display_title, "on your list", reverse("saved_list"))
+    add = lambda: services.saved_add(user=request.user, item=item, context=_context(request))  # noqa: E731
+    if request.headers.get("HX-Request"):
+        try:
+            add()
+        except ValidationError as exc:
+            return _saved_button(request, item, False, " ".join(exc.messages))
+        return _saved_button(request, item, True)
+    return _added(request, add, item.display_title, "on your list", reverse("saved_list"))
 
 
 @require_POST
@@ -212,7 +224,10 @@ def saved_remove(request: HttpRequest, slug: str) -> HttpResponse:
     item = _item_or_404(slug)
     if not request.user.is_authenticated:
         return _login_first(request, "Log in to change your list.", reverse("saved_list"))
-    if services.saved_remove(user=request.user, item=item):
+    removed = services.saved_remove(user=request.user, item=item)
+    if request.headers.get("HX-Request"):
+        return _saved_button(request, item, False)
+    if removed:
         messages.success(request, f"{item.display_title} is off your list.")
     return _back(request, reverse("saved_list"))
 

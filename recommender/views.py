@@ -83,7 +83,6 @@ def item_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "rows": rows,
         "feed_context": context,
         "my_review": mine,
-        "saved": catalog_selectors.saved_has(user=user, item=item),
         "prediction": serving.predicted_rating(user, item, context) if user and not mine else None,
         "review_form": ReviewForm(initial={"rating": mine.rating, "text": mine.text} if mine else None),
         "report_reasons": ReviewReport.Reason.choices,

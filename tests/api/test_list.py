@@ -97,7 +97,7 @@ def test_a_full_list_says_so_and_keeps_what_it_holds(client_a, user_a, films, mo
     assert client_a.post("/api/me/list/", {"item": films[2].pk}, format="json").status_code == 201
 
 
-def test_the_storefront_list(client, films):
+def test_the_storefront_list(client, films, monkeypatch):
     page = films[0].get_absolute_url()
     anonymous = client.post(reverse("saved_add", args=[films[0].slug]), {"next": page})
     assert anonymous.status_code == 302 and anonymous["Location"] == f"{reverse('login')}?next={page}"
@@ -118,6 +118,17 @@ def test_the_storefront_list(client, films):
     gone = client.post(reverse("saved_remove", args=[films[0].slug]), follow=True).content.decode()
     assert "List Film 1 (2001) is off your list." in gone and "(1)</small>" in gone
     assert "Save to my list" in client.get(page).content.decode()
+    # the buttons of the item page and of cards change in place (htmx): the page is not reloaded
+    swapped = client.post(reverse("saved_add", args=[films[0].slug]), HTTP_HX_REQUEST="true")
+    html = swapped.content.decode()
+    assert swapped.status_code == 200 and "<html" not in html
+    assert 'aria-pressed="true"' in html and "✓ On my list" in html
+    assert reverse("saved_remove", args=[films[0].slug]) in html  # pressed again, it takes the film off
+    off = client.post(reverse("saved_remove", args=[films[0].slug]), HTTP_HX_REQUEST="true").content.decode()
+    assert 'aria-pressed="false"' in off and "Save to my list" in off
+    monkeypatch.setattr(services, "SAVED_MAX_ITEMS", 1)  # List Film 2 is on it
+    refused = client.post(reverse("saved_add", args=[films[0].slug]), HTTP_HX_REQUEST="true").content.decode()
+    assert "Your list is full" in refused and 'aria-pressed="false"' in refused
 
 
 def test_saving_changes_the_next_feed_and_explains_it(trained_model, client):
@@ -144,3 +155,8 @@ def test_saving_changes_the_next_feed_and_explains_it(trained_model, client):
     assert {rec["tracking"]["src"] for rec in row["results"]} == {"with_list"}
     page = client.get(reverse("saved_list")).content.decode()
     assert 'data-row="with_list"' in page and "More like your list" in page
+    # a saved film's card says so wherever it shows: Aliens among Alien's similar movies
+    item_page = client.get(alien.get_absolute_url()).content.decode()
+    card = item_page[item_page.index(f'data-item="{aliens.pk}"'):]
+    card = card[:card.index("</article>")]
+    assert "✓ On my list" in card and 'aria-pressed="true"' in card

@@ -87,22 +87,35 @@ def test_shopper_journey_signup_onboarding_rating_feedback_and_xss(page, trained
     from catalog.models import Event
 
     page.goto("/items/alien-1979/")
-    page.get_by_role("button", name="Save to my list").click()
-    expect(page.locator(".messages")).to_contain_text("Alien (1979) is on your list.")
-    expect(page.get_by_role("button", name="✓ On my list")).to_have_attribute("aria-pressed", "true")
+    page.locator(".buy").get_by_role("button", name="Save to my list").click()  # htmx: the button turns
+    expect(page.locator(".buy").get_by_role("button", name="✓ On my list")).to_have_attribute("aria-pressed", "true")
+    page.reload()
+    expect(page.locator(".buy").get_by_role("button", name="✓ On my list")).to_be_visible()
     page.get_by_role("link", name="My list").click()
     expect(page.locator("h1")).to_contain_text("My list (1)")
     row = page.locator('[data-row="with_list"]')
     expect(row.locator("h2")).to_have_text("Goes well with Alien (1979)")
     suggested = row.locator("article.card h3").first.inner_text()
-    row.locator("article.card").first.get_by_role("button", name="Save to my list").click()
-    expect(page.locator("h1")).to_contain_text("My list (2)")
-    expect(page.locator(".grid article.card h3").first).to_have_text(suggested)  # the latest saved first
+    card = row.locator("article.card").first
+    card.get_by_role("button", name="Save to my list").click()
+    expect(card.get_by_role("button", name="✓ On my list")).to_be_focused()  # in place, focus kept on it
     assert Event.objects.filter(kind="save", context__src="with_list", context__pos=1).exists()
+    # a feed card saves too, and shows what is on the list
+    page.goto("/")
+    unsaved = page.locator('[data-row="for_you"] article.card', has=page.get_by_role("button", name="Save to my list"))
+    first = page.locator(f'[data-item="{unsaved.first.get_attribute("data-item")}"]').first
+    saved_from_feed = first.locator("h3").inner_text()
+    first.get_by_role("button", name="Save to my list").click()
+    expect(first.get_by_role("button", name="✓ On my list")).to_be_visible()
+    assert Event.objects.filter(kind="save", context__src="for_you", item__pk=first.get_attribute("data-item")).exists()
+    page.goto("/list/")
+    expect(page.locator("h1")).to_contain_text("My list (3)")
+    expect(page.locator(".grid article.card h3").nth(0)).to_have_text(saved_from_feed)  # the latest saved first
+    expect(page.locator(".grid article.card h3").nth(1)).to_have_text(suggested)
     shot(page, "my_list")
     page.locator(".grid article.card").first.get_by_role("button", name=re.compile("^Remove")).click()
-    expect(page.locator(".messages")).to_contain_text(f"{suggested} is off your list.")
-    expect(page.locator("h1")).to_contain_text("My list (1)")
+    expect(page.locator(".messages")).to_contain_text(f"{saved_from_feed} is off your list.")
+    expect(page.locator("h1")).to_contain_text("My list (2)")
 
 
 def test_anonymous_session_search_and_bad_input(page, trained_model, shot):
