@@ -241,21 +241,23 @@ SAVED_MAX_ITEMS = 500
 
 
 @transaction.atomic
-def saved_add(*, user: AbstractBaseUser, item: Item, context: dict[str, Any] | None = None) -> bool:
+def saved_add(*, user: AbstractBaseUser, item: Item, context: dict[str, Any] | None = None
+               ) -> tuple[SavedItem, bool]:
     """Put ``item`` on ``user``'s list and record a ``save`` event (interest the next feed reads
-    at once): False, and no event, if it was there; a ``ValidationError`` for a film the shop no
-    longer sells or a full list."""
+    at once). Returns ``(entry, created)``: not created, and no event, if it was there; a
+    ``ValidationError`` for a film the shop no longer sells or a full list."""
     if not item.is_active:
         raise ValidationError({"item": f"{item.display_title} is no longer in the shop."})
     user_lock(user)
     saved = SavedItem.objects.filter(user=user)
-    if saved.filter(item=item).exists():
-        return False
+    entry = saved.filter(item=item).first()
+    if entry is not None:
+        return entry, False
     if saved.filter(item__is_active=True).count() >= SAVED_MAX_ITEMS:
         raise ValidationError({"item": f"Your list is full: it holds at most {SAVED_MAX_ITEMS} movies."})
-    SavedItem.objects.create(user=user, item=item)
+    entry = SavedItem.objects.create(user=user, item=item)
     event_record(item=item, kind=EventKind.SAVE, user=user, context=context)
-    return True
+    return entry, True
 
 
 def saved_remove(*, user: AbstractBaseUser, item: Item) -> bool:

@@ -209,7 +209,7 @@ def saved_add(request: HttpRequest, slug: str) -> HttpResponse:
     item = _item_or_404(slug)
     if not request.user.is_authenticated:
         return _login_first(request, "Log in to keep a list of movies.", item.get_absolute_url())
-    add = lambda: services.saved_add(user=request.user, item=item, context=_context(request))  # noqa: E731
+    add = lambda: services.saved_add(user=request.user, item=item, context=_context(request))[1]  # noqa: E731
     if request.headers.get("HX-Request"):
         try:
             add()

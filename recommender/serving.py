@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import lru_cache
@@ -36,7 +37,7 @@ from django.db.models.functions import Cast, Coalesce, NullIf
 from django.utils import timezone
 
 from catalog.models import Event, EventKind, HistoryExclusion, Item, Profile, Review
-from catalog.selectors import genre_list, not_interested_events, personalization_opted_out
+from catalog.selectors import genre_list, not_interested_events, personalization_opted_out, saved_ids, saved_list
 from recommender import explanations, promotions
 from recommender.algorithms.base import top_stable, zscore_rows
 from recommender.algorithms.data import Profile as LiveProfile
@@ -993,14 +994,16 @@ GOES_WITH_ANCHORS = 3
 
 
 def goes_with_rows(items: list[Item], user: AbstractBaseUser | None, context: FeedContext, k: int = 12, *,
-                   key: str = "with_cart", title: str = "Goes well with your cart") -> list[Row]:
+                   exclude: Collection[int] = (), key: str = "with_cart", title: str = "Goes well with your cart"
+                   ) -> list[Row]:
     """A row of films like the newest of ``items`` (the last of the list: up to GOES_WITH_ANCHORS),
-    taking turns between them so each has its share, without ``items`` themselves; each card is
-    explained by its own film. None for no items. The cart page's row, and My list's."""
+    taking turns between them so each has its share, without ``items`` themselves (nor
+    ``exclude``); each card is explained by its own film. None for no items. The cart page's
+    row, and My list's."""
     if not items:
         return []
     anchors = items[-GOES_WITH_ANCHORS:][::-1]  # the newest first
-    context = replace(context, exclude=context.exclude | {item.pk for item in items})
+    context = replace(context, exclude=context.exclude | {item.pk for item in items} | set(exclude))
     state = _viewer_state(user, context)  # once for the row, not once per film
     each = min(k, k // len(anchors) + 3)  # their turns fill k, with room for films two share
     lists = [_similar(anchor, each, state, context) for anchor in anchors]
@@ -1014,9 +1017,12 @@ def goes_with_rows(items: list[Item], user: AbstractBaseUser | None, context: Fe
     return [Row(key, title, list(picked.values()))]
 
 
-def saved_rows(saved: list[Item], user: AbstractBaseUser | None, context: FeedContext, k: int = 12) -> list[Row]:
-    """My list's row: films like the three saved last (``saved`` is the list, the newest first)."""
-    return goes_with_rows(saved[::-1], user, context, k, key="with_list", title="More like your list")
+def saved_rows(user: AbstractBaseUser, context: FeedContext, k: int = 12) -> list[Row]:
+    """My list's row: films like the three saved last, none of the list's (the list itself is
+    not read whole: a page shows 24 of up to 500)."""
+    newest = [entry.item for entry in saved_list(user=user)[:GOES_WITH_ANCHORS]]
+    return goes_with_rows(newest[::-1], user, context, k, exclude=saved_ids(user=user), key="with_list",
+                          title="More like your list")
 
 
 def track(rows: list[Row], context: FeedContext) -> None:

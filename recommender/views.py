@@ -104,10 +104,9 @@ def cart(request: HttpRequest) -> HttpResponse:
 @login_required
 def saved_list(request: HttpRequest) -> HttpResponse:
     """"My list": the films the shopper saved, the latest first, and films like the latest three."""
-    saved = list(catalog_selectors.saved_list(user=request.user))
-    page = Paginator(saved, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(catalog_selectors.saved_list(user=request.user), ITEMS_PER_PAGE).get_page(request.GET.get("page"))
     context = _feed_context(request)
-    rows = serving.saved_rows([entry.item for entry in saved], request.user, context, k=ROW_SIZE)
+    rows = serving.saved_rows(request.user, context, k=ROW_SIZE)
     serving.impressions_log(rows=rows, user=request.user, context=context)
     return render(request, "recommender/saved_list.html", {"page": page, "rows": rows, "feed_context": context})
 

@@ -179,12 +179,12 @@ class HomeView(OpenReadView):
         }).data)
 
 
-def _goes_with(request: Request, rows_of: Callable[..., list[serving.Row]], items: list[Item]) -> Response:
-    """The row of films that go well with ``items`` that ``rows_of`` makes, as data."""
+def _goes_with(request: Request, rows_of: Callable[..., list[serving.Row]]) -> Response:
+    """A page's "goes well with" row as data: ``rows_of(user, context, k)`` makes it."""
     params = s.SimilarParams.parse(request)
     user = request.user if request.user.is_authenticated else None
     context = serving.FeedContext(session_key=request.session.session_key or "")
-    rows = rows_of(items, user, context, k=params["k"])
+    rows = rows_of(user, context, params["k"])
     serving.track(rows, context)
     return Response(s.RowsResponseSerializer({**_tracked(context, user), "rows": rows}).data)
 
@@ -197,7 +197,8 @@ class CartSuggestionsView(OpenReadView):
 
     @extend_schema(parameters=[s.SimilarParams], responses={200: s.RowsResponseSerializer})
     def get(self, request: Request) -> Response:
-        return _goes_with(request, serving.goes_with_rows, Cart.of(request).items())
+        cart = Cart.of(request).items()
+        return _goes_with(request, lambda user, context, k: serving.goes_with_rows(cart, user, context, k))
 
 
 class SearchView(OpenReadView):
@@ -418,8 +419,8 @@ class MeListView(ApiMixin, ListAPIView):
         item = Item.objects.active().filter(pk=serializer.validated_data["item"]).first()
         if item is None:
             raise ValidationError({"item": "No active item with this id."})
-        added = services.saved_add(user=request.user, item=item, context={"src": "api"})
-        entry = saved_list(user=request.user).get(item=item)
+        entry, added = services.saved_add(user=request.user, item=item, context={"src": "api"})
+        entry.item = item  # the active item just read (an entry found on the list has only its id)
         return Response(s.SavedEntrySerializer(entry).data,
                         status=status.HTTP_201_CREATED if added else status.HTTP_200_OK)
 
@@ -456,7 +457,7 @@ class MeListSuggestionsView(ApiMixin, GenericAPIView):
 
     @extend_schema(parameters=[s.SimilarParams], responses={200: s.RowsResponseSerializer})
     def get(self, request: Request) -> Response:
-        return _goes_with(request, serving.saved_rows, [entry.item for entry in saved_list(user=request.user)])
+        return _goes_with(request, serving.saved_rows)
 
 
 class MeExportView(ApiMixin, GenericAPIView):

@@ -131,7 +131,7 @@ def test_the_storefront_list(client, films, monkeypatch):
     assert "Your list is full" in refused and 'aria-pressed="false"' in refused
 
 
-def test_saving_changes_the_next_feed_and_explains_it(trained_model, client):
+def test_saving_changes_the_next_feed_and_explains_it(trained_model, client, monkeypatch):
     """A save is interest the live profile reads at once; My list's row goes with the films saved."""
     user = User.objects.create_user("fresh-lister", password="a-long-password-2026")
     before = serving.feed_for_user(user, k=10)
@@ -155,6 +155,11 @@ def test_saving_changes_the_next_feed_and_explains_it(trained_model, client):
     assert {rec["tracking"]["src"] for rec in row["results"]} == {"with_list"}
     page = client.get(reverse("saved_list")).content.decode()
     assert 'data-row="with_list"' in page and "More like your list" in page
+    # a film on the list is never suggested, also when it is not one of the row's anchors
+    monkeypatch.setattr(serving, "GOES_WITH_ANCHORS", 1)
+    (row,) = client.get("/api/me/list/suggestions/?k=12").json()["rows"]
+    assert row["title"] == "Goes well with Aliens (1986)"
+    assert len(row["results"]) == 12 and alien.pk not in {rec["item"]["id"] for rec in row["results"]}
     # a saved film's card says so wherever it shows: Aliens among Alien's similar movies
     item_page = client.get(alien.get_absolute_url()).content.decode()
     card = item_page[item_page.index(f'data-item="{aliens.pk}"'):]
