@@ -22,6 +22,18 @@ MIN_RATING = Decimal("0.5")
 MAX_RATING = Decimal("5.0")
 REVIEW_TEXT_MAX = 5000
 REPORT_NOTE_MAX = 500
+MAX_ID = 2**63 - 1  # PostgreSQL bigint
+
+
+def id_from_text(value: object) -> int | None:
+    """A row id written in a URL or a form, or None (never a database error for ``-1``, ``abc``
+    or ``10**30``). Only ASCII digits: Python's ``int`` also reads ``٣``, ``+3`` and ``3_0``,
+    each another spelling of the same id."""
+    text = str(value)
+    if not (text.isascii() and text.isdigit()):
+        return None
+    pk = int(text)
+    return pk if 1 <= pk <= MAX_ID else None
 
 
 class Category(models.Model):

@@ -6,31 +6,42 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, CharField, Count, F, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import pluralize
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
-from catalog.admin import ItemAdmin, date_over_time
-from catalog.models import EventKind, Item, tagged_events
-from recommender import charts
+from catalog.admin import AccountAdmin, ItemAdmin, date_over_time
+from catalog.models import EventKind, Item, Review, id_from_text, tagged_events
+from recommender import charts, experiments
 from recommender.audits import audit_create
+from recommender.diagnosis import why_not
 from recommender.embedding import enqueue
 from recommender.encoder import model_name
 from recommender.experiments import experiment_results, experiment_save
 from recommender.models import AuditRun, Experiment, ItemEmbedding, ModelVersion, Promotion
 from recommender.promotions import promotion_status
+from recommender.serving import FeedContext, active_model, feed_traced
 from recommender.training import version_activate
+
+# the account page's feed: as many cards as the storefront's "Recommended for you" row
+FEED_SHOWN = 12
+# films offered when a "why not?" title matches several
+WHY_NOT_CHOICES = 10
+TITLE_WITH_YEAR = re.compile(r"(.+?)\s*\((\d{4})\)")
 
 
 class EmbeddingStatusFilter(admin.SimpleListFilter):
@@ -459,3 +470,69 @@ class PromotionAdmin(admin.ModelAdmin):
         shown, clicked = counts.get(EventKind.IMPRESSION, 0), counts.get(EventKind.CLICK, 0)
         rate = f" ({100 * clicked / shown:.1f}%)" if shown else ""
         return f"shown {shown} time{pluralize(shown)}, clicked {clicked}{rate}"
+
+
+def _films_matching(query: str) -> list[Item]:
+    """Films named by an id, or by (a part of) a title, optionally with its year as the store
+    writes it, "Star Wars (1977)"; inactive ones too, the ones for sale and most reviewed first."""
+    if id_from_text(query):
+        return list(Item.objects.filter(pk=id_from_text(query)))
+    titled = TITLE_WITH_YEAR.fullmatch(query)
+    found = (Item.objects.filter(title__icontains=titled[1], year=int(titled[2])) if titled
+             else Item.objects.filter(title__icontains=query))
+    return list(found.order_by("-is_active", "-review_count", "pk")[:WHY_NOT_CHOICES])
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class AccountWithRecommendationsAdmin(AccountAdmin):
+    """The account admin plus each account's **Recommendations** page: the feed the shopper
+    gets now, every card explained, and "why not this film?" answered from the same
+    computation (:mod:`recommender.diagnosis`). The page records nothing as the shopper: no
+    impressions, no events, the feed's cache untouched."""
+
+    def get_urls(self) -> list:
+        opts = self.opts
+        return [
+            path("<path:object_id>/recommendations/", self.admin_site.admin_view(self.recommendations_view),
+                 name=f"{opts.app_label}_{opts.model_name}_recommendations"),
+            *super().get_urls(),
+        ]
+
+    def recommendations_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        user = self.get_object(request, unquote(object_id))
+        if user is None:
+            raise Http404("No such account")
+        if not self.has_view_permission(request, user):
+            raise PermissionDenied
+        context = FeedContext()
+        experiments.apply(context, user)  # the variant the storefront gives them
+        feed, trace = feed_traced(user, k=FEED_SHOWN, context=context)
+        query, diagnosis, choices, problem = request.GET.get("q", "").strip()[:200], None, [], ""
+        if "item" in request.GET:
+            item = Item.objects.filter(pk=id_from_text(request.GET["item"])).first()
+            if item is None:
+                problem = "No film has that id."
+            else:
+                diagnosis, query = why_not(item, user=user, feed=feed, trace=trace, context=context), item.title
+        elif query:
+            choices = _films_matching(query)
+            if len(choices) == 1:
+                diagnosis, choices = why_not(choices[0], user=user, feed=feed, trace=trace, context=context), []
+            elif not choices:
+                problem = f"No film matches \u201c{query}\u201d."
+        version, _model = active_model()
+        return TemplateResponse(request, "admin/auth/user/recommendations.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "original": user,
+            "title": f"Recommendations for {user.get_username()}", "feed": feed, "trace": trace,
+            "feed_context": context, "version": version, "query": query, "diagnosis": diagnosis,
+            "choices": choices, "problem": problem,
+            "personalized": trace.state.personalized if trace.state else True,
+            "history": {
+                "ratings": Review.objects.filter(user=user, is_hidden=False).count(),
+                "actions": len(trace.state.anchors) if trace.state else 0,
+                "not_interested": len(trace.state.blocked) if trace.state else 0,
+            },
+        })

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import lru_cache
@@ -95,6 +95,24 @@ class FeedContext:
     refine_clauses: list[Clause] | None = field(default=None, repr=False, compare=False)
     # the running promotions, read once per request (the cache key, the scoring pass, the cards)
     running: list[promotions.LivePromotion] | None = field(default=None, repr=False, compare=False)
+    # set by feed_traced: what the computation saw, for staff's "why not?" (recommender.diagnosis)
+    trace: Trace | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class Trace:
+    """What one feed computation saw: the shopper's state, the model, and every candidate the
+    model scored with its final score (after "more like this" and the refine text) and the
+    additive terms serving added to it; ``passed`` are those the filters let through."""
+
+    state: LiveUser | None = None
+    model: Any = None
+    scores: dict[int, float] = field(default_factory=dict)
+    extra: dict[int, dict[str, float]] = field(default_factory=dict)
+    passed: set[int] = field(default_factory=set)
+
+    def record(self, scores: dict[int, float], passed: Iterable[int], extra: dict[int, dict[str, float]]) -> None:
+        self.scores, self.passed, self.extra = dict(scores), set(passed), extra
 
 
 @dataclass
@@ -429,8 +447,19 @@ def _actor_state(user: AbstractBaseUser | None, session_key: str) -> tuple[tuple
     return None, row[0] if row else None
 
 
+def feed_traced(user: AbstractBaseUser | None, k: int, context: FeedContext
+                ) -> tuple[list[Recommendation], Trace]:
+    """:func:`feed_for_user` computed afresh (neither read from the cache nor stored in it), and
+    what the computation saw, for staff asking why a film is not in it."""
+    context.trace = Trace()
+    _version, model = active_model()
+    return _feed(user, k, context, model), context.trace
+
+
 def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: Any) -> list[Recommendation]:
     state = _user_state(user, context, model)
+    if context.trace is not None:
+        context.trace.state, context.trace.model = state, model
     if model is None or not state.personalized or context.algorithm == "popularity":
         reason = ("personalization is off for your account" if not state.personalized
                   else "no trained model yet" if model is None else "the popularity baseline")
@@ -511,6 +540,8 @@ def _ranked(state: LiveUser, k: int, context: FeedContext, model: Any) -> list[R
         pks = [int(model.item_pks[i]) for i in idx]
         score_of = {pk: float(s) for pk, s in zip(pks, scores, strict=True)}
         items = _filtered(pks, state=state, context=context)
+        if context.trace is not None:
+            context.trace.record(score_of, items, {})
         order = _rerank(pks, score_of, items, k=k, context=context, model=model)
         return explanations.explain_single(model, state, "ease", [(items[pk], score_of[pk]) for pk in order])
     promoted = [pk for promotion in _running_promotions(context) for pk in promotion.items if pk in model.index_of_pk]
@@ -539,6 +570,8 @@ def _ranked(state: LiveUser, k: int, context: FeedContext, model: Any) -> list[R
     extra: dict[int, dict[str, float]] = {pk: {"more_like": v} for pk, v in steer.items() if v}
     for pk, value in refine.items():
         extra.setdefault(pk, {})["refine"] = value
+    if context.trace is not None:
+        context.trace.record(score_of, items, extra)
     # a request that added nothing (no clause understood) is not quoted on the cards
     return explanations.explain(model, state, [(items[pk], score_of[pk]) for pk in order],
                                 context=context if refine else replace(context, refine=""),

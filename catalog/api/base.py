@@ -20,9 +20,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.api.authentication import ApiTokenAuthentication
+from catalog.models import MAX_ID, id_from_text
 from recsite.api_errors import ErrorSerializer, error_body
-
-MAX_ID = 2**63 - 1  # PostgreSQL bigint
 
 
 def _bad_text(value: str) -> bool:
@@ -148,14 +147,9 @@ class IdField(serializers.IntegerField):
 
 
 def parse_pk(value: object) -> int:
-    """A URL id, or 404 (never a database error for ``-1``, ``abc`` or ``10**30``). Only ASCII
-    digits: Python's ``int`` also reads ``٣``, ``+3`` and ``3_0``, each another spelling of an
-    item's URL."""
-    text = str(value)
-    if not (text.isascii() and text.isdigit()):
-        raise exceptions.NotFound()
-    pk = int(text)
-    if not 1 <= pk <= MAX_ID:
+    """A URL id, or 404 (see :func:`catalog.models.id_from_text`)."""
+    pk = id_from_text(value)
+    if pk is None:
         raise exceptions.NotFound()
     return pk
 

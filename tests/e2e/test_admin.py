@@ -129,3 +129,30 @@ def test_a_promotion_made_in_the_admin_is_featured_in_the_shoppers_feed(page, tr
     expect(page.locator("h1")).to_contain_text(film.title)
     assert Event.objects.filter(user=shopper, item=film, kind="click", context__promo=Promotion.objects.get().pk
                                 ).exists()
+
+
+def test_staff_read_a_shoppers_feed_and_ask_why_a_film_is_not_in_it(page, trained_model, shot):
+    from catalog.models import Item
+    from recommender import serving
+
+    feed, trace = serving.feed_traced(User.objects.get(username="ml_1"), k=12, context=serving.FeedContext())
+    shown = {rec.item.pk for rec in feed}
+    film = Item.objects.get(pk=next(pk for n, pk in enumerate(sorted(trace.passed, key=lambda pk: -trace.scores[pk]))
+                                    if n > 20 and pk not in shown))  # a candidate ranked below the feed
+    User.objects.create_superuser("support", "support@example.com", "support-password-2026")
+    page.goto("/admin/login/")
+    page.fill("#id_username", "support")
+    page.fill("#id_password", "support-password-2026")
+    page.click("input[type=submit]")
+    page.goto("/admin/auth/user/?q=ml_1")
+    page.locator("#result_list a", has_text="ml_1").first.click()
+    page.locator(".object-tools a", has_text="Recommendations").click()
+    expect(page.locator("h1")).to_have_text("Recommendations for ml_1")
+    expect(page.locator("#recs-feed tbody tr")).to_have_count(12)
+    page.get_by_label("Title or id").fill(film.display_title)
+    page.get_by_role("button", name="Explain").click()
+    verdict = page.locator(".recs-verdict")
+    expect(verdict).to_contain_text(film.display_title)
+    expect(verdict).to_contain_text("By score it is #")
+    expect(verdict.locator("table tbody tr").first).to_be_visible()
+    shot(page, "admin-recommendations")

@@ -1,0 +1,170 @@
+"""Staff's "why is this film not in their feed?": the answer read from the feed's own
+computation (:func:`serving.feed_traced`: the shopper's state, the filters and every candidate's
+final score), never from a second model of it.
+
+The checks run in the pipeline's order (for sale, personalization, the shopper's own actions, the
+model, the candidates, the filters, the ranking, the re-ranking), and the first that explains
+the film's absence is the answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Max, Q
+from django.utils.formats import date_format
+
+from catalog.models import Event, EventKind, Item, Review
+from catalog.selectors import not_interested_events
+from recommender.algorithms.explain import VERBS, label
+from recommender.serving import POOL, FeedContext, Recommendation, Trace
+
+# the signals a "why not" compares with the feed's last card, at most this many
+GAPS_SHOWN = 3
+
+
+@dataclass
+class Diagnosis:
+    item: Item
+    verdict: str  # shown, inactive, opted_out, rated, bought, not_interested, no_model, popularity,
+    #               history, new_item, not_candidate, filtered, reranked, outranked
+    sentence: str
+    position: int | None = None  # its card's place in the feed (1 = first), when it is there
+    rank: int | None = None  # its place by score among the candidates, or among all films
+    score: float | None = None
+    cutoff: float | None = None  # the score of the feed's last card the model ranked
+    # (signal label, its share of this film's score, of that card's), the furthest behind first
+    compared: list[tuple[str, float, float]] = field(default_factory=list)
+    card: Item | None = None  # that card's film
+
+    @property
+    def gaps(self) -> list[tuple[str, float]]:
+        """The signals where it falls furthest short of that card: (label, its share minus the card's)."""
+        return [(name, round(mine - theirs, 2)) for name, mine, theirs in self.compared[:GAPS_SHOWN] if mine < theirs]
+
+
+def _when(at: Any) -> str:
+    return date_format(at, "DATE_FORMAT")
+
+
+def _popularity_rank(item: Item, *, banned: set[int]) -> int:
+    """Its place in the most-rated films the shopper may be shown (the popular feed's order)."""
+    ahead = Q(review_count__gt=item.review_count) | Q(review_count=item.review_count, pk__lt=item.pk)
+    return Item.objects.active().filter(ahead).exclude(pk__in=banned).count() + 1
+
+
+def _own_action(user: AbstractBaseUser, item: Item, verdict: str) -> str:
+    if verdict == "rated":
+        review = Review.objects.filter(user=user, item=item, is_hidden=False).first()
+        return (f"They rated it {review.rating:g} stars on {_when(review.created_at)}: a film a shopper has "
+                "rated is not recommended to them again.")
+    if verdict == "bought":
+        at = Event.objects.filter(user=user, item=item, kind=EventKind.PURCHASE).aggregate(at=Max("created_at"))["at"]
+        return f"They bought it on {_when(at)}: a film a shopper has bought is not recommended to them again."
+    event = not_interested_events(Event.objects.filter(user=user, item=item)).first()
+    when = f" on {_when(event.created_at)}" if event else ""
+    return (f"They marked it \u201cNot interested\u201d{when}: it stays out of their recommendations until "
+            "they press \u201cShow again\u201d in their history.")
+
+
+def _reranking(context: FeedContext, feed: list[Recommendation]) -> str:
+    """What moves a feed's cards after scoring, as this request had it set."""
+    parts = []
+    lam = settings.RECSYS_DIVERSITY if context.diversity is None else context.diversity
+    if lam < 1:
+        parts.append(f"diversity (MMR, \u03bb = {lam:g}) prefers films unlike the cards above")
+    strength = settings.RECSYS_FAIRNESS if context.fairness is None else context.fairness
+    if strength > 0:
+        parts.append(f"the fairness re-ranker (strength {strength:g}) prefers films shown less often")
+    featured = sum(rec.algorithm == "promoted" for rec in feed)
+    if featured:
+        parts.append(f"{featured} featured film{'s' if featured > 1 else ''} took a place")
+    return "; ".join(parts) or "the re-ranking placed others"
+
+
+def _compared(model: Any, trace: Trace, pk: int, last: Recommendation | None) -> list[tuple[str, float, float]]:
+    """Each signal's share of the film's score next to its share of the feed's ``last`` card's,
+    the furthest behind first (none for an experiment's single-component arm: no shares)."""
+    idx = model.index_of_pk.get(pk)
+    if idx is None or last is None or last.algorithm != "hybrid":
+        return []
+    mine = dict(model.signal_contributions(trace.state.profile, idx))
+    for signal, value in trace.extra.get(pk, {}).items():
+        mine[signal] = mine.get(signal, 0.0) + value
+    theirs = last.contributions
+    signals = sorted((set(mine) | set(theirs)) - {"baseline"},
+                     key=lambda s: (mine.get(s, 0.0) - theirs.get(s, 0.0), s))
+    return [(label(s), round(mine.get(s, 0.0), 2), round(theirs.get(s, 0.0), 2)) for s in signals]
+
+
+def why_not(item: Item, *, user: AbstractBaseUser, feed: list[Recommendation], trace: Trace,
+            context: FeedContext) -> Diagnosis:
+    """Why ``item`` is, or is not, in ``feed``: the feed :func:`serving.feed_traced` computed
+    for ``user`` with ``context``, and its ``trace``."""
+    for position, rec in enumerate(feed, 1):
+        if rec.item.pk == item.pk:
+            return Diagnosis(item, "shown", f"It is card {position} of {len(feed)}: \u201c{rec.sentence}\u201d",
+                             position=position, score=rec.score)
+    state, model = trace.state, trace.model
+    if not item.is_active:
+        return Diagnosis(item, "inactive", "The shop no longer sells it (inactive): it is never recommended.")
+    if item.pk in state.seen or item.pk in state.blocked:
+        rated = Review.objects.filter(user=user, item=item, is_hidden=False).exists()
+        verdict = "rated" if rated else "bought" if item.pk not in state.blocked else "not_interested"
+        return Diagnosis(item, verdict, _own_action(user, item, verdict))
+    popular = (("opted_out", "Personalization is off for this account") if not state.personalized
+               else ("no_model", "No model is trained yet") if model is None
+               else ("popularity", f"Their variant of the experiment \u201c{context.experiment}\u201d serves the "
+                                   "popularity baseline") if context.algorithm == "popularity" else None)
+    if popular:
+        rank = _popularity_rank(item, banned=state.seen | state.blocked | set(context.exclude))
+        return Diagnosis(item, popular[0], f"{popular[1]}, so the feed is the most-rated films: this one is "
+                                           f"#{rank} of those, and the feed shows {len(feed)}.", rank=rank)
+    ranked = [rec for rec in feed if rec.algorithm != "promoted"]
+    last = ranked[-1] if ranked else None
+    cutoff = last.score if last else None
+    idx = model.index_of_pk.get(item.pk)
+    if item.pk not in trace.scores:
+        if idx is not None and idx in state.anchors:
+            did = VERBS.get(state.anchors[idx]["kind"], state.anchors[idx]["kind"])
+            return Diagnosis(item, "history", f"It is in their history (they {did} it): their feed recommends "
+                                              "films they have not acted on yet. The item pages' rows still show it.")
+        if idx is None:
+            return Diagnosis(item, "new_item", "It was added after the served model was trained. Until the next "
+                             "training a new film reaches a feed only through its description's embedding or its "
+                             "knowledge-graph facts, when they match this shopper's taste better than the films in "
+                             "their feed; this time they did not.")
+        scores = _model_scores(model, state, context)
+        score = float(scores[idx])
+        rank = int(np.sum(scores > score)) + 1 if np.isfinite(score) else None
+        where = f": its score ({score:.2f}) would rank it #{rank} of all films for them" if rank else ""
+        return Diagnosis(item, "not_candidate", f"It is not among the {POOL} candidates the model scores for them"
+                         f"{where}.", rank=rank, score=score if np.isfinite(score) else None, cutoff=cutoff,
+                         compared=_compared(model, trace, item.pk, last), card=last.item if last else None)
+    score = trace.scores[item.pk]
+    if item.pk not in trace.passed:
+        return Diagnosis(item, "filtered", "It is a candidate, but this request's filters (genre, excluded films) "
+                                           "leave it out.", score=score)
+    rank = sum(1 for pk in trace.passed if trace.scores[pk] > score) + 1
+    if rank <= len(feed):
+        return Diagnosis(item, "reranked", f"By score it is #{rank}, within the feed's {len(feed)} cards, but "
+                                           f"{_reranking(context, feed)}.", rank=rank, score=score, cutoff=cutoff)
+    found = Diagnosis(item, "outranked", "", rank=rank, score=score, cutoff=cutoff,
+                      compared=_compared(model, trace, item.pk, last), card=last.item if last else None)
+    short = f" It falls short most on {', '.join(f'{s} ({v:+.2f})' for s, v in found.gaps)}." if found.gaps else ""
+    last_card = f", the last card {cutoff:.2f}" if cutoff is not None else ""
+    found.sentence = (f"By score it is #{rank} of the {len(trace.passed)} candidates, and the feed shows "
+                      f"{len(feed)}: it scores {score:.2f}{last_card}.{short}")
+    return found
+
+
+def _model_scores(model: Any, state: Any, context: FeedContext) -> np.ndarray:
+    """The model's scores of every film for the shopper (NaN for their own), by the algorithm
+    their feed used."""
+    component = model.components["ease"] if context.algorithm == "ease" and "ease" in model.components else model
+    scores = np.asarray(component.score(state.profile), dtype=np.float64)
+    scores[[e[0] for e in state.profile.events]] = np.nan
+    return scores
