@@ -22,28 +22,55 @@ from catalog.selectors import not_interested_events
 from recommender.algorithms.explain import VERBS, label
 from recommender.serving import POOL, FeedContext, Recommendation, Trace
 
-# the signals a "why not" compares with the feed's last card, at most this many
+# the signals a "why not" names where it falls short of the feed's last card, at most this many
 GAPS_SHOWN = 3
+# each answer, in the order the checks run
+VERDICTS = {
+    "shown": "it is in the feed: position, and its card's sentence",
+    "inactive": "the shop no longer sells it",
+    "rated": "the shopper rated it: never recommended to them again",
+    "bought": "the shopper bought it: never recommended to them again",
+    "not_interested": "the shopper marked it \"not interested\" (until \"show again\")",
+    "opted_out": "personalization is off: the feed is the most-rated films (rank: its place there)",
+    "no_model": "no model is trained yet: the feed is the most-rated films (rank: its place there)",
+    "popularity": "the experiment variant serves the popularity baseline (rank: its place there)",
+    "history": "it is in the shopper's history (viewed, in the cart, saved ...): the feed leaves those out",
+    "new_item": "newer than the served model: it enters a feed only through its text or its facts",
+    "not_candidate": "not among the model's candidates (rank: its place among all items by score)",
+    "filtered": "a candidate, left out by the request's filters (genre, exclude)",
+    "reranked": "within the feed's scores (rank), moved out by diversity, fairness or a featured film",
+    "outranked": "ranked below the feed (rank, score against cutoff, and each signal's share of both)",
+}
+
+
+@dataclass
+class Share:
+    """One signal's share of a film's score and of the feed's last card's."""
+
+    signal: str
+    label: str
+    item: float
+    card: float
 
 
 @dataclass
 class Diagnosis:
     item: Item
-    verdict: str  # shown, inactive, opted_out, rated, bought, not_interested, no_model, popularity,
-    #               history, new_item, not_candidate, filtered, reranked, outranked
+    verdict: str  # a key of VERDICTS
     sentence: str
     position: int | None = None  # its card's place in the feed (1 = first), when it is there
     rank: int | None = None  # its place by score among the candidates, or among all films
     score: float | None = None
     cutoff: float | None = None  # the score of the feed's last card the model ranked
-    # (signal label, its share of this film's score, of that card's), the furthest behind first
-    compared: list[tuple[str, float, float]] = field(default_factory=list)
+    # each signal's share of its score and of that card's, the furthest behind first
+    compared: list[Share] = field(default_factory=list)
     card: Item | None = None  # that card's film
 
     @property
     def gaps(self) -> list[tuple[str, float]]:
         """The signals where it falls furthest short of that card: (label, its share minus the card's)."""
-        return [(name, round(mine - theirs, 2)) for name, mine, theirs in self.compared[:GAPS_SHOWN] if mine < theirs]
+        return [(share.label, round(share.item - share.card, 2)) for share in self.compared[:GAPS_SHOWN]
+                if share.item < share.card]
 
 
 def _when(at: Any) -> str:
@@ -85,7 +112,7 @@ def _reranking(context: FeedContext, feed: list[Recommendation]) -> str:
     return "; ".join(parts) or "the re-ranking placed others"
 
 
-def _compared(model: Any, trace: Trace, pk: int, last: Recommendation | None) -> list[tuple[str, float, float]]:
+def _compared(model: Any, trace: Trace, pk: int, last: Recommendation | None) -> list[Share]:
     """Each signal's share of the film's score next to its share of the feed's ``last`` card's,
     the furthest behind first (none for an experiment's single-component arm: no shares)."""
     idx = model.index_of_pk.get(pk)
@@ -97,7 +124,7 @@ def _compared(model: Any, trace: Trace, pk: int, last: Recommendation | None) ->
     theirs = last.contributions
     signals = sorted((set(mine) | set(theirs)) - {"baseline"},
                      key=lambda s: (mine.get(s, 0.0) - theirs.get(s, 0.0), s))
-    return [(label(s), round(mine.get(s, 0.0), 2), round(theirs.get(s, 0.0), 2)) for s in signals]
+    return [Share(s, label(s), round(mine.get(s, 0.0), 4), round(theirs.get(s, 0.0), 4)) for s in signals]
 
 
 def why_not(item: Item, *, user: AbstractBaseUser, feed: list[Recommendation], trace: Trace,

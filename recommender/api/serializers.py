@@ -11,6 +11,7 @@ from rest_framework import serializers
 from catalog.api.base import GenreField, IdField, QueryParams, RejectUnknownFields, YearRangeParams
 from catalog.api.serializers import ItemSummarySerializer
 from catalog.models import Profile
+from recommender.diagnosis import VERDICTS
 from recommender.selectors import SEARCH_MAX_CHARS
 
 ONBOARDING_PICKS_MAX = 50  # different films
@@ -413,3 +414,34 @@ class OnboardingPicksSerializer(RejectUnknownFields, serializers.Serializer):
             raise serializers.ValidationError(
                 f"At most {ONBOARDING_PICKS_MAX} different films can be picked ({different} given).")
         return picks
+
+
+class WhyNotParams(RecommendationParams):
+    item = IdField(help_text="The item to explain.")
+
+
+class ShareSerializer(serializers.Serializer):
+    signal = serializers.CharField(help_text="The signal's key, as in a recommendation's contributions.")
+    label = serializers.CharField(help_text="Its name, as cards write it.")
+    item = serializers.FloatField(help_text="Its share of the item's score.")
+    card = serializers.FloatField(help_text="Its share of the score of the feed's last card.")
+
+
+class WhyNotResponseSerializer(TrackedResponseSerializer):
+    item = ItemSummarySerializer()
+    verdict = serializers.ChoiceField(choices=list(VERDICTS.items()), help_text="The answer: " + "; ".join(
+        f"`{key}`: {meaning}" for key, meaning in VERDICTS.items()) + ".")
+    sentence = serializers.CharField(help_text="The answer in one or two plain sentences.")
+    position = serializers.IntegerField(allow_null=True, help_text="Its place in the feed (1 = first), if there.")
+    rank = serializers.IntegerField(allow_null=True, help_text=(
+        "Its place by score: among the feed's candidates (`reranked`, `outranked`), among all items "
+        "(`not_candidate`), or in the most-rated order (`opted_out`, `no_model`, `popularity`)."))
+    score = serializers.FloatField(allow_null=True, help_text="Its score, on the scale of the results' scores.")
+    cutoff = serializers.FloatField(allow_null=True, help_text="The score of the feed's last card the model ranked.")
+    compared_with = ItemSummarySerializer(source="card", allow_null=True,
+                                          help_text="That last card's item: the one `signals` compares it with.")
+    signals = ShareSerializer(many=True, source="compared", help_text=(
+        "Each signal's share of its score and of that card's, the furthest behind first (`outranked` and "
+        "`not_candidate` answers of the hybrid; empty otherwise)."))
+    feed = serializers.ListField(child=serializers.IntegerField(), help_text=(
+        "The ids of the feed it was asked about: what `GET /api/recommendations/` gives for the same parameters."))

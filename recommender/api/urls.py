@@ -18,6 +18,7 @@ def register(router: SimpleRouter) -> None:
 
 urlpatterns = [
     path("recommendations/", views.RecommendationsView.as_view(), name="api-recommendations"),
+    path("recommendations/why-not/", views.WhyNotView.as_view(), name="api-recommendations-why-not"),
     path("home/", views.HomeView.as_view(), name="api-home"),
     path("cart/suggestions/", views.CartSuggestionsView.as_view(), name="api-cart-suggestions"),
     path("search/", views.SearchView.as_view(), name="api-search"),

@@ -32,6 +32,7 @@ from catalog.models import EventKind, Item, SavedItem
 from catalog.selectors import HistoryEntry, saved_list, user_history
 from recommender import experiments, privacy, serving
 from recommender.api import serializers as s
+from recommender.diagnosis import why_not
 from recommender.selectors import (
     SearchFilters,
     genre_suggestions,
@@ -135,17 +136,43 @@ class RecommendationsView(OpenReadView):
     @extend_schema(parameters=[s.RecommendationParams], responses={200: s.RecommendationsResponseSerializer})
     def get(self, request: Request) -> Response:
         params = s.RecommendationParams.parse(request)
-        user = request.user if request.user.is_authenticated else None
-        if params.get("user") is not None:
-            if not (user and user.is_staff):
-                raise PermissionDenied("Only staff may ask for another user's recommendations.")
-            user = get_user_model().objects.filter(pk=params["user"]).first()
-            if user is None:
-                raise ValidationError({"user": "No user with this id."})
-        context = _feed_context(request, params, user, exclude=set(params.get("exclude") or []),
-                                genre=params.get("genre") or None, diversity=params.get("diversity"))
+        user, context = _feed_request(request, params)
         recs = serving.feed_for_user(user, k=params["k"], context=context)
         return Response(_recommendations(serving.Row("for_you", "", recs), context, user))
+
+
+class WhyNotView(OpenReadView):
+    """Why an item is, or is not, in the feed ``GET /api/recommendations/`` gives for the same
+    parameters: read off that feed's own computation (``recommender.diagnosis``)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = s.WhyNotResponseSerializer
+
+    @extend_schema(parameters=[s.WhyNotParams], responses={200: s.WhyNotResponseSerializer})
+    def get(self, request: Request) -> Response:
+        params = s.WhyNotParams.parse(request)
+        user, context = _feed_request(request, params)
+        item = Item.objects.filter(pk=params["item"]).first()
+        if item is None:
+            raise ValidationError({"item": "No item with this id."})
+        feed, trace = serving.feed_traced(user, k=params["k"], context=context)
+        found = why_not(item, user=user, feed=feed, trace=trace, context=context)
+        return Response(s.WhyNotResponseSerializer({
+            **_tracked(context, user), **vars(found), "feed": [rec.item.pk for rec in feed]}).data)
+
+
+def _feed_request(request: Request, params: dict[str, Any]) -> tuple[Any, serving.FeedContext]:
+    """(whose feed, its context) of a recommendations request: the caller's own, or (staff, with
+    ``user``) any user's."""
+    user = request.user if request.user.is_authenticated else None
+    if params.get("user") is not None:
+        if not (user and user.is_staff):
+            raise PermissionDenied("Only staff may ask for another user's recommendations.")
+        user = get_user_model().objects.filter(pk=params["user"]).first()
+        if user is None:
+            raise ValidationError({"user": "No user with this id."})
+    return user, _feed_context(request, params, user, exclude=set(params.get("exclude") or []),
+                               genre=params.get("genre") or None, diversity=params.get("diversity"))
 
 
 def _feed_context(request: Request, params: dict[str, Any], user: Any, **options: Any) -> serving.FeedContext:

@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
 from catalog.models import Item, Review
-from recommender import experiments
+from recommender import experiments, serving
 from recommender.models import Experiment
 from tests.api.conftest import assert_error, client_for
 
@@ -226,3 +226,39 @@ def test_a_session_key_shows_only_that_sessions_anonymous_events(ml_user, anon, 
     # the signed-in client's own home does use its view in that session
     mine = client_for(user_a).get("/api/home/", {"k": 3, "session_key": "shared-key"}).json()["rows"]
     assert "because_viewed" in [row["key"] for row in mine]
+
+
+def test_why_not_explains_an_item_against_the_same_feed_request(ml_user, anon, staff, user_a):
+    client = client_for(ml_user)
+    feed = client.get("/api/recommendations/", {"k": 8, "genre": "Drama"}).json()["results"]
+    shown = feed[3]["item"]["id"]
+    body = client.get("/api/recommendations/why-not/", {"item": shown, "k": 8, "genre": "Drama"}).json()
+    assert body["feed"] == [r["item"]["id"] for r in feed]  # the very feed the same request gives
+    assert (body["verdict"], body["position"], body["item"]["id"]) == ("shown", 4, shown)
+    assert feed[3]["explanation"]["sentence"] in body["sentence"]
+    assert body["user"] == "ml_1" and body["request_id"]
+
+    # a candidate the genre filter leaves out, and one ranked below the feed
+    _feed, trace = serving.feed_traced(ml_user, k=8, context=serving.FeedContext(genre="Drama"))
+    not_drama = min(set(trace.scores) - trace.passed)
+    body = client.get("/api/recommendations/why-not/", {"item": not_drama, "k": 8, "genre": "Drama"}).json()
+    assert body["verdict"] == "filtered" and body["signals"] == []
+    below = sorted(trace.passed, key=lambda pk: -trace.scores[pk])[40]
+    body = client.get("/api/recommendations/why-not/", {"item": below, "k": 8, "genre": "Drama"}).json()
+    assert (body["verdict"], body["rank"]) == ("outranked", 41)
+    assert body["compared_with"]["id"] == body["feed"][-1] and body["cutoff"] == feed[-1]["score"]
+    gaps = [share["item"] - share["card"] for share in body["signals"]]  # the furthest behind first
+    assert gaps and gaps == sorted(gaps) and gaps[0] < 0
+    assert sum(share["card"] for share in body["signals"]) == pytest.approx(
+        feed[-1]["score"] - feed[-1]["explanation"]["contributions"]["baseline"], abs=1e-3)
+
+    rated = Review.objects.filter(user=ml_user).first().item_id
+    assert client.get("/api/recommendations/why-not/", {"item": rated}).json()["verdict"] == "rated"
+    as_staff = client_for(staff).get("/api/recommendations/why-not/", {"item": rated, "user": ml_user.pk}).json()
+    assert (as_staff["verdict"], as_staff["user"]) == ("rated", "ml_1")
+
+    assert_error(anon.get("/api/recommendations/why-not/", {"item": rated}), 401)
+    assert_error(client_for(user_a).get("/api/recommendations/why-not/", {"item": rated, "user": ml_user.pk}), 403)
+    for params in ({}, {"item": "abc"}, {"item": 10**12}, {"item": rated, "k": 0}):
+        assert_error(client.get("/api/recommendations/why-not/", params), 400, *(
+            ["k"] if "k" in params else ["item"]))

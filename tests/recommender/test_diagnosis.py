@@ -68,7 +68,10 @@ def test_a_film_ranked_below_the_feed_gets_its_rank_score_and_the_signals_it_lac
     mine = {s: v + trace.extra.get(thirtieth.pk, {}).get(s, 0.0) for s, v in mine.items()}
     assert sum(mine.values()) == pytest.approx(found.score, abs=1e-3)
     assert found.card == last.item
-    assert {name for name, _mine, _theirs in found.compared} == {serving.label(s) for s in mine if s != "baseline"}
+    assert {share.signal for share in found.compared} == set(mine) - {"baseline"}
+    for share in found.compared:
+        assert share.item == pytest.approx(mine[share.signal], abs=1e-4)
+        assert share.card == pytest.approx(last.contributions.get(share.signal, 0.0), abs=1e-4)
     assert found.gaps and all(gap < 0 for _s, gap in found.gaps)
     labels = {serving.label(s): s for s in mine}
     for name, gap in found.gaps:
