@@ -36,7 +36,7 @@ VERDICTS = {
     "popularity": "the experiment variant serves the popularity baseline (rank: its place there)",
     "history": "it is in the shopper's history (viewed, in the cart, saved ...): the feed leaves those out",
     "new_item": "newer than the served model: it enters a feed only through its text or its facts",
-    "not_candidate": "not among the model's candidates (rank: its place among all items by score)",
+    "not_candidate": "not among the model's candidates (rank: where its score would place it among them)",
     "filtered": "a candidate, left out by the request's filters (genre, exclude)",
     "reranked": "within the feed's scores (rank), moved out by diversity, fairness or a featured film",
     "outranked": "ranked below the feed (rank, score against cutoff, and each signal's share of both)",
@@ -164,13 +164,17 @@ def why_not(item: Item, *, user: AbstractBaseUser, feed: list[Recommendation], t
                              "training a new film reaches a feed only through its description's embedding or its "
                              "knowledge-graph facts, when they match this shopper's taste better than the films in "
                              "their feed; this time they did not.")
-        scores = _model_scores(model, state, context)
-        score = float(scores[idx])
-        rank = int(np.sum(scores > score)) + 1 if np.isfinite(score) else None
-        where = f": its score ({score:.2f}) would rank it #{rank} of all films for them" if rank else ""
-        return Diagnosis(item, "not_candidate", f"It is not among the {POOL} candidates the model scores for them"
-                         f"{where}.", rank=rank, score=score if np.isfinite(score) else None, cutoff=cutoff,
-                         compared=_compared(model, trace, item.pk, last), card=last.item if last else None)
+        score = _model_score(model, state, context, idx)
+        if not np.isfinite(score):
+            return Diagnosis(item, "not_candidate", f"It is not among the {POOL} candidates the model scores for "
+                                                   "them, and the model cannot score it for them.")
+        rank = sum(1 for pk in trace.passed if trace.scores[pk] > score) + 1
+        found = Diagnosis(item, "not_candidate", "", rank=rank, score=score, cutoff=cutoff,
+                          compared=_compared(model, trace, item.pk, last), card=last.item if last else None)
+        found.sentence = (f"It is not among the {POOL} candidates the model scores for them (the candidate "
+                          f"generators did not propose it). Scored, it would be #{rank} of the "
+                          f"{len(trace.passed)} candidates: it scores {_against(found)}")
+        return found
     score = trace.scores[item.pk]
     if item.pk not in trace.passed:
         return Diagnosis(item, "filtered", "It is a candidate, but this request's filters (genre, excluded films) "
@@ -181,17 +185,20 @@ def why_not(item: Item, *, user: AbstractBaseUser, feed: list[Recommendation], t
                                            f"{_reranking(context, feed)}.", rank=rank, score=score, cutoff=cutoff)
     found = Diagnosis(item, "outranked", "", rank=rank, score=score, cutoff=cutoff,
                       compared=_compared(model, trace, item.pk, last), card=last.item if last else None)
-    short = f" It falls short most on {', '.join(f'{s} ({v:+.2f})' for s, v in found.gaps)}." if found.gaps else ""
-    last_card = f", the last card {cutoff:.2f}" if cutoff is not None else ""
     found.sentence = (f"By score it is #{rank} of the {len(trace.passed)} candidates, and the feed shows "
-                      f"{len(feed)}: it scores {score:.2f}{last_card}.{short}")
+                      f"{len(feed)}: it scores {_against(found)}")
     return found
 
 
-def _model_scores(model: Any, state: Any, context: FeedContext) -> np.ndarray:
-    """The model's scores of every film for the shopper (NaN for their own), by the algorithm
-    their feed used."""
+def _against(found: Diagnosis) -> str:
+    """"-1.23, the last card -0.89. It falls short most on ALS (-0.30)." """
+    last_card = f", the last card {found.cutoff:.2f}" if found.cutoff is not None else ""
+    gaps = ", ".join(f"{name} ({gap:+.2f})" for name, gap in found.gaps)
+    return f"{found.score:.2f}{last_card}." + (f" It falls short most on {gaps}." if gaps else "")
+
+
+def _model_score(model: Any, state: Any, context: FeedContext, idx: int) -> float:
+    """The model's score of one film for the shopper, by the algorithm their feed used (NaN
+    when it cannot score it)."""
     component = model.components["ease"] if context.algorithm == "ease" and "ease" in model.components else model
-    scores = np.asarray(component.score(state.profile), dtype=np.float64)
-    scores[[e[0] for e in state.profile.events]] = np.nan
-    return scores
+    return float(np.asarray(component.score(state.profile, [idx]), dtype=np.float64)[0])

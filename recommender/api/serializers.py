@@ -434,8 +434,8 @@ class WhyNotResponseSerializer(TrackedResponseSerializer):
     sentence = serializers.CharField(help_text="The answer in one or two plain sentences.")
     position = serializers.IntegerField(allow_null=True, help_text="Its place in the feed (1 = first), if there.")
     rank = serializers.IntegerField(allow_null=True, help_text=(
-        "Its place by score: among the feed's candidates (`reranked`, `outranked`), among all items "
-        "(`not_candidate`), or in the most-rated order (`opted_out`, `no_model`, `popularity`)."))
+        "Its place by score among the feed's candidates (`reranked`, `outranked`; for `not_candidate`, where "
+        "its score would place it), or in the most-rated order (`opted_out`, `no_model`, `popularity`)."))
     score = serializers.FloatField(allow_null=True, help_text="Its score, on the scale of the results' scores.")
     cutoff = serializers.FloatField(allow_null=True, help_text="The score of the feed's last card the model ranked.")
     compared_with = ItemSummarySerializer(source="card", allow_null=True,

@@ -4,7 +4,6 @@ page in the admin."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
@@ -127,17 +126,17 @@ def test_a_film_the_shop_stopped_selling(shopper):
     assert diagnose(shopper, item)[0].verdict == "inactive"
 
 
-def test_a_film_outside_the_candidates_gets_its_rank_among_all_films(shopper):
-    _found, _feed, trace = diagnose(shopper, Item.objects.first())
+def test_a_film_outside_the_candidates_gets_the_place_its_score_would_have_among_them(shopper):
+    _found, feed, trace = diagnose(shopper, Item.objects.first())
     _version, model = serving.active_model()
     history = {int(model.item_pks[e[0]]) for e in trace.state.profile.events}
     outside = Item.objects.active().exclude(pk__in=set(trace.scores) | history).order_by("-review_count").first()
     found, *_ = diagnose(shopper, outside)
-    assert found.verdict == "not_candidate" and f"among the {POOL} candidates" in found.sentence
-    scores = model.score(trace.state.profile)
-    scores[[e[0] for e in trace.state.profile.events]] = np.nan
-    assert found.score == pytest.approx(scores[model.index_of_pk[outside.pk]])
-    assert found.rank == int(np.sum(scores > found.score)) + 1 > POOL
+    assert found.verdict == "not_candidate" and f"not among the {POOL} candidates" in found.sentence
+    assert found.score == pytest.approx(model.score(trace.state.profile, [model.index_of_pk[outside.pk]])[0])
+    assert found.rank == sum(trace.scores[pk] > found.score for pk in trace.passed) + 1
+    assert f"it would be #{found.rank} of the {len(trace.passed)} candidates" in found.sentence
+    assert found.card == feed[-1].item and found.compared
 
 
 def test_a_film_newer_than_the_model(shopper):
