@@ -36,9 +36,8 @@ from recommender.models import AuditRun, Experiment, ItemEmbedding, ModelVersion
 from recommender.promotions import promotion_status
 from recommender.serving import FeedContext, active_model, feed_traced
 from recommender.training import version_activate
+from recommender.views import ROW_SIZE
 
-# the account page's feed: as many cards as the storefront's "Recommended for you" row
-FEED_SHOWN = 12
 # films offered when a "why not?" title matches several
 WHY_NOT_CHOICES = 10
 TITLE_WITH_YEAR = re.compile(r"(.+?)\s*\((\d{4})\)")
@@ -509,7 +508,7 @@ class AccountWithRecommendationsAdmin(AccountAdmin):
             raise PermissionDenied
         context = FeedContext()
         experiments.apply(context, user)  # the variant the storefront gives them
-        feed, trace = feed_traced(user, k=FEED_SHOWN, context=context)
+        feed, trace = feed_traced(user, k=ROW_SIZE, context=context)  # as many as the home page shows
         query, diagnosis, choices, problem = request.GET.get("q", "").strip()[:200], None, [], ""
         if "item" in request.GET:
             item = Item.objects.filter(pk=id_from_text(request.GET["item"])).first()
