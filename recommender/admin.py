@@ -15,12 +15,13 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, CharField, Count, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
@@ -34,6 +35,7 @@ from recommender.encoder import model_name
 from recommender.experiments import experiment_results, experiment_save
 from recommender.models import AuditRun, Experiment, ItemEmbedding, ModelVersion, Promotion
 from recommender.promotions import promotion_status
+from recommender.selectors import EXPOSURE_DAYS, item_exposure, shown_events
 from recommender.serving import FeedContext, active_model, feed_traced
 from recommender.training import version_activate
 from recommender.views import ROW_SIZE
@@ -41,6 +43,31 @@ from recommender.views import ROW_SIZE
 # films offered when a "why not?" title matches several
 WHY_NOT_CHOICES = 10
 TITLE_WITH_YEAR = re.compile(r"(.+?)\s*\((\d{4})\)")
+
+
+def _percent(share: float | None) -> str:
+    return "–" if share is None else f"{share:.1%}"
+
+
+def _times(n: int) -> str:
+    return f"{n:,} time{pluralize(n)}"
+
+
+class ExposureFilter(admin.SimpleListFilter):
+    """Films the shop's recommendation rows showed in the last days, or did not: the ones to
+    feature, or to check with an account's "why not this film?"."""
+
+    title = f"shown in recommendations ({EXPOSURE_DAYS} days)"
+    parameter_name = "shown"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "shown"), ("no", "not shown")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() not in ("yes", "no"):
+            return queryset
+        shown = Exists(shown_events(days=EXPOSURE_DAYS).filter(item=OuterRef("pk"), kind=EventKind.IMPRESSION))
+        return queryset.filter(shown if self.value() == "yes" else ~shown)
 
 
 class EmbeddingStatusFilter(admin.SimpleListFilter):
@@ -63,8 +90,9 @@ class ItemWithEmbeddingAdmin(ItemAdmin):
     embedded, or another model) or missing."""
 
     list_display = (*ItemAdmin.list_display, "embedding_status")
-    list_filter = (*ItemAdmin.list_filter, EmbeddingStatusFilter)
+    list_filter = (*ItemAdmin.list_filter, EmbeddingStatusFilter, ExposureFilter)
     actions = (*ItemAdmin.actions, "reembed")
+    readonly_fields = (*ItemAdmin.readonly_fields, "exposure")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         vector = ItemEmbedding.objects.filter(item=OuterRef("pk"))
@@ -80,6 +108,25 @@ class ItemWithEmbeddingAdmin(ItemAdmin):
     @admin.display(description="embedding", ordering="embedding_status")
     def embedding_status(self, obj: Item) -> str:
         return obj.embedding_status
+
+    @admin.display(description=f"shown in recommendations ({EXPOSURE_DAYS} days)")
+    def exposure(self, obj: Item) -> str:
+        """Its cards' impressions and clicks in the last days, per row: whether the shop's
+        recommendations show it at all, and where."""
+        if obj.pk is None:
+            return "–"
+        seen = item_exposure(obj)
+        if not seen.impressions:
+            return f"Not shown in any recommendation row in the last {seen.days} days."
+        rows = format_html_join("", "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
+                                    "<td class=\"num\">{}</td></tr>",
+                                ((row.name, f"{row.impressions:,}", f"{row.clicks:,}", _percent(row.ctr))
+                                 for row in seen.rows))
+        return format_html(
+            "<p>Shown {}, clicked {} (click-through {}); last shown {}.</p>"
+            "<table class=\"exposure\"><thead><tr><th>row</th><th>shown</th><th>clicked</th><th>click-through</th>"
+            "</tr></thead><tbody>{}</tbody></table>",
+            _times(seen.impressions), _times(seen.clicks), _percent(seen.ctr), date_over_time(seen.last_shown), rows)
 
     @admin.action(description="Re-embed selected items", permissions=["change"])
     def reembed(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -467,8 +514,8 @@ class PromotionAdmin(admin.ModelAdmin):
         counts = dict(tagged_events("promo", obj.pk).filter(kind__in=[EventKind.IMPRESSION, EventKind.CLICK])
                       .values_list("kind").annotate(n=Count("id")).values_list("kind", "n"))
         shown, clicked = counts.get(EventKind.IMPRESSION, 0), counts.get(EventKind.CLICK, 0)
-        rate = f" ({100 * clicked / shown:.1f}%)" if shown else ""
-        return f"shown {shown} time{pluralize(shown)}, clicked {clicked}{rate}"
+        rate = f" ({_percent(clicked / shown)})" if shown else ""
+        return f"shown {_times(shown)}, clicked {clicked:,}{rate}"
 
 
 def _films_matching(query: str) -> list[Item]:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, Max, QuerySet
+from django.db.models.fields.json import KT
+from django.utils import timezone
 from pgvector.django import CosineDistance
 
-from catalog.models import Item
+from catalog.models import Event, EventKind, Item
 from catalog.selectors import genre_list
 from recommender.encoder import SIMILARITY_TEMPERATURE, get_encoder
 from recommender.models import ItemEmbedding
@@ -29,6 +32,74 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 ITEM_SEARCH_VECTOR = SearchVector("title", weight="A", config=SEARCH_CONFIG) + SearchVector(
     "description", weight="B", config=SEARCH_CONFIG
 )
+
+
+# the storefront's and the API's rows, by the key their cards' tracking carries (``src``)
+ROW_NAMES = {
+    "for_you": "Recommended for you", "because_viewed": "Because you viewed …", "trending": "Trending now",
+    "new": "New arrivals", "similar": "Similar movies", "also_liked": "People who liked this also liked",
+    "with_cart": "Goes well with your cart", "with_list": "More like your list",
+}
+EXPOSURE_DAYS = 30
+
+
+@dataclass
+class RowExposure:
+    row: str  # the tracking key, as clients sent it
+    impressions: int
+    clicks: int
+
+    @property
+    def name(self) -> str:
+        return ROW_NAMES.get(self.row, self.row)
+
+    @property
+    def ctr(self) -> float | None:
+        return self.clicks / self.impressions if self.impressions else None
+
+
+@dataclass
+class Exposure:
+    days: int
+    rows: list[RowExposure]  # the most shown first
+    last_shown: datetime | None
+
+    @property
+    def impressions(self) -> int:
+        return sum(row.impressions for row in self.rows)
+
+    @property
+    def clicks(self) -> int:
+        return sum(row.clicks for row in self.rows)
+
+    @property
+    def ctr(self) -> float | None:
+        return self.clicks / self.impressions if self.impressions else None
+
+
+def shown_events(*, days: int) -> QuerySet[Event]:
+    """The last ``days``' impressions and clicks of recommendation cards (those with a row)."""
+    return Event.objects.filter(kind__in=[EventKind.IMPRESSION, EventKind.CLICK], context__has_key="src",
+                                created_at__gte=timezone.now() - timedelta(days=days))
+
+
+def item_exposure(item: Item, *, days: int = EXPOSURE_DAYS) -> Exposure:
+    """How often ``item``'s card was shown in the last ``days`` (impressions) and clicked, per row
+    (the card's ``src``): what the shop's recommendations actually gave it. Impressions are kept
+    ``RECSYS_EVENT_RETENTION_DAYS`` (90 by default, at least 30), so the window is complete."""
+    counts: dict[str, RowExposure] = {}
+    last = None
+    for row, kind, n, at in (
+        shown_events(days=days).filter(item=item).values("kind", row=KT("context__src"))
+        .annotate(n=Count("id"), at=Max("created_at")).values_list("row", "kind", "n", "at")
+    ):
+        entry = counts.setdefault(row, RowExposure(row, 0, 0))
+        if kind == EventKind.IMPRESSION:
+            entry.impressions = n
+            last = at if last is None else max(last, at)
+        else:
+            entry.clicks = n
+    return Exposure(days, sorted(counts.values(), key=lambda r: (-r.impressions, -r.clicks, r.row)), last)
 
 
 def item_vector(item: Item) -> np.ndarray | None:
