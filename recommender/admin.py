@@ -35,7 +35,7 @@ from recommender.encoder import model_name
 from recommender.experiments import experiment_results, experiment_save
 from recommender.models import AuditRun, Experiment, ItemEmbedding, ModelVersion, Promotion
 from recommender.promotions import promotion_status
-from recommender.selectors import EXPOSURE_DAYS, item_exposure, shown_events
+from recommender.selectors import EXPOSURE_DAYS, ROW_NAMES, item_exposure, shown_events
 from recommender.serving import FeedContext, active_model, feed_traced
 from recommender.training import version_activate
 from recommender.views import ROW_SIZE
@@ -233,8 +233,11 @@ def _audit_charts(run: AuditRun, history: list[AuditRun]) -> dict[str, Any]:
                 "coverage": [(n, r.metrics["coverage"]) for n, r in enumerate(history, 1)],
                 "long-tail share": [(n, r.metrics["long_tail_share"]) for n, r in enumerate(history, 1)],
             }, **trend_labels, bounds=(1, len(history), 0, 1), integer_x=True)
+    lorenz = {"model's lists": m["lorenz"]}
+    if m.get("observed", {}).get("impressions"):
+        lorenz[f"shown in the store ({m['observed']['days']} days)"] = m["observed"]["lorenz"]
     return {
-        "lorenz": charts.line_chart("Lorenz curve of item exposure", {"exposure": m["lorenz"]},
+        "lorenz": charts.line_chart("Lorenz curve of item exposure", lorenz,
                                     x_label="share of items (least exposed first)", y_label="share of exposure",
                                     diagonal=True, bounds=(0, 1, 0, 1)),
         "deciles": charts.bar_chart("Recommendations by popularity decile", [str(d) for d in range(1, 11)],
@@ -276,6 +279,25 @@ def _summary_meaning(key: str, m: dict[str, Any]) -> str:
                           "(0 = the same mix)",
     }
     return meanings.get(key, "")
+
+
+def _observed_summary(m: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The store's own exposure figures (``metrics["observed"]``), as the summary's rows."""
+    seen = m.get("observed")
+    if not seen or not seen.get("impressions"):
+        return []
+    rows = ", ".join(f"{ROW_NAMES.get(row, row)} {share:.0%}"
+                     for row, share in sorted(seen["rows"].items(), key=lambda kv: -kv[1]))
+    return [
+        ("impressions", f"{seen['impressions']:,}", f"recommendation cards shown in the last {seen['days']} days "
+                                                    "(films for sale now)"),
+        ("gini", _summary_value(seen["gini"]), "exposure Gini of those impressions over the catalogue"),
+        ("coverage", _summary_value(seen["coverage"]), "share of the films for sale shown at least once"),
+        ("long_tail_share", _summary_value(seen["long_tail_share"]),
+         "share of impressions outside the 20% most-rated films"),
+        ("featured_share", _summary_value(seen["featured_share"]), "share of impressions that were promotions' cards"),
+        ("rows", rows, "where the cards were shown"),
+    ]
 
 
 def _summary_value(value: Any) -> str:
@@ -414,7 +436,8 @@ class AuditRunAdmin(admin.ModelAdmin):
                        .order_by("created_at")[:50])
         extra = {"run": run, "charts": _audit_charts(run, history),
                  "summary": [(k, _summary_value(run.metrics[k]), _summary_meaning(k, run.metrics))
-                             for k in SUMMARY if k in run.metrics]}
+                             for k in SUMMARY if k in run.metrics],
+                 "observed": _observed_summary(run.metrics)}
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:

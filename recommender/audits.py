@@ -4,7 +4,9 @@ For a sample of users, each user's latest ratings are held out, the active model
 from the rest (the ad-hoc history path serving uses), the live fairness re-ranker applies,
 and the lists are measured: popularity bias, exposure Lorenz curve and Gini, coverage, genre
 calibration, each genre's exposure against its catalogue share, accuracy gaps between groups
-of consenting users, and the NDCG / Gini trade-off across fairness strengths.
+of consenting users, and the NDCG / Gini trade-off across fairness strengths. Next to the
+model's lists, what the store actually showed: the last 30 days of impressions
+(:func:`observed_exposure`), promotions and every row included.
 
 Caveat, stated in every run: the live model was trained on the held-out ratings too, so the
 accuracy figures are optimistic; they are for comparing groups and strengths, not for
@@ -21,17 +23,19 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, Q
+from django.db.models.fields.json import KT
 from django.utils import timezone
 from tqdm import tqdm
 
-from catalog.models import Item, Profile, Review
+from catalog.models import EventKind, Item, Profile, Review
 from recommender import serving
 from recommender.algorithms.data import Profile as LiveProfile
 from recommender.algorithms.rerank import fairness_rerank
 from recommender.evaluation import fairness as fm
 from recommender.evaluation.metrics import catalog_coverage, gini, ndcg_at_k, recall_at_k
 from recommender.models import AuditRun
+from recommender.selectors import EXPOSURE_DAYS, shown_events
 
 STRENGTHS = tuple(n / 10 for n in range(11))  # 0.0, 0.1, ..., 1.0
 MIN_RATINGS = 5
@@ -136,8 +140,36 @@ def audit_compute(*, sample: int | None = 200, k: int = 10, seed: int = 0, holdo
         "genre_exposure": fm.genre_exposure_vs_catalog(lists, item_genres, active),
         "groups": _group_gaps(per_user, profiles),
         "tradeoff": tradeoff,
+        "observed": observed_exposure(),
         "caveat": "The live model was trained on the held-out ratings too: accuracy is optimistic and "
                   "meant for comparing groups and strengths.",
+    }
+
+
+def observed_exposure(*, days: int = EXPOSURE_DAYS) -> dict[str, Any]:
+    """What the store actually showed in the last ``days``: every recommendation card's
+    impression, whatever placed it (the model, the re-rankers, an experiment's arm, a promotion,
+    trending, new arrivals, an API client's row), over the films for sale now. The model audit
+    above measures the model's lists; this measures the shop."""
+    impressions = shown_events(days=days).filter(kind=EventKind.IMPRESSION)
+    counts = dict(impressions.values_list("item_id").annotate(n=Count("id")).values_list("item_id", "n"))
+    catalogue = list(Item.objects.active().values_list("pk", "review_count"))
+    exposure = np.asarray([counts.get(pk, 0) for pk, _ in catalogue], dtype=float)
+    total = float(exposure.sum())
+    if not total:
+        return {"days": days, "impressions": 0}
+    tail = fm.long_tail_mask(np.asarray([n for _, n in catalogue], dtype=float))
+    rows = impressions.filter(item__is_active=True).values(row=KT("context__src")).annotate(
+        n=Count("id"), featured=Count("id", filter=Q(context__has_key="promo")))
+    return {
+        "days": days,
+        "impressions": int(total),
+        "gini": gini(exposure),
+        "coverage": float(np.count_nonzero(exposure) / len(exposure)),
+        "long_tail_share": float(exposure[tail].sum() / total),
+        "featured_share": sum(row["featured"] for row in rows) / total,
+        "rows": {row["row"]: row["n"] / total for row in sorted(rows, key=lambda r: (-r["n"], r["row"]))},
+        "lorenz": fm.lorenz_curve(exposure),
     }
 
 

@@ -552,3 +552,57 @@ def test_starting_a_second_experiment_says_which_one_runs(staff_client):
     staff_client.post(reverse("admin:recommender_experiment_change", args=[running.pk]),
                       {"key": "first", "name": "First test", "variants": variants, "is_active": "on"})
     assert Experiment.objects.get(pk=running.pk).is_active  # saving the running one is no conflict
+
+
+def test_an_audit_also_measures_what_the_store_showed(ml100k, staff_client):
+    """The model audit measures the model's lists; the store's impressions include what else placed
+    cards (promotions, trending, other rows). Hand-counted on four films."""
+    import numpy as np
+
+    from recommender.audits import observed_exposure
+    from recommender.evaluation.metrics import gini
+
+    active = list(Item.objects.active().order_by("-review_count", "pk"))
+    head, second, tail, gone = active[0], active[1], active[-1], active[2]
+    now = timezone.now()
+
+    def shown(item, n, src="for_you", days_ago=0, **context):
+        Event.objects.bulk_create([Event(item=item, kind="impression", session_key="s",
+                                         created_at=now - timedelta(days=days_ago),
+                                         context={"src": src, **context}) for _ in range(n)])
+
+    shown(head, 5)
+    shown(head, 1, src="trending")
+    shown(second, 2, promo=7)
+    shown(tail, 2, src="new")
+    shown(tail, 9, days_ago=31)  # before the window
+    shown(gone, 4)
+    Item.objects.filter(pk=gone.pk).update(is_active=False)  # no longer sold: not in the catalogue now
+    Event.objects.create(item=tail, kind="impression", session_key="s", created_at=now, context={})  # no row
+    Event.objects.create(item=tail, kind="click", session_key="s", created_at=now, context={"src": "new"})
+
+    seen = observed_exposure()
+    n = len(active) - 1
+    counts = np.zeros(n)
+    counts[:3] = [6, 2, 2]
+    assert seen["impressions"] == 10 and seen["days"] == 30
+    assert seen["gini"] == pytest.approx(gini(counts))
+    assert seen["coverage"] == pytest.approx(3 / n)
+    assert seen["long_tail_share"] == pytest.approx(0.2)  # the tail film's 2 of 10
+    assert seen["featured_share"] == pytest.approx(0.2)
+    assert seen["rows"] == {"for_you": 0.7, "trending": 0.1, "new": 0.2}
+    assert seen["lorenz"][-1] == (1.0, 1.0)
+
+    def page_of(run: AuditRun) -> str:
+        return html.unescape(staff_client.get(reverse("admin:recommender_auditrun_change", args=[run.pk])).content
+                             .decode())
+
+    page = page_of(_done_run(observed=seen))
+    assert "recommendation cards shown in the last 30 days" in page
+    assert "Recommended for you 70%, New arrivals 20%, Trending now 10%" in page
+    lorenz = _charts(page)["Lorenz curve of item exposure"]
+    assert "model's lists" in lorenz and "shown in the store (30 days)" in lorenz
+    page = page_of(_done_run(observed={"days": 30, "impressions": 0}))
+    assert "No recommendation card was shown in the 30 days before this audit." in page
+    page = page_of(_done_run())  # stored before the store's figures existed
+    assert "This audit predates the store's figures" in page and "No recommendation card" not in page
