@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import io
 import json
 import re
 from datetime import timedelta
@@ -44,7 +45,9 @@ def test_audit_only_uses_consenting_users_for_groups_and_drops_opted_out(trained
 
 
 def test_audit_command_stores_a_run_with_exports(trained_model, staff_client):
-    call_command("audit", "--sample", "40", "--no-progress")
+    out = io.StringIO()
+    call_command("audit", "--sample", "40", "--no-progress", stdout=out)
+    assert "shown in the store (30 days): " in out.getvalue()
     run = AuditRun.objects.get()
     assert run.status == AuditRun.Status.DONE and run.model_version_id == trained_model.pk
     page = staff_client.get(reverse("admin:recommender_auditrun_change", args=[run.pk]))

@@ -33,3 +33,11 @@ class Command(BaseCommand):
         if best:
             row = min(best, key=lambda r: r["gini"])
             self.stdout.write(f"fairness strength {row['strength']}: Gini {row['gini']:.4f}, NDCG {row['ndcg']:.4f}")
+        seen = m["observed"]
+        if seen["impressions"]:
+            self.stdout.write(
+                f"shown in the store ({seen['days']} days): {seen['impressions']:,} impressions, exposure Gini "
+                f"{seen['gini']:.4f}, coverage {seen['coverage']:.4f}, long-tail share {seen['long_tail_share']:.4f}, "
+                f"featured {seen['featured_share']:.4f}")
+        else:
+            self.stdout.write(f"shown in the store ({seen['days']} days): no recommendation card")
