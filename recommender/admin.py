@@ -27,18 +27,17 @@ from kombu.exceptions import OperationalError
 
 from catalog.admin import AccountAdmin, ItemAdmin, date_over_time
 from catalog.models import EventKind, Item, Review, id_from_text, tagged_events
-from recommender import charts, experiments
+from recommender import charts
 from recommender.audits import audit_create
-from recommender.diagnosis import why_not
+from recommender.diagnosis import REACH_SAMPLE, VERDICTS, reach, storefront_feed, why_not
 from recommender.embedding import enqueue
 from recommender.encoder import model_name
 from recommender.experiments import experiment_results, experiment_save
 from recommender.models import AuditRun, Experiment, ItemEmbedding, ModelVersion, Promotion
 from recommender.promotions import promotion_status
 from recommender.selectors import EXPOSURE_DAYS, ROW_NAMES, item_exposure, shown_events
-from recommender.serving import FeedContext, active_model, feed_traced
+from recommender.serving import ROW_SIZE, active_model
 from recommender.training import version_activate
-from recommender.views import ROW_SIZE
 
 # films offered when a "why not?" title matches several
 WHY_NOT_CHOICES = 10
@@ -109,6 +108,26 @@ class ItemWithEmbeddingAdmin(ItemAdmin):
     def embedding_status(self, obj: Item) -> str:
         return obj.embedding_status
 
+    def get_urls(self) -> list:
+        return [
+            path("<path:object_id>/reach/", self.admin_site.admin_view(self.reach_view), name="catalog_item_reach"),
+            *super().get_urls(),
+        ]
+
+    def reach_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The film's place in the storefront feeds of a sample of shoppers, and why."""
+        item = self.get_object(request, unquote(object_id))
+        if item is None:
+            raise Http404("No such item")
+        if not (self.has_view_permission(request, item) and request.user.has_perm("auth.view_user")):
+            raise PermissionDenied  # it names shoppers
+        found = reach(item)
+        return TemplateResponse(request, "admin/catalog/item/reach.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "original": item,
+            "title": f"Reach of {item.display_title}", "reach": found, "row_size": ROW_SIZE,
+            "verdicts": [(v, n, VERDICTS[v]) for v, n in found.verdicts],
+        })
+
     @admin.display(description=f"shown in recommendations ({EXPOSURE_DAYS} days)")
     def exposure(self, obj: Item) -> str:
         """Its cards' impressions and clicks in the last days, per row: whether the shop's
@@ -116,8 +135,10 @@ class ItemWithEmbeddingAdmin(ItemAdmin):
         if obj.pk is None:
             return "–"
         seen = item_exposure(obj)
+        why = format_html('<p><a href="{}">Why is it shown, or not? Its place in {} shoppers\u2019 feeds now</a> '
+                          '(a few seconds)</p>', reverse("admin:catalog_item_reach", args=[obj.pk]), REACH_SAMPLE)
         if not seen.impressions:
-            return f"Not shown in any recommendation row in the last {seen.days} days."
+            return format_html("<p>Not shown in any recommendation row in the last {} days.</p>{}", seen.days, why)
         rows = format_html_join("", "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
                                     "<td class=\"num\">{}</td></tr>",
                                 ((row.name, f"{row.impressions:,}", f"{row.clicks:,}", _percent(row.ctr))
@@ -125,8 +146,9 @@ class ItemWithEmbeddingAdmin(ItemAdmin):
         return format_html(
             "<p>Shown {}, clicked {} (click-through {}); last shown {}.</p>"
             "<table class=\"exposure\"><thead><tr><th>row</th><th>shown</th><th>clicked</th><th>click-through</th>"
-            "</tr></thead><tbody>{}</tbody></table>",
-            _times(seen.impressions), _times(seen.clicks), _percent(seen.ctr), date_over_time(seen.last_shown), rows)
+            "</tr></thead><tbody>{}</tbody></table>{}",
+            _times(seen.impressions), _times(seen.clicks), _percent(seen.ctr), date_over_time(seen.last_shown), rows,
+            why)
 
     @admin.action(description="Re-embed selected items", permissions=["change"])
     def reembed(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -576,9 +598,7 @@ class AccountWithRecommendationsAdmin(AccountAdmin):
             raise Http404("No such account")
         if not self.has_view_permission(request, user):
             raise PermissionDenied
-        context = FeedContext()
-        experiments.apply(context, user)  # the variant the storefront gives them
-        feed, trace = feed_traced(user, k=ROW_SIZE, context=context)  # as many as the home page shows
+        feed, trace, context = storefront_feed(user)
         query, diagnosis, choices, problem = request.GET.get("q", "").strip()[:200], None, [], ""
         if "item" in request.GET:
             item = Item.objects.filter(pk=id_from_text(request.GET["item"])).first()

@@ -42,7 +42,7 @@ MIN_RATINGS = 5
 GROUP_FIELDS = ("gender", "age_bracket", "occupation")
 
 
-def _sample_users(sample: int | None, seed: int) -> list[int]:
+def sample_users(sample: int | None, seed: int) -> list[int]:
     """Users with enough visible ratings who have not opted out (erased users are gone)."""
     opted_out = Profile.objects.filter(personalization_opt_out=True).values("user_id")
     rows = (
@@ -61,7 +61,7 @@ def audit_compute(*, sample: int | None = 200, k: int = 10, seed: int = 0, holdo
     version, model = serving.active_model()
     if model is None:
         raise ValueError("no trained model is active: run `python manage.py train` first")
-    users = _sample_users(sample, seed)
+    users = sample_users(sample, seed)
     if not users:
         raise ValueError("no users with enough ratings to audit")
     index = model.index_of_pk

@@ -8,19 +8,23 @@ the film's absence is the answer."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Max, Q
 from django.utils.formats import date_format
 
 from catalog.models import Event, EventKind, Item, Review
 from catalog.selectors import not_interested_events
+from recommender import experiments
 from recommender.algorithms.explain import VERBS, label
-from recommender.serving import POOL, FeedContext, Recommendation, Trace
+from recommender.audits import sample_users
+from recommender.serving import ROW_SIZE, FeedContext, Recommendation, Trace, feed_traced
 
 # the signals a "why not" names where it falls short of the feed's last card, at most this many
 GAPS_SHOWN = 3
@@ -127,6 +131,15 @@ def _compared(model: Any, trace: Trace, pk: int, last: Recommendation | None) ->
     return [Share(s, label(s), round(mine.get(s, 0.0), 4), round(theirs.get(s, 0.0), 4)) for s in signals]
 
 
+def storefront_feed(user: AbstractBaseUser) -> tuple[list[Recommendation], Trace, FeedContext]:
+    """The "Recommended for you" row the storefront's home page gives ``user`` now (their
+    experiment variant applied), computed afresh with its trace; nothing is recorded."""
+    context = FeedContext()
+    experiments.apply(context, user)
+    feed, trace = feed_traced(user, k=ROW_SIZE, context=context)
+    return feed, trace, context
+
+
 def why_not(item: Item, *, user: AbstractBaseUser, feed: list[Recommendation], trace: Trace,
             context: FeedContext) -> Diagnosis:
     """Why ``item`` is, or is not, in ``feed``: the feed :func:`serving.feed_traced` computed
@@ -165,15 +178,14 @@ def why_not(item: Item, *, user: AbstractBaseUser, feed: list[Recommendation], t
                              "knowledge-graph facts, when they match this shopper's taste better than the films in "
                              "their feed; this time they did not.")
         score = _model_score(model, state, context, idx)
+        outside = f"It is not among the {len(trace.scores)} candidates the model scored for them"
         if not np.isfinite(score):
-            return Diagnosis(item, "not_candidate", f"It is not among the {POOL} candidates the model scores for "
-                                                   "them, and the model cannot score it for them.")
+            return Diagnosis(item, "not_candidate", f"{outside}, and the model cannot score it for them.")
         rank = sum(1 for pk in trace.passed if trace.scores[pk] > score) + 1
         found = Diagnosis(item, "not_candidate", "", rank=rank, score=score, cutoff=cutoff,
                           compared=_compared(model, trace, item.pk, last), card=last.item if last else None)
-        found.sentence = (f"It is not among the {POOL} candidates the model scores for them (the candidate "
-                          f"generators did not propose it). Scored, it would be #{rank} of the "
-                          f"{len(trace.passed)} candidates: it scores {_against(found)}")
+        found.sentence = (f"{outside} (the candidate generators did not propose it). Scored, it would be #{rank} "
+                          f"of the {len(trace.passed)} candidates: it scores {_against(found)}")
         return found
     score = trace.scores[item.pk]
     if item.pk not in trace.passed:
@@ -202,3 +214,43 @@ def _model_score(model: Any, state: Any, context: FeedContext, idx: int) -> floa
     when it cannot score it)."""
     component = model.components["ease"] if context.algorithm == "ease" and "ease" in model.components else model
     return float(np.asarray(component.score(state.profile, [idx]), dtype=np.float64)[0])
+
+
+# shoppers whose feeds a film's reach is read from (each a feed computation: about 60 ms on 2 cores)
+REACH_SAMPLE = 40
+
+
+@dataclass
+class Reach:
+    """A film's place in the feeds of a sample of shoppers: why it is, or is not, in each."""
+
+    item: Item
+    users: int
+    verdicts: list[tuple[str, int]]  # (verdict, shoppers), the most common first
+    median_rank: float | None  # among the shoppers who rank it below their feed or outside the candidates
+    short_on: list[tuple[str, int]]  # (signal label, shoppers for whom it is the largest gap), most first
+    answers: list[tuple[Any, Diagnosis]]  # (shopper, the answer for them)
+
+    @property
+    def shown(self) -> int:
+        return dict(self.verdicts).get("shown", 0)
+
+
+def reach(item: Item, *, sample: int = REACH_SAMPLE, seed: int = 0) -> Reach:
+    """:func:`why_not` for ``item`` in the storefront feeds of ``sample`` shoppers, drawn as the
+    audits draw theirs (accounts with 5+ visible ratings that use personalization)."""
+    verdicts: Counter[str] = Counter()
+    short_on: Counter[str] = Counter()
+    ranks: list[int] = []
+    answers = []
+    for user in get_user_model().objects.filter(pk__in=sample_users(sample, seed)).order_by("pk"):
+        feed, trace, context = storefront_feed(user)
+        found = why_not(item, user=user, feed=feed, trace=trace, context=context)
+        answers.append((user, found))
+        verdicts[found.verdict] += 1
+        if found.verdict in ("outranked", "not_candidate") and found.rank is not None:
+            ranks.append(found.rank)
+        if found.gaps:
+            short_on[found.gaps[0][0]] += 1
+    return Reach(item, sum(verdicts.values()), verdicts.most_common(), float(np.median(ranks)) if ranks else None,
+                 short_on.most_common(GAPS_SHOWN), answers)

@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 POOL = CANDIDATE_POOL  # candidates scored before filtering and re-ranking
 HISTORY_LIMIT = 500
+ROW_SIZE = 12  # cards in a storefront row (the home page's feed, an item page's rows ...)
 SESSION_LIMIT = 20
 # implicit signals as ratings for a live history (explicit ratings are used as they are)
 LIVE_EVENT_RATINGS = {**IMPLICIT_RATINGS, EventKind.CLICK: 3.5, EventKind.VIEW: 3.5}
@@ -989,7 +990,7 @@ def session_last_viewed(*, session_key: str, user: AbstractBaseUser | None) -> I
     return event.item if event else None
 
 
-def home_rows(user: AbstractBaseUser | None, context: FeedContext, k: int = 12) -> list[Row]:
+def home_rows(user: AbstractBaseUser | None, context: FeedContext, k: int = ROW_SIZE) -> list[Row]:
     """The home page's rows, for the storefront and ``/api/home/``: the feed; "because you
     viewed" the session's last film; trending; new arrivals. Each row leaves out the films of
     the rows above (one film, one card per page)."""
@@ -1013,7 +1014,7 @@ def home_rows(user: AbstractBaseUser | None, context: FeedContext, k: int = 12) 
     return rows
 
 
-def item_rows(item: Item, user: AbstractBaseUser | None, context: FeedContext, k: int = 12) -> list[Row]:
+def item_rows(item: Item, user: AbstractBaseUser | None, context: FeedContext, k: int = ROW_SIZE) -> list[Row]:
     """The item page's rows, for the storefront and the API: similar films, and what the people
     who liked this one also liked."""
     state = _viewer_state(user, context)  # once for the page, not once per row
@@ -1026,7 +1027,7 @@ def item_rows(item: Item, user: AbstractBaseUser | None, context: FeedContext, k
 GOES_WITH_ANCHORS = 3
 
 
-def goes_with_rows(items: list[Item], user: AbstractBaseUser | None, context: FeedContext, k: int = 12, *,
+def goes_with_rows(items: list[Item], user: AbstractBaseUser | None, context: FeedContext, k: int = ROW_SIZE, *,
                    exclude: Collection[int] = (), key: str = "with_cart", title: str = "Goes well with your cart"
                    ) -> list[Row]:
     """A row of films like the newest of ``items`` (the last of the list: up to GOES_WITH_ANCHORS),
@@ -1050,7 +1051,7 @@ def goes_with_rows(items: list[Item], user: AbstractBaseUser | None, context: Fe
     return [Row(key, title, list(picked.values()))]
 
 
-def saved_rows(user: AbstractBaseUser, context: FeedContext, k: int = 12) -> list[Row]:
+def saved_rows(user: AbstractBaseUser, context: FeedContext, k: int = ROW_SIZE) -> list[Row]:
     """My list's row: films like the three saved last, none of the list's (the list itself is
     not read whole: a page shows 24 of up to 500)."""
     newest = [entry.item for entry in saved_list(user=user)[:GOES_WITH_ANCHORS]]

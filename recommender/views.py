@@ -25,8 +25,8 @@ from catalog.views import ITEMS_PER_PAGE, _context, actor
 from recommender import experiments, privacy, serving
 from recommender.algorithms.explain import relation_phrase
 from recommender.selectors import SearchFilters, genre_suggestions, onboarding_choices, search_items, title_suggestions
+from recommender.serving import ROW_SIZE
 
-ROW_SIZE = 12
 SUGGESTIONS = 8
 
 

@@ -4,6 +4,7 @@ page in the admin."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
@@ -15,7 +16,7 @@ from catalog.models import Event, EventKind, Item, Review
 from recommender import serving
 from recommender.diagnosis import why_not
 from recommender.models import ModelVersion
-from recommender.serving import POOL, FeedContext
+from recommender.serving import FeedContext
 
 K = 12
 
@@ -132,7 +133,7 @@ def test_a_film_outside_the_candidates_gets_the_place_its_score_would_have_among
     history = {int(model.item_pks[e[0]]) for e in trace.state.profile.events}
     outside = Item.objects.active().exclude(pk__in=set(trace.scores) | history).order_by("-review_count").first()
     found, *_ = diagnose(shopper, outside)
-    assert found.verdict == "not_candidate" and f"not among the {POOL} candidates" in found.sentence
+    assert found.verdict == "not_candidate" and f"not among the {len(trace.scores)} candidates" in found.sentence
     assert found.score == pytest.approx(model.score(trace.state.profile, [model.index_of_pk[outside.pk]])[0])
     assert found.rank == sum(trace.scores[pk] > found.score for pk in trace.passed) + 1
     assert f"it would be #{found.rank} of the {len(trace.passed)} candidates" in found.sentence
@@ -209,3 +210,37 @@ def test_only_staff_who_may_view_accounts_see_the_page(client, shopper):
     clerk = User.objects.get(pk=clerk.pk)  # permissions are cached on the instance
     assert client.get(page_url(shopper)).status_code == 200
     assert client.get(reverse("admin:auth_user_recommendations", args=[10**9])).status_code == 404
+
+
+# ----------------------------------------------------------------- a film's reach
+def test_a_films_reach_is_each_sampled_shoppers_answer(trained_model):
+    from recommender.audits import sample_users
+    from recommender.diagnosis import reach
+
+    users = list(User.objects.filter(pk__in=sample_users(8, 0)).order_by("pk"))
+    feeds = {user.pk: {rec.item.pk for rec in serving.feed_for_user(user, k=K)} for user in users}
+    film = serving.feed_for_user(users[0], k=K)[0].item  # in one feed at least
+    found = reach(film, sample=8)
+    assert [user.pk for user, _answer in found.answers] == [user.pk for user in users]
+    assert found.users == 8 == sum(n for _verdict, n in found.verdicts)
+    assert found.shown == sum(film.pk in feed for feed in feeds.values()) >= 1
+    rated = Review.objects.filter(item=film, user__in=users, is_hidden=False).count()
+    assert dict(found.verdicts).get("rated", 0) == rated
+    below = [a.rank for _u, a in found.answers if a.verdict in ("outranked", "not_candidate")]
+    assert found.median_rank == (pytest.approx(float(np.median(below))) if below else None)
+
+
+def test_the_items_reach_page_names_each_shoppers_answer(staff_client, trained_model, client):
+    film = Item.objects.get(title="Casablanca")
+    url = reverse("admin:catalog_item_reach", args=[film.pk])
+    page = staff_client.get(url).content.decode()
+    assert "Reach of Casablanca (1942)" in page and page.count('href="/admin/auth/user/') >= 40
+    assert f"/recommendations/?item={film.pk}" in page  # each answer links to that shopper's page
+    change = staff_client.get(reverse("admin:catalog_item_change", args=[film.pk])).content.decode()
+    assert url in change
+    clerk = User.objects.create_user("itemclerk", password="clerk-password-2026", is_staff=True)
+    ContentType.objects.clear_cache()
+    items = ContentType.objects.get_for_model(Item)
+    clerk.user_permissions.add(Permission.objects.get_or_create(codename="view_item", content_type=items)[0])
+    client.force_login(clerk)
+    assert client.get(url).status_code == 403  # it names shoppers: accounts' view permission too
