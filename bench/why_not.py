@@ -3,7 +3,8 @@
 one outside the candidates, one the user rated) and the admin's Recommendations page with a
 question, p50/p99 in-process through Django's full request stack; baselines in the same run,
 interleaved: the feed computed afresh without a trace (what ``feed_for_user`` does on a cache
-miss) and with one (``feed_traced``), and ``/api/recommendations/`` uncached.
+miss) and with one (``feed_traced``), and ``/api/recommendations/`` uncached. Then a film's
+reach (the item admin's page: the question asked of 40 sampled shoppers), a few times.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ K = 10
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--requests", type=int, default=100, help="rounds (each times every case once)")
     parser.add_argument("--user", default="ml_1", help="a user with history")
+    parser.add_argument("--reach-rounds", type=int, default=5, help="times a film's reach (40 shoppers) is timed")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     from catalog.models import Item, Review
     from recommender import serving
-    from recommender.diagnosis import why_not
+    from recommender.diagnosis import REACH_SAMPLE, reach, why_not
 
     user = get_user_model().objects.get(username=args.user)
     feed, trace = serving.feed_traced(user, k=K, context=serving.FeedContext())
@@ -84,16 +86,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 response = case()
                 timings[name].append(time.perf_counter() - t0)
                 assert response is None or response.status_code == 200
+        reach_s = []
+        for _ in tqdm(range(args.reach_rounds), desc="reach", unit="film"):
+            t0 = time.perf_counter()
+            found = reach(Item.objects.get(pk=films["outranked"]))
+            reach_s.append(time.perf_counter() - t0)
+            assert found.users == REACH_SAMPLE
     finally:
         staff.delete()
     base = percentile(timings["feed (no trace)"], 50)
     return {
         "user": args.user, "requests": args.requests, "k": K,
+        "reach": {"shoppers": REACH_SAMPLE, "rounds": args.reach_rounds, "median_s": round(percentile(reach_s, 50), 2),
+                  "per_shopper_ms": ms(percentile(reach_s, 50) / REACH_SAMPLE)},
         "ms": {name: {"p50": ms(percentile(v, 50)), "p99": ms(percentile(v, 99)),
                       "ratio_p50": round(percentile(v, 50) / base, 2)} for name, v in timings.items()},
     }
 
 
 def summary(result: dict[str, Any]) -> list[str]:
+    reach = result["reach"]
     return [f"{name}: p50 {v['p50']} ms, p99 {v['p99']} ms ({v['ratio_p50']}x the untraced feed)"
-            for name, v in result["ms"].items()]
+            for name, v in result["ms"].items()] + [
+        f"a film's reach over {reach['shoppers']} shoppers: median {reach['median_s']} s "
+        f"({reach['per_shopper_ms']} ms a shopper), {reach['rounds']} rounds"]
