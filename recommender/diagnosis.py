@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Max, Q
+from django.utils import timezone
 from django.utils.formats import date_format
 
 from catalog.models import Event, EventKind, Item, Review
@@ -63,7 +64,7 @@ class Diagnosis:
     verdict: str  # a key of VERDICTS
     sentence: str
     position: int | None = None  # its card's place in the feed (1 = first), when it is there
-    rank: int | None = None  # its place by score among the candidates, or among all films
+    rank: int | None = None  # its place by score among the candidates, or in the most-rated order
     score: float | None = None
     cutoff: float | None = None  # the score of the feed's last card the model ranked
     # each signal's share of its score and of that card's, the furthest behind first
@@ -77,8 +78,10 @@ class Diagnosis:
                 if share.item < share.card]
 
 
-def _when(at: Any) -> str:
-    return date_format(at, "DATE_FORMAT")
+def _on(at: Any) -> str:
+    """" on Dec. 7, 2026", or nothing when the time is not known (an action of the session the
+    shopper signed in from, before they did)."""
+    return f" on {date_format(timezone.localtime(at), 'DATE_FORMAT')}" if at else ""
 
 
 def _popularity_rank(item: Item, *, banned: set[int]) -> int:
@@ -90,15 +93,14 @@ def _popularity_rank(item: Item, *, banned: set[int]) -> int:
 def _own_action(user: AbstractBaseUser, item: Item, verdict: str) -> str:
     if verdict == "rated":
         review = Review.objects.filter(user=user, item=item, is_hidden=False).first()
-        return (f"They rated it {review.rating:g} stars on {_when(review.created_at)}: a film a shopper has "
-                "rated is not recommended to them again.")
+        return (f"They rated it {review.rating:g} stars{_on(review.created_at)}: a film a shopper has rated is "
+                "not recommended to them again.")
     if verdict == "bought":
         at = Event.objects.filter(user=user, item=item, kind=EventKind.PURCHASE).aggregate(at=Max("created_at"))["at"]
-        return f"They bought it on {_when(at)}: a film a shopper has bought is not recommended to them again."
+        return f"They bought it{_on(at)}: a film a shopper has bought is not recommended to them again."
     event = not_interested_events(Event.objects.filter(user=user, item=item)).first()
-    when = f" on {_when(event.created_at)}" if event else ""
-    return (f"They marked it \u201cNot interested\u201d{when}: it stays out of their recommendations until "
-            "they press \u201cShow again\u201d in their history.")
+    return (f"They marked it \u201cNot interested\u201d{_on(event.created_at if event else None)}: it stays out "
+            "of their recommendations until they press \u201cShow again\u201d in their history.")
 
 
 def _reranking(context: FeedContext, feed: list[Recommendation]) -> str:

@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 
 from catalog import services
@@ -118,6 +119,17 @@ def test_the_shoppers_own_actions_are_named_with_their_dates(shopper):
     assert diagnose(shopper, bought)[0].verdict == "bought"
     found, *_ = diagnose(shopper, viewed)
     assert found.verdict == "history" and "(they viewed it)" in found.sentence
+
+
+def test_a_purchase_before_signing_in_is_named_without_a_date(shopper):
+    """The session the shopper signed in from is part of their feed; its anonymous events have no
+    account to date them by."""
+    film = serving.feed_for_user(shopper, k=K)[0].item
+    Event.objects.create(user=None, session_key="before-sign-in", item=film, kind=EventKind.PURCHASE,
+                         created_at=timezone.now())
+    found, *_ = diagnose(shopper, film, session_key="before-sign-in")
+    assert found.verdict == "bought"
+    assert found.sentence == "They bought it: a film a shopper has bought is not recommended to them again."
 
 
 def test_a_film_the_shop_stopped_selling(shopper):
