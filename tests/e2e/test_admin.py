@@ -156,3 +156,11 @@ def test_staff_read_a_shoppers_feed_and_ask_why_a_film_is_not_in_it(page, traine
     expect(verdict).to_contain_text("By score it is #")
     expect(verdict.locator("table tbody tr").first).to_be_visible()
     shot(page, "admin-recommendations")
+    # the film's side: its place in 40 shoppers' feeds, each answer one click from that shopper's page
+    page.goto(f"/admin/catalog/item/{film.pk}/change/")
+    page.get_by_role("link", name="Why is it shown, or not?").click()
+    expect(page.locator("h1")).to_have_text(f"Reach of {film.display_title}")
+    expect(page.locator(".reach-answers tbody tr")).to_have_count(40)
+    shot(page, "admin-reach")
+    page.locator(".reach-answers tbody a").first.click()
+    expect(page.locator(".recs-verdict")).to_contain_text(film.display_title)
