@@ -8,6 +8,7 @@ the film's absence is the answer."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -220,6 +221,9 @@ def _model_score(model: Any, state: Any, context: FeedContext, idx: int) -> floa
 
 # shoppers whose feeds a film's reach is read from (each a feed computation: about 60 ms on 2 cores)
 REACH_SAMPLE = 40
+# ... and the time it may take: a large catalogue's feed is slower (410 ms at 1M items,
+# docs/BENCHMARKS.md section 9), and the page must answer well inside the web timeout (30 s)
+REACH_SECONDS = 10.0
 
 
 @dataclass
@@ -232,20 +236,26 @@ class Reach:
     median_rank: float | None  # among the shoppers who rank it below their feed or outside the candidates
     short_on: list[tuple[str, int]]  # (signal label, shoppers for whom it is the largest gap), most first
     answers: list[tuple[Any, Diagnosis]]  # (shopper, the answer for them)
+    sampled: int = 0  # shoppers drawn; more than ``users`` when the time ran out first
 
     @property
     def shown(self) -> int:
         return dict(self.verdicts).get("shown", 0)
 
 
-def reach(item: Item, *, sample: int = REACH_SAMPLE, seed: int = 0) -> Reach:
+def reach(item: Item, *, sample: int = REACH_SAMPLE, seed: int = 0, seconds: float = REACH_SECONDS) -> Reach:
     """:func:`why_not` for ``item`` in the storefront feeds of ``sample`` shoppers, drawn as the
-    audits draw theirs (accounts with 5+ visible ratings that use personalization)."""
+    audits draw theirs (accounts with 5+ visible ratings that use personalization). Past
+    ``seconds`` no more feeds are computed: the shoppers asked so far make the answer."""
     verdicts: Counter[str] = Counter()
     short_on: Counter[str] = Counter()
     ranks: list[int] = []
     answers = []
-    for user in get_user_model().objects.filter(pk__in=sample_users(sample, seed)).order_by("pk"):
+    drawn = list(get_user_model().objects.filter(pk__in=sample_users(sample, seed)).order_by("pk"))
+    deadline = time.monotonic() + seconds
+    for user in drawn:
+        if answers and time.monotonic() > deadline:
+            break
         feed, trace, context = storefront_feed(user)
         found = why_not(item, user=user, feed=feed, trace=trace, context=context)
         answers.append((user, found))
@@ -255,4 +265,4 @@ def reach(item: Item, *, sample: int = REACH_SAMPLE, seed: int = 0) -> Reach:
         if found.gaps:
             short_on[found.gaps[0][0]] += 1
     return Reach(item, sum(verdicts.values()), verdicts.most_common(), float(np.median(ranks)) if ranks else None,
-                 short_on.most_common(GAPS_SHOWN), answers)
+                 short_on.most_common(GAPS_SHOWN), answers, len(drawn))

@@ -240,6 +240,8 @@ def test_a_films_reach_is_each_sampled_shoppers_answer(trained_model):
     assert dict(found.verdicts).get("rated", 0) == rated
     below = [a.rank for _u, a in found.answers if a.verdict in ("outranked", "not_candidate")]
     assert found.median_rank == (pytest.approx(float(np.median(below))) if below else None)
+    hurried = reach(film, sample=8, seconds=0)  # the time runs out after the first shopper
+    assert (hurried.users, hurried.sampled) == (1, 8) and hurried.answers[0][0] == users[0]
 
 
 def test_the_items_reach_page_names_each_shoppers_answer(staff_client, trained_model, client):
