@@ -11,6 +11,18 @@ from recommender.audits import audit_create, audit_execute
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+def assert_accessible(page) -> None:
+    """axe-core's WCAG 2.0/2.1 A and AA rules and best practices on the page's own content (the
+    part this project writes; Django's admin frame around it is Django's)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, context={"include": [["#content-main"]]}, options={
+        "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
+        "resultTypes": ["violations"]})
+    assert not results.response["violations"], [(v["id"], [n["target"] for n in v["nodes"]])
+                                                 for v in results.response["violations"]]
+
+
 def test_audit_page_renders_its_charts(page, trained_model, shot):
     User.objects.create_superuser("auditor", "auditor@example.com", "auditor-password-2026")
     run = audit_execute(audit_create(sample=60, k=10))
@@ -155,12 +167,14 @@ def test_staff_read_a_shoppers_feed_and_ask_why_a_film_is_not_in_it(page, traine
     expect(verdict).to_contain_text(film.display_title)
     expect(verdict).to_contain_text("By score it is #")
     expect(verdict.locator("table tbody tr").first).to_be_visible()
+    assert_accessible(page)
     shot(page, "admin-recommendations")
     # the film's side: its place in 40 shoppers' feeds, each answer one click from that shopper's page
     page.goto(f"/admin/catalog/item/{film.pk}/change/")
     page.get_by_role("link", name="Why is it shown, or not?").click()
     expect(page.locator("h1")).to_have_text(f"Reach of {film.display_title}")
     expect(page.locator(".reach-answers tbody tr")).to_have_count(40)
+    assert_accessible(page)
     shot(page, "admin-reach")
     page.locator(".reach-answers tbody a").first.click()
     expect(page.locator(".recs-verdict")).to_contain_text(film.display_title)
