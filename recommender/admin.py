@@ -35,7 +35,7 @@ from recommender.encoder import model_name
 from recommender.experiments import experiment_results, experiment_save
 from recommender.models import AuditRun, Experiment, ItemEmbedding, ModelVersion, Promotion
 from recommender.promotions import promotion_status
-from recommender.selectors import EXPOSURE_DAYS, ROW_NAMES, item_exposure, shown_events
+from recommender.selectors import EXPOSURE_DAYS, ROW_NAMES, clean_query, item_exposure, shown_events
 from recommender.serving import ROW_SIZE, active_model
 from recommender.training import version_activate
 
@@ -599,13 +599,15 @@ class AccountWithRecommendationsAdmin(AccountAdmin):
         if not self.has_view_permission(request, user):
             raise PermissionDenied
         feed, trace, context = storefront_feed(user)
-        query, diagnosis, choices, problem = request.GET.get("q", "").strip()[:200], None, [], ""
+        # control characters out (PostgreSQL refuses a NUL in a pattern: a 500), at most a title's length
+        query, diagnosis, choices, problem = clean_query(request.GET.get("q", "")[:200]), None, [], ""
         if "item" in request.GET:
             item = Item.objects.filter(pk=id_from_text(request.GET["item"])).first()
             if item is None:
                 problem = "No film has that id."
             else:
-                diagnosis, query = why_not(item, user=user, feed=feed, trace=trace, context=context), item.title
+                diagnosis = why_not(item, user=user, feed=feed, trace=trace, context=context)
+                query = item.display_title  # asked again, it finds this film alone
         elif query:
             choices = _films_matching(query)
             if len(choices) == 1:

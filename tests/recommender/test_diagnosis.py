@@ -201,14 +201,20 @@ def test_the_page_answers_why_not_by_title_or_id_and_says_what_it_cannot_find(st
     assert 'data-verdict="rated"' in by_title and "They rated it" in by_title
     by_id = staff_client.get(page_url(shopper), {"q": str(rated.pk)}).content.decode()
     assert 'data-verdict="rated"' in by_id
+    by_link = staff_client.get(page_url(shopper), {"item": rated.pk}).content.decode()  # a choice's link
+    assert 'data-verdict="rated"' in by_link
+    assert f'value="{escape(rated.display_title)}"' in by_link  # the box names it so that it finds it alone
     several = staff_client.get(page_url(shopper), {"q": "star"}).content.decode()
     assert "Several films match" in several and "data-verdict" not in several
     assert f'href="?item={Item.objects.get(title="Star Wars").pk}"' in several
     for params, message in (({"q": "qqqzzz"}, "No film matches \u201cqqqzzz\u201d."),
                             ({"item": "abc"}, "No film has that id."),
-                            ({"item": "99999999999999999999"}, "No film has that id.")):
+                            ({"item": "99999999999999999999"}, "No film has that id."),
+                            ({"q": "star\x07trek"}, "Several films match"),  # a control character: a space
+                            ({"q": "\x1b"}, "The feed")):  # nothing left to ask: the page alone
         response = staff_client.get(page_url(shopper), params)
         assert response.status_code == 200 and message in response.content.decode()
+    assert staff_client.get(page_url(shopper), {"q": "star\x00"}).status_code == 400  # the admin's NUL guard
 
 
 def test_only_staff_who_may_view_accounts_see_the_page(client, shopper):
