@@ -152,7 +152,8 @@ class WhyNotView(OpenReadView):
     def get(self, request: Request) -> Response:
         params = s.WhyNotParams.parse(request)
         user, context = _feed_request(request, params)
-        item = Item.objects.filter(pk=params["item"]).first()
+        items = Item.objects.all() if request.user.is_staff else Item.objects.active()  # as /api/items/ shows them
+        item = items.filter(pk=params["item"]).first()
         if item is None:
             raise ValidationError({"item": "No item with this id."})
         feed, trace = serving.feed_traced(user, k=params["k"], context=context)

@@ -257,6 +257,11 @@ def test_why_not_explains_an_item_against_the_same_feed_request(ml_user, anon, s
     as_staff = client_for(staff).get("/api/recommendations/why-not/", {"item": rated, "user": ml_user.pk}).json()
     assert (as_staff["verdict"], as_staff["user"]) == ("rated", "ml_1")
 
+    withdrawn = Item.objects.exclude(reviews__user=ml_user).first()
+    Item.objects.filter(pk=withdrawn.pk).update(is_active=False)  # shoppers no longer see it: not even by id
+    assert_error(client.get("/api/recommendations/why-not/", {"item": withdrawn.pk}), 400, "item")
+    as_staff = client_for(staff).get("/api/recommendations/why-not/", {"item": withdrawn.pk}).json()
+    assert as_staff["verdict"] == "inactive"
     assert_error(anon.get("/api/recommendations/why-not/", {"item": rated}), 401)
     assert_error(client_for(user_a).get("/api/recommendations/why-not/", {"item": rated, "user": ml_user.pk}), 403)
     for params in ({}, {"item": "abc"}, {"item": 10**12}, {"item": rated, "k": 0}):
