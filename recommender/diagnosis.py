@@ -91,9 +91,8 @@ def _popularity_rank(item: Item, *, banned: set[int]) -> int:
     return Item.objects.active().filter(ahead).exclude(pk__in=banned).count() + 1
 
 
-def _own_action(user: AbstractBaseUser, item: Item, verdict: str) -> str:
+def _own_action(user: AbstractBaseUser, item: Item, verdict: str, review: Review | None) -> str:
     if verdict == "rated":
-        review = Review.objects.filter(user=user, item=item, is_hidden=False).first()
         return (f"They rated it {review.rating:g} stars{_on(review.created_at)}: a film a shopper has rated is "
                 "not recommended to them again.")
     if verdict == "bought":
@@ -155,9 +154,9 @@ def why_not(item: Item, *, user: AbstractBaseUser, feed: list[Recommendation], t
     if not item.is_active:
         return Diagnosis(item, "inactive", "The shop no longer sells it (inactive): it is never recommended.")
     if item.pk in state.seen or item.pk in state.blocked:
-        rated = Review.objects.filter(user=user, item=item, is_hidden=False).exists()
-        verdict = "rated" if rated else "bought" if item.pk not in state.blocked else "not_interested"
-        return Diagnosis(item, verdict, _own_action(user, item, verdict))
+        review = Review.objects.filter(user=user, item=item, is_hidden=False).first()  # read once
+        verdict = "rated" if review else "bought" if item.pk not in state.blocked else "not_interested"
+        return Diagnosis(item, verdict, _own_action(user, item, verdict, review))
     popular = (("opted_out", "Personalization is off for this account") if not state.personalized
                else ("no_model", "No model is trained yet") if model is None
                else ("popularity", f"Their variant of the experiment \u201c{context.experiment}\u201d serves the "
@@ -231,12 +230,16 @@ class Reach:
     """A film's place in the feeds of a sample of shoppers: why it is, or is not, in each."""
 
     item: Item
-    users: int
     verdicts: list[tuple[str, int]]  # (verdict, shoppers), the most common first
     median_rank: float | None  # among the shoppers who rank it below their feed or outside the candidates
     short_on: list[tuple[str, int]]  # (signal label, shoppers for whom it is the largest gap), most first
     answers: list[tuple[Any, Diagnosis]]  # (shopper, the answer for them)
     sampled: int = 0  # shoppers drawn; more than ``users`` when the time ran out first
+
+    @property
+    def users(self) -> int:
+        """The shoppers asked (fewer than ``sampled`` when the time ran out)."""
+        return len(self.answers)
 
     @property
     def shown(self) -> int:
@@ -264,5 +267,5 @@ def reach(item: Item, *, sample: int = REACH_SAMPLE, seed: int = 0, seconds: flo
             ranks.append(found.rank)
         if found.gaps:
             short_on[found.gaps[0][0]] += 1
-    return Reach(item, sum(verdicts.values()), verdicts.most_common(), float(np.median(ranks)) if ranks else None,
+    return Reach(item, verdicts.most_common(), float(np.median(ranks)) if ranks else None,
                  short_on.most_common(GAPS_SHOWN), answers, len(drawn))
