@@ -137,18 +137,20 @@ class ItemWithEmbeddingAdmin(ItemAdmin):
         seen = item_exposure(obj)
         why = format_html('<p><a href="{}">Why is it shown, or not? Its place in {} shoppers\u2019 feeds now</a> '
                           '(a few seconds)</p>', reverse("admin:catalog_item_reach", args=[obj.pk]), REACH_SAMPLE)
-        if not seen.impressions:
+        if not seen.rows:
             return format_html("<p>Not shown in any recommendation row in the last {} days.</p>{}", seen.days, why)
+        summary = (format_html("Shown {}, clicked {} (click-through {}); last shown {}.", _times(seen.impressions),
+                               _times(seen.clicks), _percent(seen.ctr), date_over_time(seen.last_shown))
+                   if seen.impressions else
+                   format_html("Not shown in any recommendation row in the last {} days, but clicked {} from "
+                               "links without an impression, such as mailed lists.", seen.days, _times(seen.clicks)))
         rows = format_html_join("", "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
                                     "<td class=\"num\">{}</td></tr>",
                                 ((row.name, f"{row.impressions:,}", f"{row.clicks:,}", _percent(row.ctr))
                                  for row in seen.rows))
         return format_html(
-            "<p>Shown {}, clicked {} (click-through {}); last shown {}.</p>"
-            "<table class=\"exposure\"><thead><tr><th>row</th><th>shown</th><th>clicked</th><th>click-through</th>"
-            "</tr></thead><tbody>{}</tbody></table>{}",
-            _times(seen.impressions), _times(seen.clicks), _percent(seen.ctr), date_over_time(seen.last_shown), rows,
-            why)
+            "<p>{}</p><table class=\"exposure\"><thead><tr><th>row</th><th>shown</th><th>clicked</th>"
+            "<th>click-through</th></tr></thead><tbody>{}</tbody></table>{}", summary, rows, why)
 
     @admin.action(description="Re-embed selected items", permissions=["change"])
     def reembed(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -39,6 +39,7 @@ ROW_NAMES = {
     "for_you": "Recommended for you", "because_viewed": "Because you viewed …", "trending": "Trending now",
     "new": "New arrivals", "similar": "Similar movies", "also_liked": "People who liked this also liked",
     "with_cart": "Goes well with your cart", "with_list": "More like your list",
+    "batch": "Mailed lists (manage.py recommend)",
 }
 EXPOSURE_DAYS = 30
 

@@ -448,13 +448,17 @@ def _actor_state(user: AbstractBaseUser | None, session_key: str) -> tuple[tuple
     return None, row[0] if row else None
 
 
+def feed_fresh(user: AbstractBaseUser | None, k: int, context: FeedContext) -> list[Recommendation]:
+    """:func:`feed_for_user` computed afresh: neither read from the cache nor stored in it."""
+    _version, model = active_model()
+    return _feed(user, k, context, model)
+
+
 def feed_traced(user: AbstractBaseUser | None, k: int, context: FeedContext
                 ) -> tuple[list[Recommendation], Trace]:
-    """:func:`feed_for_user` computed afresh (neither read from the cache nor stored in it), and
-    what the computation saw, for staff asking why a film is not in it."""
+    """:func:`feed_fresh`, and what the computation saw, for staff asking why a film is not in it."""
     context.trace = Trace()
-    _version, model = active_model()
-    return _feed(user, k, context, model), context.trace
+    return feed_fresh(user, k, context), context.trace
 
 
 def _feed(user: AbstractBaseUser | None, k: int, context: FeedContext, model: Any) -> list[Recommendation]:

@@ -1,0 +1,117 @@
+"""Recommendations for many shoppers at once, written to a file for a mailing, a push
+notification or another system (``manage.py recommend``).
+
+Each shopper's list is the "Recommended for you" feed the store would compute for them now
+(filters, diversity, fairness, promotions), explained, with a link that carries click tracking:
+a click from the mail is recorded like a click on a storefront card, with the row ``batch`` and
+the campaign as its request id. Nothing is recorded when the file is written (it is not known
+which lists will be sent), and the feed cache is neither read nor filled. Experiments are left
+out: their click-through compares impressions with clicks, and a mailed list has no impression.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TextIO
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+
+from catalog.models import Profile
+from recommender import serving
+from recommender.serving import FeedContext, Recommendation, Row
+
+SOURCE = "batch"  # the tracking row of a mailed list's links
+FORMATS = ("csv", "jsonl")
+MAX_K = 100  # as GET /api/recommendations/
+CAMPAIGN = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # it goes into every link, and click context keeps 64 characters
+CSV_COLUMNS = ["user_id", "username", "personalized", "position", "item_id", "title", "url", "score",
+               "algorithm", "signal", "reason", "campaign", "model_version"]
+
+
+@dataclass
+class Summary:
+    accounts: int = 0
+    recommendations: int = 0
+    not_personalized: int = 0  # accounts that turned personalization off: their lists are the popular films
+
+
+def recipients(ids: list[int] | None = None) -> QuerySet:
+    """The active accounts named by ``ids``, or every active shopper's (staff left out), by id.
+    Raises ValueError naming the ids that are no active account."""
+    users = get_user_model().objects.filter(is_active=True).order_by("pk")
+    if ids is None:
+        return users.filter(is_staff=False)
+    users = users.filter(pk__in=ids)
+    missing = sorted(set(ids) - set(users.values_list("pk", flat=True)))
+    if missing:
+        raise ValueError(f"no active account with id {', '.join(map(str, missing))}")
+    return users
+
+
+def check(*, k: int, fmt: str, campaign: str) -> None:
+    """Raise ValueError, naming the option, unless :func:`export` can take these."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format: one of {', '.join(FORMATS)}")
+    if not 1 <= k <= MAX_K:
+        raise ValueError(f"k: from 1 to {MAX_K}")
+    if not CAMPAIGN.fullmatch(campaign):
+        raise ValueError("campaign: 1-64 letters, digits, '.', '_' or '-'")
+
+
+def export(users: QuerySet, out: TextIO, *, k: int = 10, fmt: str = "csv", campaign: str = SOURCE,
+           base_url: str = "", progress: Callable[[int], object] | None = None) -> Summary:
+    """Write each of ``users``' top ``k`` to ``out`` as CSV (one row per recommendation) or JSON
+    lines (one object per account, its results as ``GET /api/recommendations/`` gives them).
+    Links are ``base_url`` + the film's path with its tracking."""
+    check(k=k, fmt=fmt, campaign=campaign)
+    opted_out = set(Profile.objects.filter(personalization_opt_out=True).values_list("user_id", flat=True))
+    write = _csv_writer(out) if fmt == "csv" else _jsonl_writer(out)
+    summary = Summary()
+    for user in users.iterator(chunk_size=500):
+        context = FeedContext(request_id=campaign)
+        recs = serving.feed_fresh(user, k, context)
+        serving.track([Row(SOURCE, "", recs)], context)
+        version, _model = serving.active_model()
+        personalized = user.pk not in opted_out
+        write(user, recs, {"personalized": personalized, "campaign": campaign,
+                           "model_version": version.pk if version else None}, base_url.rstrip("/"))
+        summary.accounts += 1
+        summary.recommendations += len(recs)
+        summary.not_personalized += not personalized
+        if progress:
+            progress(1)
+    return summary
+
+
+Writer = Callable[[AbstractBaseUser, list[Recommendation], dict, str], None]
+
+
+def _csv_writer(out: TextIO) -> Writer:
+    rows = csv.writer(out)
+    rows.writerow(CSV_COLUMNS)
+
+    def write(user: AbstractBaseUser, recs: Iterable[Recommendation], about: dict, base: str) -> None:
+        rows.writerows(
+            [user.pk, user.get_username(), str(about["personalized"]).lower(), rec.tracking["pos"], rec.item.pk,
+             rec.item.display_title, base + rec.href, round(rec.score, 6), rec.algorithm, rec.source,
+             rec.sentence, about["campaign"], about["model_version"]]
+            for rec in recs)
+    return write
+
+
+def _jsonl_writer(out: TextIO) -> Writer:
+    from recommender.api.serializers import RecommendationSerializer  # the API's shape, in one place
+
+    serializer = RecommendationSerializer()
+
+    def write(user: AbstractBaseUser, recs: Iterable[Recommendation], about: dict, base: str) -> None:
+        results = [{**serializer.to_representation(rec), "url": base + rec.href} for rec in recs]
+        out.write(json.dumps({"user": user.pk, "username": user.get_username(), **about, "results": results},
+                             ensure_ascii=False) + "\n")
+    return write

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import URLValidator
+from django.utils import timezone
+from tqdm import tqdm
+
+from catalog.models import id_from_text
+from recommender import batch
+
+
+class Command(BaseCommand):
+    help = ("Write shoppers' recommendations to a file (CSV or JSON lines) for a mailing or another system: "
+            "each active shopper's feed, explained, with tracked links.")
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--output", "-o", default="-", help="the file to write (default: standard output)")
+        parser.add_argument("--format", choices=batch.FORMATS,
+                            help="csv (a row per recommendation) or jsonl (a line per shopper); "
+                                 "default: from the file's extension, else csv")
+        parser.add_argument("--k", type=int, default=10, help=f"recommendations per shopper (1-{batch.MAX_K})")
+        parser.add_argument("--users", help="comma-separated account ids (default: every active non-staff account)")
+        parser.add_argument("--campaign", help="names the mailing in the links' click tracking "
+                                               "(default: batch-<date>)")
+        parser.add_argument("--base-url", default="", help="the store's address, for absolute links "
+                                                           "(e.g. https://shop.example.com)")
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args, **options) -> None:
+        output = options["output"]
+        fmt = options["format"] or ("jsonl" if output.endswith((".jsonl", ".ndjson")) else "csv")
+        campaign = options["campaign"] or f"batch-{timezone.localdate():%Y%m%d}"
+        if options["base_url"]:
+            try:
+                URLValidator(schemes=["http", "https"])(options["base_url"])
+            except ValidationError:
+                raise CommandError("base-url: an http(s) address such as https://shop.example.com") from None
+        try:
+            batch.check(k=options["k"], fmt=fmt, campaign=campaign)
+            users = batch.recipients(_ids(options["users"]) if options["users"] is not None else None)
+            total = users.count()
+            started = time.perf_counter()
+            with _destination(output) as out, tqdm(total=total, unit="shopper", desc="recommend",
+                                                   disable=options["no_progress"]) as bar:
+                summary = batch.export(users, out, k=options["k"], fmt=fmt, campaign=campaign,
+                                       base_url=options["base_url"], progress=bar.update)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        except BrokenPipeError:  # standard output piped into a reader that stopped (| head)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            sys.exit(1)
+        seconds = time.perf_counter() - started
+        where = "standard output" if output == "-" else output
+        report = (f"{summary.recommendations:,} recommendations for {summary.accounts:,} shoppers "
+                  f"({summary.not_personalized:,} with personalization off: the popular films) written to {where} "
+                  f"as {fmt} in {seconds:.1f} s; campaign {campaign}")
+        (self.stderr if output == "-" else self.stdout).write(report)
+
+
+def _ids(text: str) -> list[int]:
+    ids = [id_from_text(part.strip()) for part in text.split(",") if part.strip()]
+    if not ids or None in ids:
+        raise ValueError("users: comma-separated account ids, such as 12,40")
+    return ids
+
+
+class _destination:
+    """Standard output, or a file that appears whole or not at all: written beside its final
+    name and moved there once complete (an error or Ctrl-C leaves the old file as it was)."""
+
+    def __init__(self, output: str) -> None:
+        self.path = None if output == "-" else Path(output)
+
+    def __enter__(self):
+        if self.path is None:
+            return sys.stdout
+        if not self.path.parent.is_dir():
+            raise ValueError(f"output: no directory {self.path.parent}")
+        fd, self.partial = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".partial")
+        self.file = os.fdopen(fd, "w", newline="", encoding="utf-8")
+        return self.file
+
+    def __exit__(self, kind, *_exc) -> None:
+        if self.path is None:
+            sys.stdout.flush()
+            return
+        self.file.close()
+        if kind is None:
+            os.replace(self.partial, self.path)
+        else:
+            os.unlink(self.partial)
