@@ -61,8 +61,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     admin_url = f"/admin/auth/user/{user.pk}/recommendations/"
 
     def fresh_feed() -> None:
-        context = serving.FeedContext()
-        serving._feed(user, K, context, serving.active_model()[1])
+        serving.feed_fresh(user, k=K, context=serving.FeedContext())
 
     def traced_feed() -> None:
         serving.feed_traced(user, k=K, context=serving.FeedContext())

@@ -20,7 +20,7 @@ from typing import TextIO
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from catalog.models import Profile
 from recommender import serving
@@ -41,10 +41,17 @@ class Summary:
     not_personalized: int = 0  # accounts that turned personalization off: their lists are the popular films
 
 
-def recipients(ids: list[int] | None = None) -> QuerySet:
+def recipients(ids: list[int] | None = None, *, shard: tuple[int, int] = (1, 1)) -> QuerySet:
     """The active accounts named by ``ids``, or every active shopper's (staff left out), by id.
-    Raises ValueError naming the ids that are no active account."""
+    ``shard`` (i, n) keeps the i-th of n disjoint parts (by id modulo n), so n processes or
+    machines can share a large mailing. Raises ValueError naming the ids that are no active
+    account."""
+    part, parts = shard
+    if not 1 <= part <= parts:
+        raise ValueError("shard: I/N with 1 <= I <= N, such as 2/4")
     users = get_user_model().objects.filter(is_active=True).order_by("pk")
+    if parts > 1:
+        users = users.alias(part=F("pk") % parts).filter(part=part - 1)
     if ids is None:
         return users.filter(is_staff=False)
     users = users.filter(pk__in=ids)

@@ -114,6 +114,9 @@ def test_everyone_means_the_active_shoppers(trained_model):
     assert list(batch.recipients([staff.pk])) == [staff]  # named, any active account
     with pytest.raises(ValueError, match=f"no active account with id {gone.pk}"):
         batch.recipients([staff.pk, gone.pk])
+    parts = [list(batch.recipients(shard=(i, 3)).values_list("pk", flat=True)) for i in (1, 2, 3)]
+    assert sorted(pk for part in parts for pk in part) == ids  # disjoint, and together everyone
+    assert all(len(part) >= len(ids) // 3 - 1 for part in parts)  # about even
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -124,6 +127,9 @@ def test_everyone_means_the_active_shoppers(trained_model):
     (["--campaign", "winter sale"], "campaign: 1-64 letters"),
     (["--campaign", "x" * 65], "campaign: 1-64 letters"),
     (["--base-url", "ftp://shop.example.com"], "base-url: an http(s) address"),
+    (["--shard", "3/2"], "shard: I/N with 1 <= I <= N"),
+    (["--shard", "0/2"], "shard: I/N with 1 <= I <= N"),
+    (["--shard", "half"], "shard: I/N with 1 <= I <= N"),
 ])
 def test_bad_options_are_named_and_the_old_file_is_left_alone(shoppers, tmp_path, args, message):
     path = tmp_path / "mailing.csv"

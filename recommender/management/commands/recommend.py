@@ -27,6 +27,8 @@ class Command(BaseCommand):
                                  "default: from the file's extension, else csv")
         parser.add_argument("--k", type=int, default=10, help=f"recommendations per shopper (1-{batch.MAX_K})")
         parser.add_argument("--users", help="comma-separated account ids (default: every active non-staff account)")
+        parser.add_argument("--shard", default="1/1", help="I/N: only the I-th of N disjoint parts of the shoppers "
+                                                         "(by id), to share a large mailing between N processes")
         parser.add_argument("--campaign", help="names the mailing in the links' click tracking "
                                                "(default: batch-<date>)")
         parser.add_argument("--base-url", default="", help="the store's address, for absolute links "
@@ -44,7 +46,8 @@ class Command(BaseCommand):
                 raise CommandError("base-url: an http(s) address such as https://shop.example.com") from None
         try:
             batch.check(k=options["k"], fmt=fmt, campaign=campaign)
-            users = batch.recipients(_ids(options["users"]) if options["users"] is not None else None)
+            users = batch.recipients(_ids(options["users"]) if options["users"] is not None else None,
+                                     shard=_shard(options["shard"]))
             total = users.count()
             started = time.perf_counter()
             with _destination(output) as out, tqdm(total=total, unit="shopper", desc="recommend",
@@ -69,6 +72,14 @@ def _ids(text: str) -> list[int]:
     if not ids or None in ids:
         raise ValueError("users: comma-separated account ids, such as 12,40")
     return ids
+
+
+def _shard(text: str) -> tuple[int, int]:
+    part, _slash, parts = text.partition("/")
+    numbers = id_from_text(part.strip()), id_from_text(parts.strip())
+    if None in numbers:
+        raise ValueError("shard: I/N with 1 <= I <= N, such as 2/4")
+    return numbers
 
 
 class _destination:
