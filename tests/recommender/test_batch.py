@@ -10,7 +10,8 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
@@ -162,3 +163,38 @@ def test_a_failure_midway_leaves_the_old_file_whole(shoppers, tmp_path, monkeypa
 def test_an_output_in_a_missing_directory_is_an_error(shoppers, tmp_path):
     with pytest.raises(CommandError, match="output: no directory"):
         recommend(tmp_path / "nowhere" / "mailing.csv", "--users", str(shoppers[0].pk))
+
+
+def test_staff_download_the_selected_shoppers_recommendations_from_the_account_list(shoppers, client):
+    clerk = User.objects.create_user("clerk", password="clerk-password-2026", is_staff=True)
+    accounts = ContentType.objects.get_for_model(User)
+    clerk.user_permissions.add(Permission.objects.get_or_create(codename="view_user", content_type=accounts)[0])
+    client.force_login(clerk)
+    gone = User.objects.get(username="ml_4")
+    gone.is_active = False
+    gone.save()
+    changelist = reverse("admin:auth_user_changelist")
+    response = client.post(changelist, {"action": "download_recommendations",
+                                        "_selected_action": [shoppers[1].pk, shoppers[0].pk, gone.pk]})
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="recommendations-')
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert sorted({int(row["user_id"]) for row in rows}) == sorted([shoppers[0].pk, shoppers[1].pk])  # not inactive
+    assert [int(row["item_id"]) for row in rows if row["user_id"] == str(shoppers[0].pk)] == [
+        rec.item.pk for rec in serving.feed_for_user(shoppers[0], k=10)]
+    assert all(row["url"].startswith("http://testserver/items/") and "src=batch" in row["url"] for row in rows)
+
+    # everyone selected: more than a request should compute, so a message instead
+    response = client.post(changelist, {"action": "download_recommendations", "select_across": "1",
+                                        "_selected_action": [shoppers[0].pk]}, follow=True)
+    active = User.objects.filter(is_active=True).count()
+    assert f"{active:,} active accounts selected: the admin downloads at most 200 at a time." in (
+        response.content.decode())
+
+
+def test_the_download_needs_the_accounts_view_permission(shoppers, client):
+    User.objects.create_user("packer", password="packer-password-2026", is_staff=True)
+    client.login(username="packer", password="packer-password-2026")
+    response = client.post(reverse("admin:auth_user_changelist"),
+                           {"action": "download_recommendations", "_selected_action": [shoppers[0].pk]})
+    assert response.status_code == 403
