@@ -5,19 +5,22 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
-from django.db.models import CharField, Count, Func, Max, OuterRef, QuerySet, Subquery, Value
+from django.db.models import CharField, Count, DateTimeField, Func, Max, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from catalog import selectors
 from catalog.datasets import DatasetError, ItemRecord, items_csv, load_csv
@@ -78,11 +81,46 @@ class CategoryAdmin(admin.ModelAdmin):
 SHARED_NAMES = 3  # films named per fact on an item's admin page; the rest are counted
 
 
+class LabelledSplitDateTime(AdminSplitDateTime):
+    """Django's date and time boxes, each named for screen readers: Django's visible "Date:" and
+    "Time:" are plain text beside them, not their labels (axe: "label")."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs)
+        for widget, name in zip(self.widgets, (_("Date"), _("Time")), strict=True):
+            widget.attrs["aria-label"] = name
+
+
+class LabelledDateTimes:
+    """For a ModelAdmin whose forms edit a date and time."""
+
+    formfield_overrides = {DateTimeField: {"widget": LabelledSplitDateTime}}
+
+
+class BlankNamedFilter(admin.AllValuesFieldListFilter):
+    """A filter on a field's values where a blank value has a name: an empty link otherwise."""
+
+    def choices(self, changelist: Any) -> Any:
+        for choice in super().choices(changelist):
+            yield {**choice, "display": choice["display"] or "(blank)"}
+
+
+class NamedDeleteFormSet(BaseInlineFormSet):
+    """Each saved row's "Delete?" box named after the row for screen readers: Django's has no
+    label (the column heading is not one; axe: "label")."""
+
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        if "DELETE" in form.fields and form.instance.pk:
+            form.fields["DELETE"].widget.attrs["aria-label"] = f"Delete {form.instance}"
+
+
 class PlainRowsInline(admin.TabularInline):
     """A tabular inline without the heading line Django puts above each saved row (the row's
     ``str``), which repeats what the columns show."""
 
     classes = ("plain-rows",)
+    formset = NamedDeleteFormSet
 
     class Media:
         css = {"all": ["css/admin.css"]}
@@ -338,7 +376,7 @@ class ReviewReportInline(PlainRowsInline):
 
 
 @admin.register(Review)
-class ReviewAdmin(admin.ModelAdmin):
+class ReviewAdmin(LabelledDateTimes, admin.ModelAdmin):
     list_display = (item_title, "user", "rating", "short_text", "is_hidden", "report_column", "created")
     list_filter = (ReviewReportFilter, "is_hidden", ReviewTextFilter, "rating")
     search_fields = ("item__title", "user__username", "text")
@@ -425,7 +463,7 @@ class EventAdmin(admin.ModelAdmin):
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
     list_display = ("user", "age", "gender", "occupation", "consent", "opted_out")
-    list_filter = ("gender", "demographics_consent", "personalization_opt_out", "occupation")
+    list_filter = ("gender", "demographics_consent", "personalization_opt_out", ("occupation", BlankNamedFilter))
     search_fields = ("user__username", "interests")
     raw_id_fields = ("user",)
 
@@ -532,7 +570,7 @@ admin.site.unregister(get_user_model())
 
 
 @admin.register(get_user_model())
-class AccountAdmin(UserAdmin):
+class AccountAdmin(LabelledDateTimes, UserAdmin):
     """Django's, with usernames unique in any case on renames too (``UniqueUsernameMixin``)."""
 
     form = AccountChangeForm

@@ -26,7 +26,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
-from catalog.admin import AccountAdmin, ItemAdmin, date_over_time
+from catalog.admin import AccountAdmin, ItemAdmin, LabelledDateTimes, date_over_time
 from catalog.models import EventKind, Item, Review, id_from_text, tagged_events
 from recommender import batch, charts
 from recommender.audits import audit_create
@@ -531,7 +531,7 @@ class ExperimentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Promotion)
-class PromotionAdmin(admin.ModelAdmin):
+class PromotionAdmin(LabelledDateTimes, admin.ModelAdmin):
     """The store's featured films: while a promotion runs, each feed shows one of its films at
     its position (see ``recommender.promotions``)."""
 
