@@ -16,7 +16,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
@@ -34,7 +34,7 @@ from recommender.diagnosis import REACH_SAMPLE, VERDICTS, reach, storefront_feed
 from recommender.embedding import enqueue
 from recommender.encoder import model_name
 from recommender.experiments import experiment_results, experiment_save
-from recommender.models import AuditRun, Experiment, ItemEmbedding, ModelVersion, Promotion
+from recommender.models import AuditRun, Experiment, ItemEmbedding, ModelVersion, Promotion, RecommendationExport
 from recommender.promotions import promotion_status
 from recommender.selectors import EXPOSURE_DAYS, ROW_NAMES, clean_query, item_exposure, shown_events
 from recommender.serving import ROW_SIZE, active_model
@@ -604,19 +604,38 @@ class AccountWithRecommendationsAdmin(AccountAdmin):
     @admin.action(description="Download their recommendations (CSV, for a mailing)", permissions=["view"])
     def download_recommendations(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         """The selected active accounts' feeds as ``manage.py recommend`` writes them, with links
-        to this site; at most ``DOWNLOAD_MAX`` accounts, so the request ends well inside the
-        server's timeout (about 60 ms a shopper on MovieLens-100K)."""
+        to this site: up to ``DOWNLOAD_MAX`` accounts at once (about 60 ms a shopper on
+        MovieLens-100K, well inside the server's timeout), more through a worker."""
         users = queryset.filter(is_active=True).order_by("pk")
-        if (n := users.count()) > DOWNLOAD_MAX:
-            self.message_user(request, f"{n:,} active accounts selected: the admin downloads at most {DOWNLOAD_MAX} "
-                                       "at a time. manage.py recommend writes any number (docs/OPERATIONS.md).",
-                              messages.ERROR)
-            return None
+        if users.count() > DOWNLOAD_MAX:
+            return self._export_queue(request, list(users.values_list("pk", flat=True)))
         today = timezone.localdate()
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="recommendations-{today:%Y-%m-%d}.csv"'
         batch.export(users, response, campaign=f"admin-{today:%Y%m%d}", base_url=request.build_absolute_uri("/"))
         return response
+
+    def _export_queue(self, request: HttpRequest, ids: list[int]) -> None:
+        """More accounts than a request computes: a worker writes the file (Recommendation exports)."""
+        from recommender.tasks import export
+
+        if not request.user.has_perm("recommender.add_recommendationexport"):
+            self.message_user(request, f"{len(ids):,} active accounts selected: the admin downloads at most "
+                                       f"{DOWNLOAD_MAX} at a time, and more need the permission to add "
+                                       "recommendation exports. manage.py recommend writes any number.", messages.ERROR)
+            return
+        job = batch.export_queue(ids, by=request.user, base_url=request.build_absolute_uri("/"))
+        try:
+            export.delay(job.pk)
+        except OperationalError:  # the broker is down: say so, keep no pending export behind
+            job.delete()
+            self.message_user(request, "Export not started: the task queue is unreachable. Try again shortly, "
+                                       "or run manage.py recommend on a server.", messages.ERROR)
+            return
+        page = reverse("admin:recommender_recommendationexport_change", args=[job.pk])
+        self.message_user(request, format_html(
+            "{} active accounts: a worker is writing their recommendations. <a href=\"{}\">{}</a> offers the file "
+            "when it is done.", f"{len(ids):,}", page, job), messages.SUCCESS)
 
     def recommendations_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         user = self.get_object(request, unquote(object_id))
@@ -653,3 +672,58 @@ class AccountWithRecommendationsAdmin(AccountAdmin):
                 "not_interested": len(trace.state.blocked) if trace.state else 0,
             },
         })
+
+
+@admin.register(RecommendationExport)
+class RecommendationExportAdmin(admin.ModelAdmin):
+    """Files of shoppers' recommendations for a mailing, written by a worker (started from the
+    account list's action for more than ``DOWNLOAD_MAX`` accounts). They name shoppers, so the
+    download needs ``auth.view_user`` too; they are deleted after ``batch.EXPORT_KEEP_DAYS``
+    days, and with any account they name."""
+
+    list_display = ("export", "created", "created_by", "status", "progress", "recommendations", "download")
+    list_filter = ("status",)
+    readonly_fields = ("created_at", "finished_at", "created_by", "status", "progress", "recommendations",
+                       "not_personalized", "k", "campaign", "base_url", "download", "error")
+    exclude = ("user_ids", "done", "file_name")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:  # started from the account list
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: RecommendationExport | None = None) -> bool:
+        return False
+
+    @admin.display(description="export", ordering="pk")
+    def export(self, obj: RecommendationExport) -> str:
+        return f"#{obj.pk}"
+
+    @admin.display(description="started", ordering="created_at")
+    def created(self, obj: RecommendationExport) -> str:
+        return date_over_time(obj.created_at)
+
+    @admin.display(description="shoppers")
+    def progress(self, obj: RecommendationExport) -> str:
+        if obj.status == RecommendationExport.Status.DONE:
+            return f"{obj.done:,}"
+        return f"{obj.done:,} of {len(obj.user_ids):,} written"
+
+    @admin.display(description="file")
+    def download(self, obj: RecommendationExport) -> str:
+        if obj.status != RecommendationExport.Status.DONE:
+            return "–"
+        return format_html('<a href="{}">{}</a>', reverse("admin:recommender_recommendationexport_download",
+                                                          args=[obj.pk]), obj.file_name)
+
+    def get_urls(self) -> list:
+        return [path("<int:pk>/download/", self.admin_site.admin_view(self.download_view),
+                     name="recommender_recommendationexport_download"), *super().get_urls()]
+
+    def download_view(self, request: HttpRequest, pk: int) -> FileResponse:
+        job = get_object_or_404(RecommendationExport, pk=pk, status=RecommendationExport.Status.DONE)
+        if not (self.has_view_permission(request, job) and request.user.has_perm("auth.view_user")):
+            raise PermissionDenied
+        try:
+            return FileResponse(batch.export_path(job).open("rb"), as_attachment=True, filename=job.file_name,
+                                content_type="text/csv; charset=utf-8")
+        except FileNotFoundError:
+            raise Http404("The file is gone (deleted from the export folder).") from None

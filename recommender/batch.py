@@ -11,22 +11,34 @@ out: their click-through compares impressions with clicks, and a mailed list has
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 import re
-from collections.abc import Callable, Iterable
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 from typing import TextIO
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 from django.db.models import F, QuerySet
+from django.utils import timezone
 
 from catalog.models import Profile
 from recommender import serving
+from recommender.models import RecommendationExport
 from recommender.serving import FeedContext, Recommendation, Row
 
 SOURCE = "batch"  # the tracking row of a mailed list's links
+EXPORT_KEEP_DAYS = 7  # the admin's export files are personal data: deleted this many days old
+PROGRESS_SECONDS = 2.0  # how often a worker's export records how far it got
 FORMATS = ("csv", "jsonl")
 MAX_K = 100  # as GET /api/recommendations/
 CAMPAIGN = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # it goes into every link, and click context keeps 64 characters
@@ -41,11 +53,11 @@ class Summary:
     not_personalized: int = 0  # accounts that turned personalization off: their lists are the popular films
 
 
-def recipients(ids: list[int] | None = None, *, shard: tuple[int, int] = (1, 1)) -> QuerySet:
+def recipients(ids: list[int] | None = None, *, shard: tuple[int, int] = (1, 1), strict: bool = True) -> QuerySet:
     """The active accounts named by ``ids``, or every active shopper's (staff left out), by id.
     ``shard`` (i, n) keeps the i-th of n disjoint parts (by id modulo n), so n processes or
     machines can share a large mailing. Raises ValueError naming the ids that are no active
-    account."""
+    account, unless not ``strict`` (a queued export: accounts closed since are left out)."""
     part, parts = shard
     if not 1 <= part <= parts:
         raise ValueError("shard: I/N with 1 <= I <= N, such as 2/4")
@@ -55,7 +67,7 @@ def recipients(ids: list[int] | None = None, *, shard: tuple[int, int] = (1, 1))
     if ids is None:
         return users.filter(is_staff=False)
     users = users.filter(pk__in=ids)
-    missing = sorted(set(ids) - set(users.values_list("pk", flat=True)))
+    missing = sorted(set(ids) - set(users.values_list("pk", flat=True))) if strict else []
     if missing:
         raise ValueError(f"no active account with id {', '.join(map(str, missing))}")
     return users
@@ -122,3 +134,80 @@ def _jsonl_writer(out: TextIO) -> Writer:
         out.write(json.dumps({"user": user.pk, "username": user.get_username(), **about, "results": results},
                              ensure_ascii=False) + "\n")
     return write
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[TextIO]:
+    """A text file that appears at ``path`` whole or not at all: written beside it and moved
+    there once complete (an error or Ctrl-C leaves what was there as it was)."""
+    if not path.parent.is_dir():
+        raise ValueError(f"output: no directory {path.parent}")
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as out:
+            yield out
+        os.replace(partial, path)
+    except BaseException:
+        os.unlink(partial)
+        raise
+
+
+# ------------------------------------------------------------------ the admin's exports (a worker writes them)
+def export_path(export: RecommendationExport) -> Path:
+    return settings.RECSYS_EXPORT_DIR / export.file_name
+
+
+def export_queue(ids: list[int], *, by: AbstractBaseUser | None, base_url: str, k: int = 10
+                 ) -> RecommendationExport:
+    """A pending export of the accounts ``ids``; the caller queues ``recommender.export``."""
+    today = timezone.localdate()
+    return RecommendationExport.objects.create(created_by=by, user_ids=sorted(ids), k=k, base_url=base_url,
+                                               campaign=f"admin-{today:%Y%m%d}")
+
+
+def export_run(job: RecommendationExport) -> RecommendationExport:
+    """Write ``job``'s file (the accounts still active), recording how far it got every few
+    seconds, then its counts; or its error, re-raised for the worker's log."""
+    job.status = RecommendationExport.Status.RUNNING
+    job.save(update_fields=["status"])
+    done, last = 0, time.monotonic()
+
+    def tick(n: int) -> None:
+        nonlocal done, last
+        done += n
+        if time.monotonic() - last >= PROGRESS_SECONDS:
+            RecommendationExport.objects.filter(pk=job.pk).update(done=done)
+            last = time.monotonic()
+
+    try:
+        settings.RECSYS_EXPORT_DIR.mkdir(parents=True, exist_ok=True)
+        name = f"recommendations-{job.pk}-{job.created_at:%Y-%m-%d}.csv"
+        with atomic_file(settings.RECSYS_EXPORT_DIR / name) as out:
+            summary = export(recipients(job.user_ids, strict=False), out, k=job.k, campaign=job.campaign,
+                             base_url=job.base_url, progress=tick)
+    except Exception as exc:
+        job.status, job.error, job.finished_at = RecommendationExport.Status.FAILED, str(exc), timezone.now()
+        job.save(update_fields=["status", "error", "finished_at"])
+        raise
+    job.file_name, job.done = name, summary.accounts
+    job.recommendations, job.not_personalized = summary.recommendations, summary.not_personalized
+    job.status, job.finished_at = RecommendationExport.Status.DONE, timezone.now()
+    job.save()
+    return job
+
+
+def export_file_delete(job: RecommendationExport) -> None:
+    """Remove a deleted export's file (post_delete, after the commit: a rolled-back delete keeps it)."""
+    if job.file_name:
+        path = export_path(job)
+        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+
+
+def exports_prune(days: int = EXPORT_KEEP_DAYS) -> int:
+    """Delete the exports older than ``days`` with their files (daily, with the events' sweep)."""
+    return RecommendationExport.objects.filter(created_at__lt=timezone.now() - timedelta(days=days)).delete()[0]
+
+
+def exports_forget(user: AbstractBaseUser) -> int:
+    """Delete the exports that name ``user``, with their files (the account is being erased)."""
+    return RecommendationExport.objects.filter(user_ids__contains=[user.pk]).delete()[0]

@@ -89,14 +89,19 @@ class ModelVersion(models.Model):
         return f"{self.algorithm} v{self.pk}"
 
 
+class RunStatus(models.TextChoices):
+    """Of work queued for a worker (an audit, an export)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
 class AuditRun(models.Model):
     """One bias and fairness audit of the live recommender, kept so trends show."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        RUNNING = "running"
-        DONE = "done"
-        FAILED = "failed"
+    Status = RunStatus
 
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -185,3 +190,32 @@ class Promotion(models.Model):
     def clean(self) -> None:
         if self.ends_at is not None and self.starts_at is not None and self.ends_at <= self.starts_at:
             raise ValidationError({"ends_at": "The end must come after the start."})
+
+
+class RecommendationExport(models.Model):
+    """Shoppers' recommendations written by a worker to a CSV file under
+    ``RECSYS_EXPORT_DIR`` for a mailing: what ``manage.py recommend`` writes, started from the
+    account list for more accounts than one request computes (:mod:`recommender.batch`)."""
+
+    Status = RunStatus
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    user_ids = models.JSONField(default=list, help_text="The accounts selected, by id.")
+    k = models.PositiveSmallIntegerField(default=10)
+    campaign = models.CharField(max_length=64)
+    base_url = models.CharField(max_length=200, blank=True)
+    done = models.PositiveIntegerField(default=0, help_text="Shoppers written so far.")
+    recommendations = models.PositiveIntegerField(default=0)
+    not_personalized = models.PositiveIntegerField(default=0)
+    file_name = models.CharField(max_length=100, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Export #{self.pk} ({self.status}, {self.created_at:%Y-%m-%d %H:%M})"

@@ -1,15 +1,17 @@
 """React to catalog changes: queue embedding of what changed (after commit); remove a deleted
-model version's artifact."""
+model version's artifact and a deleted export's file, and the exports naming an erased account."""
 
 from __future__ import annotations
 
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.conf import settings
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from catalog import signals
 from catalog.models import Item, Profile, Review
+from recommender.batch import export_file_delete, exports_forget
 from recommender.embedding import enqueue
-from recommender.models import ModelVersion, ProfileEmbedding, Promotion, ReviewEmbedding
+from recommender.models import ModelVersion, ProfileEmbedding, Promotion, RecommendationExport, ReviewEmbedding
 from recommender.promotions import promotions_changed
 from recommender.training import artifact_delete
 
@@ -51,6 +53,16 @@ def profiles_changed(sender: type, ids: list[int], **kwargs: object) -> None:
 @receiver(post_delete, sender=ModelVersion, dispatch_uid="model-artifact-on-delete")
 def model_version_deleted(sender: type, instance: ModelVersion, **kwargs: object) -> None:
     artifact_delete(instance)
+
+
+@receiver(post_delete, sender=RecommendationExport, dispatch_uid="export-file-on-delete")
+def export_deleted(sender: type, instance: RecommendationExport, **kwargs: object) -> None:
+    export_file_delete(instance)
+
+
+@receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="exports-forget-account")
+def account_deleting(sender: type, instance: object, **kwargs: object) -> None:
+    exports_forget(instance)  # an erased shopper is named in no file left behind
 
 
 post_save.connect(promotions_changed, sender=Promotion, dispatch_uid="promotions-on-save")

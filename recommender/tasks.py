@@ -41,10 +41,12 @@ def clear_sessions() -> dict[str, int]:
 @shared_task(name="recommender.prune_events", acks_late=True, autoretry_for=TRANSIENT, retry_backoff=60,
              max_retries=3)
 def prune_events() -> dict[str, int]:
-    """Delete anonymous events and impressions past the retention period (Celery beat, daily)."""
+    """Delete anonymous events and impressions past the retention period, and the admin's
+    recommendation exports past theirs (Celery beat, daily)."""
+    from recommender.batch import exports_prune
     from recommender.privacy import events_prune
 
-    return {"deleted": events_prune()["deleted"]}
+    return {"deleted": events_prune()["deleted"], "exports": exports_prune()}
 
 
 @shared_task(
@@ -105,3 +107,13 @@ def audit(run_id: int) -> dict[str, object]:
 
     run = audit_execute(AuditRun.objects.get(pk=run_id))
     return {"run": run.pk, "status": run.status}
+
+
+@shared_task(name="recommender.export", acks_late=True)
+def export(export_id: int) -> dict[str, object]:
+    """Write a queued recommendation export (started from the admin's account list)."""
+    from recommender.batch import export_run
+    from recommender.models import RecommendationExport
+
+    job = export_run(RecommendationExport.objects.get(pk=export_id))
+    return {"export": job.pk, "status": job.status, "shoppers": job.done}

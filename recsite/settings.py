@@ -249,6 +249,8 @@ EMBED_BATCH_SIZE = int(os.environ.get("EMBED_BATCH_SIZE", "512"))
 
 # Trained model artifacts (shared storage when web and worker hosts differ).
 RECSYS_ARTIFACT_DIR = Path(os.environ.get("RECSYS_ARTIFACT_DIR", VAR_DIR / "models" / "recsys"))
+# the admin's recommendation exports for mailings (web and workers must share it, as the artifacts)
+RECSYS_EXPORT_DIR = Path(os.environ.get("RECSYS_EXPORT_DIR", VAR_DIR / "exports"))
 # Model versions kept after a training (the active one always is): older ones and their files go
 RECSYS_KEEP_MODELS = int(os.environ.get("RECSYS_KEEP_MODELS", "5"))
 # How often a serving process looks for a newer active model version.

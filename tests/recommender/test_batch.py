@@ -184,12 +184,12 @@ def test_staff_download_the_selected_shoppers_recommendations_from_the_account_l
         rec.item.pk for rec in serving.feed_for_user(shoppers[0], k=10)]
     assert all(row["url"].startswith("http://testserver/items/") and "src=batch" in row["url"] for row in rows)
 
-    # everyone selected: more than a request should compute, so a message instead
+    # everyone selected: more than a request should compute, and a worker's export needs its permission
     response = client.post(changelist, {"action": "download_recommendations", "select_across": "1",
                                         "_selected_action": [shoppers[0].pk]}, follow=True)
     active = User.objects.filter(is_active=True).count()
-    assert f"{active:,} active accounts selected: the admin downloads at most 200 at a time." in (
-        response.content.decode())
+    assert (f"{active:,} active accounts selected: the admin downloads at most 200 at a time, and more need the "
+            "permission to add recommendation exports.") in response.content.decode()
 
 
 def test_the_download_needs_the_accounts_view_permission(shoppers, client):
@@ -198,3 +198,23 @@ def test_the_download_needs_the_accounts_view_permission(shoppers, client):
     response = client.post(reverse("admin:auth_user_changelist"),
                            {"action": "download_recommendations", "_selected_action": [shoppers[0].pk]})
     assert response.status_code == 403
+
+
+def test_exports_are_deleted_with_their_files_a_week_old(db, settings, tmp_path, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from recommender.models import RecommendationExport
+    from recommender.tasks import prune_events
+
+    settings.RECSYS_EXPORT_DIR = tmp_path
+    old, new = (RecommendationExport.objects.create(user_ids=[1], campaign="x", file_name=f"{name}.csv")
+                for name in ("old", "new"))
+    for job in (old, new):
+        batch.export_path(job).write_text("user_id\n")
+    RecommendationExport.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert prune_events()["exports"] == 1  # the daily sweep
+    assert list(RecommendationExport.objects.all()) == [new]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.csv"]

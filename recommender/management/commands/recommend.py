@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -67,6 +69,17 @@ class Command(BaseCommand):
         (self.stderr if output == "-" else self.stdout).write(report)
 
 
+@contextlib.contextmanager
+def _destination(output: str) -> Iterator[TextIO]:
+    """Standard output, or a file that appears whole or not at all."""
+    if output == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+    else:
+        with batch.atomic_file(Path(output)) as out:
+            yield out
+
+
 def _ids(text: str) -> list[int]:
     ids = [id_from_text(part.strip()) for part in text.split(",") if part.strip()]
     if not ids or None in ids:
@@ -80,30 +93,3 @@ def _shard(text: str) -> tuple[int, int]:
     if None in numbers:
         raise ValueError("shard: I/N with 1 <= I <= N, such as 2/4")
     return numbers
-
-
-class _destination:
-    """Standard output, or a file that appears whole or not at all: written beside its final
-    name and moved there once complete (an error or Ctrl-C leaves the old file as it was)."""
-
-    def __init__(self, output: str) -> None:
-        self.path = None if output == "-" else Path(output)
-
-    def __enter__(self):
-        if self.path is None:
-            return sys.stdout
-        if not self.path.parent.is_dir():
-            raise ValueError(f"output: no directory {self.path.parent}")
-        fd, self.partial = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".partial")
-        self.file = os.fdopen(fd, "w", newline="", encoding="utf-8")
-        return self.file
-
-    def __exit__(self, kind, *_exc) -> None:
-        if self.path is None:
-            sys.stdout.flush()
-            return
-        self.file.close()
-        if kind is None:
-            os.replace(self.partial, self.path)
-        else:
-            os.unlink(self.partial)
