@@ -681,11 +681,11 @@ class RecommendationExportAdmin(admin.ModelAdmin):
     download needs ``auth.view_user`` too; they are deleted after ``batch.EXPORT_KEEP_DAYS``
     days, and with any account they name."""
 
-    list_display = ("export", "created", "created_by", "status", "progress", "recommendations", "download")
+    list_display = ("export", "created", "created_by", "status", "progress", "download")
     list_filter = ("status",)
     readonly_fields = ("created_at", "finished_at", "created_by", "status", "progress", "recommendations",
                        "not_personalized", "k", "campaign", "base_url", "download", "error")
-    exclude = ("user_ids", "done", "file_name")
+    exclude = ("user_ids", "done", "total", "file_name")
 
     def has_add_permission(self, request: HttpRequest) -> bool:  # started from the account list
         return False
@@ -704,15 +704,18 @@ class RecommendationExportAdmin(admin.ModelAdmin):
     @admin.display(description="shoppers")
     def progress(self, obj: RecommendationExport) -> str:
         if obj.status == RecommendationExport.Status.DONE:
-            return f"{obj.done:,}"
-        return f"{obj.done:,} of {len(obj.user_ids):,} written"
+            return f"{obj.done:,} ({obj.recommendations:,} recommendations)"
+        return f"{obj.done:,} of {obj.total:,} written"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).defer("user_ids")  # up to every account's id: the worker's only
 
     @admin.display(description="file")
     def download(self, obj: RecommendationExport) -> str:
         if obj.status != RecommendationExport.Status.DONE:
             return "–"
-        return format_html('<a href="{}">{}</a>', reverse("admin:recommender_recommendationexport_download",
-                                                          args=[obj.pk]), obj.file_name)
+        return format_html('<a href="{}" title="{}">Download CSV</a>',
+                           reverse("admin:recommender_recommendationexport_download", args=[obj.pk]), obj.file_name)
 
     def get_urls(self) -> list:
         return [path("<int:pk>/download/", self.admin_site.admin_view(self.download_view),

@@ -161,8 +161,8 @@ def export_queue(ids: list[int], *, by: AbstractBaseUser | None, base_url: str, 
                  ) -> RecommendationExport:
     """A pending export of the accounts ``ids``; the caller queues ``recommender.export``."""
     today = timezone.localdate()
-    return RecommendationExport.objects.create(created_by=by, user_ids=sorted(ids), k=k, base_url=base_url,
-                                               campaign=f"admin-{today:%Y%m%d}")
+    return RecommendationExport.objects.create(created_by=by, user_ids=sorted(ids), total=len(ids), k=k,
+                                               base_url=base_url, campaign=f"admin-{today:%Y%m%d}")
 
 
 def export_run(job: RecommendationExport) -> RecommendationExport:

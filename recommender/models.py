@@ -205,12 +205,14 @@ class RecommendationExport(models.Model):
                                    related_name="+")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     user_ids = models.JSONField(default=list, help_text="The accounts selected, by id.")
-    k = models.PositiveSmallIntegerField(default=10)
-    campaign = models.CharField(max_length=64)
-    base_url = models.CharField(max_length=200, blank=True)
+    total = models.PositiveIntegerField("shoppers selected", default=0)
+    k = models.PositiveSmallIntegerField("recommendations per shopper", default=10)
+    campaign = models.CharField(max_length=64, help_text="Named in each link's click tracking (rid).")
+    base_url = models.CharField("links to", max_length=200, blank=True)
     done = models.PositiveIntegerField(default=0, help_text="Shoppers written so far.")
     recommendations = models.PositiveIntegerField(default=0)
-    not_personalized = models.PositiveIntegerField(default=0)
+    not_personalized = models.PositiveIntegerField("with personalization off", default=0,
+                                                   help_text="Shoppers given the popular films.")
     file_name = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
 

@@ -46,7 +46,7 @@ def test_a_worker_writes_the_recommendations_of_more_accounts_than_a_download_co
         "action": "download_recommendations", "_selected_action": [s.pk for s in shoppers]}, follow=True)
     job = RecommendationExport.objects.get()
     assert "3 active accounts: a worker is writing their recommendations." in response.content.decode()
-    assert job.user_ids == [s.pk for s in shoppers] and job.base_url == "http://testserver/"
+    assert job.user_ids == [s.pk for s in shoppers] and job.total == 3 and job.base_url == "http://testserver/"
 
     deadline = time.monotonic() + 90
     while job.status in (job.Status.PENDING, job.Status.RUNNING) and time.monotonic() < deadline:
@@ -54,7 +54,7 @@ def test_a_worker_writes_the_recommendations_of_more_accounts_than_a_download_co
         job.refresh_from_db()
     assert (job.status, job.done, job.error) == (job.Status.DONE, 3, "")
     page = client.get(reverse("admin:recommender_recommendationexport_changelist")).content.decode()
-    assert job.file_name in page
+    assert job.file_name in page and "Download CSV" in page
     download = client.get(reverse("admin:recommender_recommendationexport_download", args=[job.pk]))
     assert download.status_code == 200 and download["Content-Type"] == "text/csv; charset=utf-8"
     written = b"".join(download.streaming_content).decode()

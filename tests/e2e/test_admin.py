@@ -75,7 +75,7 @@ def test_staff_lists_fit_their_box(page, shot, width):
 
     from catalog import services
     from catalog.models import Event, Profile, ReviewReport
-    from recommender.models import AuditRun, ModelVersion
+    from recommender.models import AuditRun, ModelVersion, RecommendationExport
 
     boss = User.objects.create_superuser("lister", "lister@example.com", "lister-password-2026")
     film = services.item_create(title="Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb",
@@ -89,6 +89,10 @@ def test_staff_lists_fit_their_box(page, shot, width):
                                           n_interactions=100_000, training_seconds=27.3)
     AuditRun.objects.create(status=AuditRun.Status.DONE, model_version=version, metrics={
         "users": 200, "gini": 0.9169, "coverage": 0.1653, "long_tail_share": 0.044, "ndcg": 0.3062})
+    RecommendationExport.objects.create(created_by=boss, user_ids=list(range(1, 100_001)), total=100_000,
+                                        campaign="admin-20261207",
+                                        status=RecommendationExport.Status.DONE, done=100_000,
+                                        recommendations=1_000_000, file_name="recommendations-1-2026-12-07.csv")
     page.set_viewport_size({"width": width, "height": 900})
     page.goto("/admin/login/")
     page.fill("#id_username", "lister")
@@ -96,7 +100,8 @@ def test_staff_lists_fit_their_box(page, shot, width):
     page.click("input[type=submit]")
     for name, url in [("reviews", "/admin/catalog/review/"), ("events", "/admin/catalog/event/"),
                       ("profiles", "/admin/catalog/profile/"), ("audits", "/admin/recommender/auditrun/"),
-                      ("versions", "/admin/recommender/modelversion/")]:
+                      ("versions", "/admin/recommender/modelversion/"),
+                      ("exports", "/admin/recommender/recommendationexport/")]:
         page.goto(url)
         box = page.locator("#changelist .results").evaluate("el => [el.scrollWidth, el.clientWidth]")
         shot(page, f"admin-{name}-{width}")
