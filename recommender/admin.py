@@ -356,8 +356,24 @@ class AuditStartForm(forms.Form):
         return 10 if self.cleaned_data["k"] is None else self.cleaned_data["k"]
 
 
+class WorkRecordAdmin(admin.ModelAdmin):
+    """What a worker did (an audit, an export): started elsewhere ("Run an audit", the account
+    list's action) and a record, so its page is view-only (no Save buttons); its own views,
+    actions and deleting keep working."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="started", ordering="created_at")
+    def created(self, obj: Any) -> str:
+        return date_over_time(obj.created_at)
+
+
 @admin.register(AuditRun)
-class AuditRunAdmin(admin.ModelAdmin):
+class AuditRunAdmin(WorkRecordAdmin):
     list_display = ("audit", "created", "status", "served_version", "users", "gini", "coverage", "long_tail_share",
                     "ndcg")
     list_display_links = ("audit",)
@@ -368,21 +384,9 @@ class AuditRunAdmin(admin.ModelAdmin):
     change_form_template = "admin/recommender/auditrun/change_form.html"
     change_list_template = "admin/recommender/auditrun/change_list.html"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:  # runs start from "Run an audit"
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: AuditRun | None = None) -> bool:
-        """A run is a record: its page is view-only (no Save buttons). "Run an audit", the
-        exports and deleting are views and actions of their own and keep working."""
-        return False
-
     @admin.display(description="audit", ordering="pk")
     def audit(self, obj: AuditRun) -> str:
         return f"#{obj.pk}"
-
-    @admin.display(description="started", ordering="created_at")
-    def created(self, obj: AuditRun) -> str:
-        return date_over_time(obj.created_at)
 
     @admin.display(description="model", ordering="model_version")
     def served_version(self, obj: AuditRun) -> str | None:
@@ -675,7 +679,7 @@ class AccountWithRecommendationsAdmin(AccountAdmin):
 
 
 @admin.register(RecommendationExport)
-class RecommendationExportAdmin(admin.ModelAdmin):
+class RecommendationExportAdmin(WorkRecordAdmin):
     """Files of shoppers' recommendations for a mailing, written by a worker (started from the
     account list's action for more than ``DOWNLOAD_MAX`` accounts). They name shoppers, so the
     download needs ``auth.view_user`` too; they are deleted after ``batch.EXPORT_KEEP_DAYS``
@@ -687,19 +691,9 @@ class RecommendationExportAdmin(admin.ModelAdmin):
                        "not_personalized", "k", "campaign", "base_url", "download", "error")
     exclude = ("user_ids", "done", "total", "file_name")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:  # started from the account list
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: RecommendationExport | None = None) -> bool:
-        return False
-
     @admin.display(description="export", ordering="pk")
     def export(self, obj: RecommendationExport) -> str:
         return f"#{obj.pk}"
-
-    @admin.display(description="started", ordering="created_at")
-    def created(self, obj: RecommendationExport) -> str:
-        return date_over_time(obj.created_at)
 
     @admin.display(description="shoppers")
     def progress(self, obj: RecommendationExport) -> str:
