@@ -36,7 +36,16 @@ from recommender.encoder import model_name
 from recommender.experiments import experiment_results, experiment_save
 from recommender.models import AuditRun, Experiment, ItemEmbedding, ModelVersion, Promotion, RecommendationExport
 from recommender.promotions import promotion_status
-from recommender.selectors import EXPOSURE_DAYS, ROW_NAMES, clean_query, item_exposure, shown_events
+from recommender.selectors import (
+    BOUGHT_WITHIN,
+    EXPOSURE_DAYS,
+    MAILING_DAYS,
+    ROW_NAMES,
+    clean_query,
+    item_exposure,
+    mailing_results,
+    shown_events,
+)
 from recommender.serving import ROW_SIZE, active_model
 from recommender.training import version_activate
 
@@ -712,8 +721,18 @@ class RecommendationExportAdmin(WorkRecordAdmin):
                            reverse("admin:recommender_recommendationexport_download", args=[obj.pk]), obj.file_name)
 
     def get_urls(self) -> list:
-        return [path("<int:pk>/download/", self.admin_site.admin_view(self.download_view),
-                     name="recommender_recommendationexport_download"), *super().get_urls()]
+        view = self.admin_site.admin_view
+        return [path("<int:pk>/download/", view(self.download_view), name="recommender_recommendationexport_download"),
+                path("results/", view(self.results_view), name="recommender_recommendationexport_results"),
+                *super().get_urls()]
+
+    def results_view(self, request: HttpRequest) -> TemplateResponse:
+        """The mailings' clicks and the purchases that followed (counts only: no shopper named)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return TemplateResponse(request, "admin/recommender/recommendationexport/results.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "title": "Mailing results",
+            "results": mailing_results(), "days": MAILING_DAYS, "within": BOUGHT_WITHIN.days})
 
     def download_view(self, request: HttpRequest, pk: int) -> FileResponse:
         job = get_object_or_404(RecommendationExport, pk=pk, status=RecommendationExport.Status.DONE)

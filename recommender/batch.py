@@ -159,10 +159,13 @@ def export_path(export: RecommendationExport) -> Path:
 
 def export_queue(ids: list[int], *, by: AbstractBaseUser | None, base_url: str, k: int = 10
                  ) -> RecommendationExport:
-    """A pending export of the accounts ``ids``; the caller queues ``recommender.export``."""
-    today = timezone.localdate()
-    return RecommendationExport.objects.create(created_by=by, user_ids=sorted(ids), total=len(ids), k=k,
-                                               base_url=base_url, campaign=f"admin-{today:%Y%m%d}")
+    """A pending export of the accounts ``ids``, its links' campaign ``export-<id>``; the caller
+    queues ``recommender.export``."""
+    job = RecommendationExport.objects.create(created_by=by, user_ids=sorted(ids), total=len(ids), k=k,
+                                              base_url=base_url)
+    job.campaign = f"export-{job.pk}"
+    job.save(update_fields=["campaign"])
+    return job
 
 
 def export_run(job: RecommendationExport) -> RecommendationExport:

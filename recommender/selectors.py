@@ -12,7 +12,18 @@ import numpy as np
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, Max, QuerySet
+from django.db.models import (
+    Count,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+)
 from django.db.models.fields.json import KT
 from django.utils import timezone
 from pgvector.django import CosineDistance
@@ -101,6 +112,39 @@ def item_exposure(item: Item, *, days: int = EXPOSURE_DAYS) -> Exposure:
         else:
             entry.clicks = n
     return Exposure(days, sorted(counts.values(), key=lambda r: (-r.impressions, -r.clicks, r.row)), last)
+
+
+MAILING_DAYS = 90  # the mailings whose links were clicked in this window (anonymous clicks are kept 90 days)
+BOUGHT_WITHIN = timedelta(days=7)  # a purchase of the clicked film this soon after the click counts
+
+
+@dataclass
+class MailingResult:
+    campaign: str  # the links' rid: manage.py recommend --campaign, or the admin export's
+    clicks: int
+    shoppers: int  # signed-in shoppers who clicked (anonymous clicks count as clicks only)
+    films: int
+    bought: int  # clicks followed by a purchase of that film by the same shopper or session
+    first: datetime
+    last: datetime
+
+
+def mailing_results(*, days: int = MAILING_DAYS) -> list[MailingResult]:
+    """Per mailing (the ``batch`` links of ``manage.py recommend`` and the admin's exports), the
+    clicks of its links in the last ``days`` and the purchases that followed them, the latest first."""
+    clicks = Event.objects.filter(kind=EventKind.CLICK, context__src="batch",
+                                  created_at__gte=timezone.now() - timedelta(days=days))
+    same_buyer = Q(user=OuterRef("user"), user__isnull=False) | (
+        Q(session_key=OuterRef("session_key")) & ~Q(session_key=""))
+    bought = Event.objects.filter(same_buyer, kind=EventKind.PURCHASE, item=OuterRef("item"),
+                                  created_at__gte=OuterRef("created_at"),
+                                  created_at__lt=ExpressionWrapper(OuterRef("created_at") + BOUGHT_WITHIN,
+                                                                   output_field=DateTimeField()))
+    rows = (clicks.annotate(campaign=KT("context__rid"), converted=Exists(bought)).values("campaign")
+            .annotate(clicks=Count("id"), shoppers=Count("user", distinct=True), films=Count("item", distinct=True),
+                      bought=Count("id", filter=Q(converted=True)), first=Min("created_at"), last=Max("created_at"))
+            .order_by("-last", "campaign"))
+    return [MailingResult(**row) for row in rows]
 
 
 def item_vector(item: Item) -> np.ndarray | None:

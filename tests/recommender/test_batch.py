@@ -218,3 +218,52 @@ def test_exports_are_deleted_with_their_files_a_week_old(db, settings, tmp_path,
         assert prune_events()["exports"] == 1  # the daily sweep
     assert list(RecommendationExport.objects.all()) == [new]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.csv"]
+
+
+def test_a_mailings_results_count_its_clicks_and_the_purchases_that_followed(ml100k, staff_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from recommender.selectors import mailing_results
+
+    now = timezone.now()
+    ann, bob = User.objects.get(username="ml_1"), User.objects.get(username="ml_2")
+    films = list(Item.objects.order_by("pk")[:3])
+
+    def event(kind, item, at, user=None, session="", **context):
+        Event.objects.create(user=user, session_key=session, item=item, kind=kind, created_at=now - at, context=context)
+
+    link = {"src": "batch", "pos": 1, "algo": "hybrid"}
+    event(EventKind.CLICK, films[0], timedelta(days=3), ann, rid="spring", **link)
+    event(EventKind.PURCHASE, films[0], timedelta(days=2), ann)  # bought a day later: counts
+    event(EventKind.CLICK, films[1], timedelta(days=20), ann, rid="spring", **link)
+    event(EventKind.PURCHASE, films[1], timedelta(days=5), ann)  # 15 days later: too late
+    event(EventKind.CLICK, films[2], timedelta(days=4), bob, rid="spring", **link)
+    event(EventKind.PURCHASE, films[1], timedelta(days=3), bob)  # another film: not this click's
+    event(EventKind.CLICK, films[2], timedelta(days=1), None, "s" * 32, rid="spring", **link)  # not signed in
+    event(EventKind.PURCHASE, films[2], timedelta(hours=20), None, "s" * 32)  # the same session bought it
+    event(EventKind.CLICK, films[0], timedelta(days=1), bob, rid="autumn", **link)
+    event(EventKind.PURCHASE, films[0], timedelta(days=2), bob)  # bought before the click: no
+    event(EventKind.CLICK, films[0], timedelta(days=100), bob, rid="old", **link)  # outside the 90 days
+    event(EventKind.CLICK, films[0], timedelta(days=1), bob, src="for_you", rid="x")  # a storefront card
+
+    results = {r.campaign: r for r in mailing_results()}
+    assert set(results) == {"spring", "autumn"}
+    spring = results["spring"]
+    assert (spring.clicks, spring.shoppers, spring.films, spring.bought) == (4, 2, 3, 2)
+    assert (spring.first, spring.last) == (now - timedelta(days=20), now - timedelta(days=1))
+    assert (results["autumn"].clicks, results["autumn"].bought) == (1, 0)
+    assert [r.campaign for r in mailing_results()] == ["autumn", "spring"]  # the latest click first (then by name)
+
+    page = staff_client.get(reverse("admin:recommender_recommendationexport_results"))
+    html = page.content.decode()
+    assert page.status_code == 200 and '<th scope="row">spring</th>' in html and "2 (50&thinsp;%)" in html
+    exports = staff_client.get(reverse("admin:recommender_recommendationexport_changelist")).content.decode()
+    assert "Mailing results" in exports
+
+
+def test_mailing_results_need_the_exports_view_permission(db, client):
+    User.objects.create_user("packer", password="packer-password-2026", is_staff=True)
+    client.login(username="packer", password="packer-password-2026")
+    assert client.get(reverse("admin:recommender_recommendationexport_results")).status_code == 403
