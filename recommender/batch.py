@@ -170,9 +170,12 @@ def export_queue(ids: list[int], *, by: AbstractBaseUser | None, base_url: str, 
 
 def export_run(job: RecommendationExport) -> RecommendationExport:
     """Write ``job``'s file (the accounts still active), recording how far it got every few
-    seconds, then its counts; or its error, re-raised for the worker's log."""
+    seconds, then its counts; or its error, re-raised for the worker's log. An export that is
+    not pending (a second delivery of its task) is left as it is."""
+    if not RecommendationExport.objects.filter(pk=job.pk, status=RecommendationExport.Status.PENDING).update(
+            status=RecommendationExport.Status.RUNNING):
+        return job
     job.status = RecommendationExport.Status.RUNNING
-    job.save(update_fields=["status"])
     done, last = 0, time.monotonic()
 
     def tick(n: int) -> None:

@@ -109,9 +109,11 @@ def audit(run_id: int) -> dict[str, object]:
     return {"run": run.pk, "status": run.status}
 
 
-@shared_task(name="recommender.export", acks_late=True)
+@shared_task(name="recommender.export")
 def export(export_id: int) -> dict[str, object]:
-    """Write a queued recommendation export (started from the admin's account list)."""
+    """Write a queued recommendation export (started from the admin's account list). Acknowledged
+    when received: a large export outlasts the broker's visibility timeout (an hour), after which
+    a late acknowledgement would have it run a second time beside the first."""
     from recommender.batch import export_run
     from recommender.models import RecommendationExport
 

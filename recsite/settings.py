@@ -146,6 +146,7 @@ CELERY_TASK_ROUTES = {
     "recommender.embed_reconcile": {"queue": CELERY_EMBED_QUEUE},
     "recommender.train": {"queue": CELERY_TRAIN_QUEUE},
     "recommender.audit": {"queue": CELERY_TRAIN_QUEUE},
+    "recommender.export": {"queue": CELERY_TRAIN_QUEUE},
 }
 # Redis redelivers an unacknowledged task after this long (worker killed mid-task).
 CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -231,10 +231,11 @@ def test_embedding_and_training_can_have_queues_of_their_own():
     another trains (docs/OPERATIONS.md); unset, everything goes to the default queue."""
     code = ("from recsite.celery import app; import recommender.tasks; "
             "print(*(app.amqp.router.route({}, name)['queue'].name for name in "
-            "('recommender.embed', 'recommender.embed_reconcile', 'recommender.train', 'recommender.audit')))")
+            "('recommender.embed', 'recommender.embed_reconcile', 'recommender.train', 'recommender.audit', "
+            "'recommender.export')))")
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "recsite.settings", "CELERY_QUEUE": "web"}
     separate = {"CELERY_EMBED_QUEUE": "embed", "CELERY_TRAIN_QUEUE": "train"}
-    for extra, expected in (({}, "web web web web"), (separate, "embed embed train train")):
+    for extra, expected in (({}, "web web web web web"), (separate, "embed embed train train train")):
         result = subprocess.run([sys.executable, "-c", f"import django; django.setup(); {code}"], cwd=ROOT,
                                 env={**env, **extra}, capture_output=True, text=True, timeout=120)
         assert result.stdout.split() == expected.split(), result.stderr

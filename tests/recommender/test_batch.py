@@ -267,3 +267,13 @@ def test_mailing_results_need_the_exports_view_permission(db, client):
     User.objects.create_user("packer", password="packer-password-2026", is_staff=True)
     client.login(username="packer", password="packer-password-2026")
     assert client.get(reverse("admin:recommender_recommendationexport_results")).status_code == 403
+
+
+def test_a_second_delivery_of_an_exports_task_leaves_it_alone(db, settings, tmp_path):
+    from recommender.models import RecommendationExport
+
+    settings.RECSYS_EXPORT_DIR = tmp_path
+    job = RecommendationExport.objects.create(user_ids=[1], total=1, campaign="export-1",
+                                              status=RecommendationExport.Status.RUNNING)
+    assert batch.export_run(job).status == RecommendationExport.Status.RUNNING
+    assert list(tmp_path.iterdir()) == []  # nothing computed, nothing written
