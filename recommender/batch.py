@@ -185,6 +185,11 @@ def export_run(job: RecommendationExport) -> RecommendationExport:
             RecommendationExport.objects.filter(pk=job.pk).update(done=done)
             last = time.monotonic()
 
+    def record(**fields: object) -> bool:  # False: the export was deleted meanwhile (by staff, by an erasure)
+        for name, value in fields.items():
+            setattr(job, name, value)
+        return bool(RecommendationExport.objects.filter(pk=job.pk).update(**fields))
+
     try:
         settings.RECSYS_EXPORT_DIR.mkdir(parents=True, exist_ok=True)
         name = f"recommendations-{job.pk}-{job.created_at:%Y-%m-%d}.csv"
@@ -192,13 +197,12 @@ def export_run(job: RecommendationExport) -> RecommendationExport:
             summary = export(recipients(job.user_ids, strict=False), out, k=job.k, campaign=job.campaign,
                              base_url=job.base_url, progress=tick)
     except Exception as exc:
-        job.status, job.error, job.finished_at = RecommendationExport.Status.FAILED, str(exc), timezone.now()
-        job.save(update_fields=["status", "error", "finished_at"])
+        record(status=RecommendationExport.Status.FAILED, error=str(exc), finished_at=timezone.now())
         raise
-    job.file_name, job.done = name, summary.accounts
-    job.recommendations, job.not_personalized = summary.recommendations, summary.not_personalized
-    job.status, job.finished_at = RecommendationExport.Status.DONE, timezone.now()
-    job.save()
+    if not record(file_name=name, done=summary.accounts, recommendations=summary.recommendations,
+                  not_personalized=summary.not_personalized, status=RecommendationExport.Status.DONE,
+                  finished_at=timezone.now()):
+        export_path(job).unlink()  # its row went while it was written: so does the file (it may name an erased shopper)
     return job
 
 

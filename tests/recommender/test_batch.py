@@ -277,3 +277,22 @@ def test_a_second_delivery_of_an_exports_task_leaves_it_alone(db, settings, tmp_
                                               status=RecommendationExport.Status.RUNNING)
     assert batch.export_run(job).status == RecommendationExport.Status.RUNNING
     assert list(tmp_path.iterdir()) == []  # nothing computed, nothing written
+
+
+def test_an_export_deleted_while_it_is_written_leaves_no_file(shoppers, settings, tmp_path, monkeypatch):
+    """Staff deleted it, or an account it names was erased, while the worker wrote it."""
+    from recommender.models import RecommendationExport
+
+    settings.RECSYS_EXPORT_DIR = tmp_path
+    job = batch.export_queue([u.pk for u in shoppers], by=None, base_url="")
+    real = serving.feed_fresh
+
+    def erase_midway(user, k, context):
+        if user == shoppers[1]:
+            User.objects.filter(pk=user.pk).delete()  # the erasure deletes the exports naming them
+        return real(user, k, context)
+
+    monkeypatch.setattr(serving, "feed_fresh", erase_midway)
+    batch.export_run(job)
+    assert not RecommendationExport.objects.exists()  # not saved back into being
+    assert list(tmp_path.iterdir()) == []
