@@ -118,6 +118,22 @@ def staff_client(db, client):
     return client
 
 
+@pytest.fixture
+def broker_down():
+    """The Celery app pointed at a broker that does not exist (a real connection failure)."""
+    from recsite.celery import app
+
+    def reset(url: str) -> None:
+        app.conf.broker_url = url
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    old = app.conf.broker_url
+    reset("redis+socket:///nonexistent/recsite-broker.sock")
+    yield
+    reset(old)
+
+
 @pytest.fixture(scope="session")
 def _ml100k_session(django_db_setup, django_db_blocker, ml_wheel):
     with django_db_blocker.unblock():

@@ -155,22 +155,6 @@ def test_admin_model_version_activate_and_roll_back(trained_model, staff_client)
     assert not ModelVersion.objects.filter(pk=older.pk).exists()  # an older one can go
 
 
-@pytest.fixture
-def broker_down():
-    """The Celery app pointed at a broker that does not exist (a real connection failure)."""
-    from recsite.celery import app
-
-    def reset(url: str) -> None:
-        app.conf.broker_url = url
-        app._pool = None
-        app.amqp._producer_pool = None
-
-    old = app.conf.broker_url
-    reset("redis+socket:///nonexistent/recsite-broker.sock")
-    yield
-    reset(old)
-
-
 def test_starting_an_audit_with_the_broker_down_says_so(staff_client, broker_down):
     response = staff_client.post(reverse("admin:recommender_auditrun_run"), {"sample": "20", "k": "10"}, follow=True)
     assert response.status_code == 200

@@ -296,3 +296,15 @@ def test_an_export_deleted_while_it_is_written_leaves_no_file(shoppers, settings
     batch.export_run(job)
     assert not RecommendationExport.objects.exists()  # not saved back into being
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_export_with_the_broker_down_says_so_and_leaves_nothing(db, staff_client, broker_down, monkeypatch):
+    from recommender import admin as recommender_admin
+    from recommender.models import RecommendationExport
+
+    shoppers = [User.objects.create_user(f"shopper{n}") for n in range(3)]
+    monkeypatch.setattr(recommender_admin, "DOWNLOAD_MAX", 2)
+    response = staff_client.post(reverse("admin:auth_user_changelist"), {
+        "action": "download_recommendations", "_selected_action": [s.pk for s in shoppers]}, follow=True)
+    assert "Export not started: the task queue is unreachable." in response.content.decode()
+    assert not RecommendationExport.objects.exists()
