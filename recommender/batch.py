@@ -34,9 +34,10 @@ from django.utils import timezone
 from catalog.models import Profile
 from recommender import serving
 from recommender.models import RecommendationExport
+from recommender.selectors import MAILED
 from recommender.serving import FeedContext, Recommendation, Row
 
-SOURCE = "batch"  # the tracking row of a mailed list's links
+SOURCE = MAILED  # the tracking row of a mailed list's links
 EXPORT_KEEP_DAYS = 7  # the admin's export files are personal data: deleted this many days old
 PROGRESS_SECONDS = 2.0  # how often a worker's export records how far it got
 FORMATS = ("csv", "jsonl")

@@ -46,11 +46,12 @@ ITEM_SEARCH_VECTOR = SearchVector("title", weight="A", config=SEARCH_CONFIG) + S
 
 
 # the storefront's and the API's rows, by the key their cards' tracking carries (``src``)
+MAILED = "batch"  # the row (tracking src) of a mailed list's links: recommender.batch
 ROW_NAMES = {
     "for_you": "Recommended for you", "because_viewed": "Because you viewed …", "trending": "Trending now",
     "new": "New arrivals", "similar": "Similar movies", "also_liked": "People who liked this also liked",
     "with_cart": "Goes well with your cart", "with_list": "More like your list",
-    "batch": "Mailed lists (manage.py recommend)",
+    MAILED: "Mailed lists (manage.py recommend)",
 }
 EXPOSURE_DAYS = 30
 
@@ -132,7 +133,7 @@ class MailingResult:
 def mailing_results(*, days: int = MAILING_DAYS) -> list[MailingResult]:
     """Per mailing (the ``batch`` links of ``manage.py recommend`` and the admin's exports), the
     clicks of its links in the last ``days`` and the purchases that followed them, the latest first."""
-    clicks = Event.objects.filter(kind=EventKind.CLICK, context__src="batch",
+    clicks = Event.objects.filter(kind=EventKind.CLICK, context__src=MAILED,
                                   created_at__gte=timezone.now() - timedelta(days=days))
     same_buyer = Q(user=OuterRef("user"), user__isnull=False) | (
         Q(session_key=OuterRef("session_key")) & ~Q(session_key=""))
