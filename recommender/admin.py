@@ -34,7 +34,15 @@ from recommender.diagnosis import REACH_SAMPLE, VERDICTS, reach, storefront_feed
 from recommender.embedding import enqueue
 from recommender.encoder import model_name
 from recommender.experiments import experiment_results, experiment_save
-from recommender.models import AuditRun, Experiment, ItemEmbedding, ModelVersion, Promotion, RecommendationExport
+from recommender.models import (
+    STALLED_AFTER,
+    AuditRun,
+    Experiment,
+    ItemEmbedding,
+    ModelVersion,
+    Promotion,
+    RecommendationExport,
+)
 from recommender.promotions import promotion_status
 from recommender.selectors import (
     BOUGHT_WITHIN,
@@ -694,15 +702,53 @@ class RecommendationExportAdmin(WorkRecordAdmin):
     download needs ``auth.view_user`` too; they are deleted after ``batch.EXPORT_KEEP_DAYS``
     days, and with any account they name."""
 
-    list_display = ("export", "created", "created_by", "status", "progress", "download")
+    list_display = ("export", "created", "created_by", "state", "progress", "download")
     list_filter = ("status",)
-    readonly_fields = ("created_at", "finished_at", "created_by", "status", "progress", "recommendations",
-                       "not_personalized", "k", "campaign", "base_url", "download", "error")
-    exclude = ("user_ids", "done", "total", "file_name")
+    readonly_fields = ("created_at", "finished_at", "created_by", "state", "progress", "progress_at",
+                       "recommendations", "not_personalized", "k", "campaign", "base_url", "download", "error")
+    exclude = ("user_ids", "done", "total", "file_name", "status")
+    actions = ["start_again"]
 
     @admin.display(description="export", ordering="pk")
     def export(self, obj: RecommendationExport) -> str:
         return f"#{obj.pk}"
+
+    @admin.display(description="status", ordering="status")
+    def state(self, obj: RecommendationExport) -> str:
+        if obj.stalled:
+            return format_html("stalled: no progress since {}", date_over_time(obj.progress_at))
+        return obj.get_status_display()
+
+    def has_restart_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("recommender.add_recommendationexport")
+
+    @admin.action(description="Start again (failed or stalled exports)", permissions=["restart"])
+    def start_again(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """A failed export, or one whose worker was stopped midway, written again from the start
+        by a worker (the same accounts, campaign and links)."""
+        from recommender.tasks import export
+
+        started = []
+        for job in queryset.order_by("pk"):
+            if not batch.export_restart(job):
+                continue
+            try:
+                export.delay(job.pk)
+            except OperationalError:  # the broker is down: the export stays failed, and says why
+                RecommendationExport.objects.filter(pk=job.pk).update(
+                    status=RecommendationExport.Status.FAILED, finished_at=timezone.now(),
+                    error="Not started again: the task queue was unreachable.")
+                self.message_user(request, "Not started again: the task queue is unreachable. Try again shortly.",
+                                  messages.ERROR)
+                return
+            started.append(f"#{job.pk}")
+        skipped = queryset.count() - len(started)
+        if started:
+            self.message_user(request, f"Started again: {', '.join(started)}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"{skipped} left alone: only a failed export, or a running one without "
+                                       f"progress for {STALLED_AFTER.seconds // 60} minutes, starts again.",
+                              messages.WARNING)
 
     @admin.display(description="shoppers")
     def progress(self, obj: RecommendationExport) -> str:

@@ -28,12 +28,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from catalog.models import Profile
 from recommender import serving
-from recommender.models import RecommendationExport
+from recommender.models import STALLED_AFTER, RecommendationExport
 from recommender.selectors import MAILED
 from recommender.serving import FeedContext, Recommendation, Row
 
@@ -174,7 +174,7 @@ def export_run(job: RecommendationExport) -> RecommendationExport:
     seconds, then its counts; or its error, re-raised for the worker's log. An export that is
     not pending (a second delivery of its task) is left as it is."""
     if not RecommendationExport.objects.filter(pk=job.pk, status=RecommendationExport.Status.PENDING).update(
-            status=RecommendationExport.Status.RUNNING):
+            status=RecommendationExport.Status.RUNNING, progress_at=timezone.now()):
         return job
     job.status = RecommendationExport.Status.RUNNING
     done, last = 0, time.monotonic()
@@ -183,7 +183,7 @@ def export_run(job: RecommendationExport) -> RecommendationExport:
         nonlocal done, last
         done += n
         if time.monotonic() - last >= PROGRESS_SECONDS:
-            RecommendationExport.objects.filter(pk=job.pk).update(done=done)
+            RecommendationExport.objects.filter(pk=job.pk).update(done=done, progress_at=timezone.now())
             last = time.monotonic()
 
     def record(**fields: object) -> bool:  # False: the export was deleted meanwhile (by staff, by an erasure)
@@ -205,6 +205,15 @@ def export_run(job: RecommendationExport) -> RecommendationExport:
                   finished_at=timezone.now()):
         export_path(job).unlink()  # its row went while it was written: so does the file (it may name an erased shopper)
     return job
+
+
+def export_restart(job: RecommendationExport) -> bool:
+    """Make a failed or stalled export (see ``RecommendationExport.stalled``) pending again, from
+    the start, for the caller to queue; False when it is neither (any more)."""
+    restartable = Q(status=RecommendationExport.Status.FAILED) | Q(
+        status=RecommendationExport.Status.RUNNING, progress_at__lt=timezone.now() - STALLED_AFTER)
+    return bool(RecommendationExport.objects.filter(restartable, pk=job.pk).update(
+        status=RecommendationExport.Status.PENDING, done=0, progress_at=None, error="", finished_at=None))
 
 
 def export_file_delete(job: RecommendationExport) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -192,6 +194,10 @@ class Promotion(models.Model):
             raise ValidationError({"ends_at": "The end must come after the start."})
 
 
+# a running export records its progress every few seconds: this long without, its worker was stopped
+STALLED_AFTER = timedelta(minutes=10)
+
+
 class RecommendationExport(models.Model):
     """Shoppers' recommendations written by a worker to a CSV file under
     ``RECSYS_EXPORT_DIR`` for a mailing: what ``manage.py recommend`` writes, started from the
@@ -210,6 +216,8 @@ class RecommendationExport(models.Model):
     campaign = models.CharField(max_length=64, help_text="Named in each link's click tracking (rid).")
     base_url = models.CharField("links to", max_length=200, blank=True)
     done = models.PositiveIntegerField(default=0, help_text="Shoppers written so far.")
+    progress_at = models.DateTimeField("last progress", null=True, blank=True,
+                                       help_text="When the worker last recorded how far it got.")
     recommendations = models.PositiveIntegerField(default=0)
     not_personalized = models.PositiveIntegerField("with personalization off", default=0,
                                                    help_text="Shoppers given the popular films.")
@@ -221,3 +229,10 @@ class RecommendationExport(models.Model):
 
     def __str__(self) -> str:
         return f"Export #{self.pk} ({self.status}, {self.created_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def stalled(self) -> bool:
+        """Running, but no progress recorded for ``STALLED_AFTER``: its worker was stopped (the
+        task is acknowledged on receipt, so no other worker takes it up)."""
+        return (self.status == self.Status.RUNNING and self.progress_at is not None
+                and self.progress_at < timezone.now() - STALLED_AFTER)

@@ -23,14 +23,16 @@ def test_a_worker_writes_the_recommendations_of_more_accounts_than_a_download_co
     import csv
     import io
     import time
+    from datetime import timedelta
 
     from django.contrib.auth.models import Permission, User
     from django.urls import reverse
+    from django.utils import timezone
 
     from catalog import services
     from recommender import admin as recommender_admin
     from recommender import batch
-    from recommender.models import RecommendationExport
+    from recommender.models import STALLED_AFTER, RecommendationExport
     from recommender.privacy import user_erase
 
     films = [services.item_create(title=f"Film {n}", year=1990 + n, genres=["Drama"]) for n in range(8)]
@@ -48,11 +50,14 @@ def test_a_worker_writes_the_recommendations_of_more_accounts_than_a_download_co
     assert "3 active accounts: a worker is writing their recommendations." in response.content.decode()
     assert job.user_ids == [s.pk for s in shoppers] and job.total == 3 and job.base_url == "http://testserver/"
 
-    deadline = time.monotonic() + 90
-    while job.status in (job.Status.PENDING, job.Status.RUNNING) and time.monotonic() < deadline:
-        time.sleep(0.2)
-        job.refresh_from_db()
-    assert (job.status, job.done, job.error) == (job.Status.DONE, 3, "")
+    def finished(job: RecommendationExport) -> RecommendationExport:
+        deadline = time.monotonic() + 90
+        while job.status in (job.Status.PENDING, job.Status.RUNNING) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            job.refresh_from_db()
+        return job
+
+    assert (finished(job).status, job.done, job.error) == (job.Status.DONE, 3, "")
     page = client.get(reverse("admin:recommender_recommendationexport_changelist")).content.decode()
     assert job.file_name in page and "Download CSV" in page
     download = client.get(reverse("admin:recommender_recommendationexport_download", args=[job.pk]))
@@ -65,13 +70,25 @@ def test_a_worker_writes_the_recommendations_of_more_accounts_than_a_download_co
     rows = list(csv.DictReader(io.StringIO(written)))
     assert len(rows) == job.recommendations == 3 * len(films)  # no model yet: the popular films, all of them
 
+    # a worker stopped midway left an export running: staff start it again, a worker writes it
+    stopped = batch.export_queue([s.pk for s in shoppers], by=None, base_url="http://testserver/")
+    RecommendationExport.objects.filter(pk=stopped.pk).update(
+        status=RecommendationExport.Status.RUNNING, done=1,
+        progress_at=timezone.now() - STALLED_AFTER - timedelta(seconds=1))
+    changelist = reverse("admin:recommender_recommendationexport_changelist")
+    response = client.post(changelist, {"action": "start_again", "_selected_action": [stopped.pk]}, follow=True)
+    assert f"Started again: #{stopped.pk}." in response.content.decode()
+    stopped.refresh_from_db()
+    assert (finished(stopped).status, stopped.done, stopped.recommendations) == (stopped.Status.DONE, 3,
+                                                                                 job.recommendations)
+
     # the download names shoppers: the accounts' view permission too
     clerk = User.objects.create_user("clerk", password="clerk-password-2026", is_staff=True)
     clerk.user_permissions.add(Permission.objects.get(codename="view_recommendationexport"))
     client.login(username="clerk", password="clerk-password-2026")
     assert client.get(reverse("admin:recommender_recommendationexport_download", args=[job.pk])).status_code == 403
 
-    path = batch.export_path(job)
-    assert path.exists()
+    paths = [batch.export_path(job), batch.export_path(stopped)]
+    assert all(path.exists() for path in paths)
     user_erase(user=shoppers[1])
-    assert not RecommendationExport.objects.exists() and not path.exists()
+    assert not RecommendationExport.objects.exists() and not any(path.exists() for path in paths)

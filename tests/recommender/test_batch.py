@@ -308,3 +308,67 @@ def test_an_export_with_the_broker_down_says_so_and_leaves_nothing(db, staff_cli
         "action": "download_recommendations", "_selected_action": [s.pk for s in shoppers]}, follow=True)
     assert "Export not started: the task queue is unreachable." in response.content.decode()
     assert not RecommendationExport.objects.exists()
+
+
+def _exports_in_each_state() -> dict[str, object]:
+    """An export in each state a worker leaves it in, by name."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from recommender.models import STALLED_AFTER, RecommendationExport
+
+    Status, now = RecommendationExport.Status, timezone.now()
+    states = {
+        "failed": {"status": Status.FAILED, "error": "disk full", "done": 5, "finished_at": now},
+        "stalled": {"status": Status.RUNNING, "done": 5, "progress_at": now - STALLED_AFTER - timedelta(seconds=5)},
+        "running": {"status": Status.RUNNING, "done": 5, "progress_at": now - STALLED_AFTER + timedelta(minutes=1)},
+        "pending": {"status": Status.PENDING},
+        "done": {"status": Status.DONE, "done": 5, "finished_at": now},
+    }
+    return {name: RecommendationExport.objects.create(user_ids=[1], total=5, campaign=f"export-{name}", **fields)
+            for name, fields in states.items()}
+
+
+def test_only_a_failed_or_stalled_export_starts_again_from_the_beginning(db):
+    """A worker stopped midway leaves its export running (its task was acknowledged on receipt):
+    ten minutes without progress, it reads "stalled" and may start again; a live one may not."""
+    exports = _exports_in_each_state()
+    assert [name for name, job in exports.items() if job.stalled] == ["stalled"]
+    assert {name: batch.export_restart(job) for name, job in exports.items()} == {
+        "failed": True, "stalled": True, "running": False, "pending": False, "done": False}
+    for name, job in exports.items():
+        job.refresh_from_db()
+        if name in ("failed", "stalled"):
+            assert (job.status, job.done, job.error, job.progress_at, job.finished_at) == (
+                job.Status.PENDING, 0, "", None, None)
+        else:
+            assert job.status == {"running": job.Status.RUNNING, "pending": job.Status.PENDING,
+                                  "done": job.Status.DONE}[name]
+    assert not batch.export_restart(exports["failed"])  # already pending: a second click queues nothing
+
+
+def test_the_exports_list_names_a_stalled_export_and_a_dead_broker_leaves_it_failed(db, staff_client, broker_down):
+    exports = _exports_in_each_state()
+    changelist = reverse("admin:recommender_recommendationexport_changelist")
+    page = staff_client.get(changelist).content.decode()
+    assert page.count("stalled: no progress since") == 1
+    response = staff_client.post(changelist, {"action": "start_again", "_selected_action": [exports["stalled"].pk]},
+                                 follow=True)
+    assert "Not started again: the task queue is unreachable." in response.content.decode()
+    exports["stalled"].refresh_from_db()
+    assert (exports["stalled"].status, exports["stalled"].error) == (
+        exports["stalled"].Status.FAILED, "Not started again: the task queue was unreachable.")
+
+
+def test_starting_exports_again_needs_the_permission_to_add_them(db, client):
+    _exports_in_each_state()  # a list with rows offers its actions
+    clerk = User.objects.create_user("clerk", password="clerk-password-2026", is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_recommendationexport"),
+                               Permission.objects.get(codename="delete_recommendationexport"))
+    client.login(username="clerk", password="clerk-password-2026")
+    page = client.get(reverse("admin:recommender_recommendationexport_changelist")).content.decode()
+    assert 'value="delete_selected"' in page and 'value="start_again"' not in page
+    clerk.user_permissions.add(Permission.objects.get(codename="add_recommendationexport"))
+    page = client.get(reverse("admin:recommender_recommendationexport_changelist")).content.decode()
+    assert 'value="start_again"' in page
