@@ -15,6 +15,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -188,12 +189,33 @@ def password_saved(sender: type, instance: AbstractBaseUser, created: bool, **kw
         api_tokens_revoke(user=instance)
 
 
+VISIT_KEY = "recsite_visit"  # session data: the key events were recorded under (signing in changes the key)
+
+
 def session_key_of(session: SessionBase) -> str:
     """The session's key for events, saving a first-time visitor's session to get one. Call it
-    before a transaction: rolled back, the save would take the row the new cookie names."""
+    before a transaction: rolled back, the save would take the row the new cookie names. The
+    key is kept in the session's data too, where a sign-in finds it (:func:`visit_claim_on_login`)."""
     if not session.session_key:
         session.save()
-    return session.session_key or ""
+    key = session.session_key or ""
+    if key and session.get(VISIT_KEY) != key:
+        session[VISIT_KEY] = key
+    return key
+
+
+def visit_claim_on_login(sender: Any, request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any) -> None:
+    """``user_logged_in`` receiver: what the shopper did in this browser session before signing
+    in (views, clicks, cart adds, "not interested"...) becomes the account's, as the cart does.
+    Django gives a signed-in session a new key, so without this the feed would forget those
+    actions, a mailed link clicked before signing in would not be credited with the purchase
+    that followed, and the account's export and erasure would miss them. Impressions stay the
+    session's (what was shown, not what the shopper did): an erasure deletes them with the
+    session, as it deletes every session the account's events name."""
+    session = getattr(request, "session", None)
+    visit = session.pop(VISIT_KEY, "") if session is not None else ""
+    if visit and visit != session.session_key:
+        Event.objects.filter(user=None, session_key=visit).exclude(kind=EventKind.IMPRESSION).update(user=user)
 
 
 def event_record(
