@@ -115,6 +115,9 @@ class NamedDeleteFormSet(BaseInlineFormSet):
             form.fields["DELETE"].widget.attrs["aria-label"] = f"Delete {form.instance}"
 
 
+AUTOCOMPLETE_NAMES = "js/admin-autocomplete-names.js"  # names autocomplete fields' search boxes (select2 does not)
+
+
 class PlainRowsInline(admin.TabularInline):
     """A tabular inline without the heading line Django puts above each saved row (the row's
     ``str``), which repeats what the columns show."""
@@ -140,6 +143,9 @@ class ItemRelationInline(PlainRowsInline):
     autocomplete_fields = ("entity",)
     show_change_link = False
     _shared: dict[tuple[str, int], selectors.SharedItems] | None = None  # an inline serves one request
+
+    class Media:
+        js = [AUTOCOMPLETE_NAMES]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).select_related("item", "entity")  # (each row is headed by its str)

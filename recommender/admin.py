@@ -26,7 +26,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
-from catalog.admin import AccountAdmin, ItemAdmin, LabelledDateTimes, date_over_time
+from catalog.admin import AUTOCOMPLETE_NAMES, AccountAdmin, ItemAdmin, LabelledDateTimes, date_over_time
 from catalog.models import EventKind, Item, Review, id_from_text, tagged_events
 from recommender import batch, charts
 from recommender.audits import audit_create
@@ -562,6 +562,9 @@ class PromotionAdmin(LabelledDateTimes, admin.ModelAdmin):
     autocomplete_fields = ("items",)
     fields = ("name", "items", "position", "starts_at", "ends_at", "is_active", "results")
     readonly_fields = ("results",)
+
+    class Media:
+        js = [AUTOCOMPLETE_NAMES]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).annotate(film_count=Count("items"))
