@@ -36,6 +36,8 @@ def test_signing_in_claims_the_visits_actions_and_a_mailed_click_earns_the_purch
     assert sorted((e.kind, e.item_id) for e in mine) == sorted(
         [("click", films[0].pk), ("view", films[0].pk), ("view", films[1].pk)])
     assert {e.session_key for e in mine} == {visit}
+    history = browser.get(reverse("history")).content.decode()  # the shopper sees them, and may stop their use
+    assert "Claim Film 0" in history and "Claim Film 1" in history and "Claim Film 2" not in history
     # what was shown, not done, stays the session's; the other browser's and the stranger's stay theirs
     assert Event.objects.get(item__in=films, kind=EventKind.IMPRESSION).user is None
     assert Event.objects.filter(item__in=films, user=None, kind=EventKind.VIEW).exclude(session_key=visit).count() == 1
