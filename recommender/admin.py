@@ -29,6 +29,8 @@ from kombu.exceptions import OperationalError
 from catalog.admin import AUTOCOMPLETE_NAMES, AccountAdmin, ItemAdmin, LabelledDateTimes, date_over_time
 from catalog.models import EventKind, Item, Review, id_from_text, tagged_events
 from recommender import batch, charts
+from recommender.audience import AUDIENCE_MAX, audience
+from recommender.audience import write_csv as write_audience_csv
 from recommender.audits import audit_create
 from recommender.diagnosis import REACH_SAMPLE, VERDICTS, reach, storefront_feed, why_not
 from recommender.embedding import enqueue
@@ -98,6 +100,10 @@ class EmbeddingStatusFilter(admin.SimpleListFilter):
         return queryset.filter(embedding_status=self.value()) if self.value() else queryset
 
 
+class AudienceForm(forms.Form):
+    limit = forms.IntegerField(label="Shoppers", min_value=1, max_value=AUDIENCE_MAX, initial=50)
+
+
 admin.site.unregister(Item)
 
 
@@ -129,22 +135,46 @@ class ItemWithEmbeddingAdmin(ItemAdmin):
     def get_urls(self) -> list:
         return [
             path("<path:object_id>/reach/", self.admin_site.admin_view(self.reach_view), name="catalog_item_reach"),
+            path("<path:object_id>/audience/", self.admin_site.admin_view(self.audience_view),
+                 name="catalog_item_audience"),
             *super().get_urls(),
         ]
 
-    def reach_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """The film's place in the storefront feeds of a sample of shoppers, and why."""
+    def _named_shoppers_item(self, request: HttpRequest, object_id: str) -> Item:
+        """The item of a page that names shoppers: it needs the accounts' view permission too."""
         item = self.get_object(request, unquote(object_id))
         if item is None:
             raise Http404("No such item")
         if not (self.has_view_permission(request, item) and request.user.has_perm("auth.view_user")):
-            raise PermissionDenied  # it names shoppers
+            raise PermissionDenied
+        return item
+
+    def reach_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The film's place in the storefront feeds of a sample of shoppers, and why."""
+        item = self._named_shoppers_item(request, object_id)
         found = reach(item)
         return TemplateResponse(request, "admin/catalog/item/reach.html", {
             **self.admin_site.each_context(request), "opts": self.opts, "original": item,
             "title": f"Reach of {item.display_title}", "reach": found, "row_size": ROW_SIZE,
             "verdicts": [(v, n, VERDICTS[v]) for v, n in found.verdicts],
         })
+
+    def audience_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The shoppers most likely to want the film (:mod:`recommender.audience`), on the page
+        or as CSV for a mailing about it, its links tracked as ``audience-<item>-<date>``."""
+        item = self._named_shoppers_item(request, object_id)
+        form = AudienceForm(request.GET or None)
+        limit = form.cleaned_data["limit"] if form.is_valid() else AudienceForm.base_fields["limit"].initial
+        campaign = f"audience-{item.pk}-{timezone.localdate():%Y%m%d}"
+        found = audience(item, limit=limit, campaign=campaign) if form.is_valid() or not request.GET else None
+        if found is not None and request.GET.get("format") == "csv":
+            response = HttpResponse(content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="{campaign}.csv"'
+            write_audience_csv(found, response, base_url=request.build_absolute_uri("/"))
+            return response
+        return TemplateResponse(request, "admin/catalog/item/audience.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "original": item, "form": form,
+            "title": f"Shoppers for {item.display_title}", "audience": found, "limit": limit, "campaign": campaign})
 
     @admin.display(description=f"shown in recommendations ({EXPOSURE_DAYS} days)")
     def exposure(self, obj: Item) -> str:
@@ -154,7 +184,9 @@ class ItemWithEmbeddingAdmin(ItemAdmin):
             return "–"
         seen = item_exposure(obj)
         why = format_html('<p><a href="{}">Why is it shown, or not? Its place in {} shoppers\u2019 feeds now</a> '
-                          '(a few seconds)</p>', reverse("admin:catalog_item_reach", args=[obj.pk]), REACH_SAMPLE)
+                          '(a few seconds)</p><p><a href="{}">Who would want it most? The shoppers for this film</a> '
+                          '(for a mailing about it)</p>', reverse("admin:catalog_item_reach", args=[obj.pk]),
+                          REACH_SAMPLE, reverse("admin:catalog_item_audience", args=[obj.pk]))
         if not seen.rows:
             return format_html("<p>Not shown in any recommendation row in the last {} days.</p>{}", seen.days, why)
         summary = (format_html("Shown {}, clicked {} (click-through {}); last shown {}.", _times(seen.impressions),

@@ -891,6 +891,16 @@ def predicted_rating(user: AbstractBaseUser | None, item: Item, context: FeedCon
     return RatingPrediction(explanations.predicted_stars(component, state.profile.events, idx), given)
 
 
+def card_for(user: AbstractBaseUser, item: Item, model: Any, context: FeedContext) -> Recommendation:
+    """``item`` as a card of ``user``'s feed would show it now: scored from their live history
+    and explained from those contributions (the sentence and evidence their feed would give it),
+    whether or not the feed would show it. ``item`` must be known to ``model``."""
+    state = _user_state(user, context, model)
+    score = float(model.score(state.profile, [model.index_of_pk[item.pk]])[0])
+    [card] = explanations.explain(model, state, [(item, score)], context=context)
+    return card
+
+
 def _anonymous() -> LiveUser:
     return LiveUser(LiveProfile(), set(), set(), {}, [])
 

@@ -398,6 +398,32 @@ class Hybrid(Recommender):
                 out_scores[start + r, :len(idx)] = scores
         return out, out_scores
 
+    def item_audience(self, item: int, users: np.ndarray | None = None, batch_size: int = 256
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where ``item`` stands for each trained user (all by default): (users, ranks, scores)
+        of those who do not have it in their history. The rank is 1 + how many of the user's
+        candidates (the pool :meth:`recommend` ranks) score above it: the place it would take in
+        their list. The scores are :meth:`score`'s; batches as :meth:`recommend_users`."""
+        users = np.arange(self.data.n_users) if users is None else np.asarray(users, dtype=np.int64)
+        batch_size = min(batch_size, self._users_per_batch())
+        ranks = np.zeros(len(users), dtype=np.int64)
+        scores = np.full(len(users), np.nan)
+        for start in range(0, len(users), batch_size):
+            chunk = [int(u) for u in users[start:start + batch_size]]
+            batch, _ = self._features(chunk, [self.data.history(u) for u in chunk], None,
+                                      also=np.array([item], dtype=np.int64))
+            predicted = self.ranker.predict(batch.features)
+            is_item = batch.items == item
+            own = np.full(len(chunk), np.nan)
+            own[batch.rows[is_item]] = predicted[is_item]
+            rivals = batch.pool & ~is_item
+            above = np.zeros(len(chunk), dtype=np.int64)
+            np.add.at(above, batch.rows[rivals], predicted[rivals] > own[batch.rows[rivals]])
+            ranks[start:start + len(chunk)] = above + 1
+            scores[start:start + len(chunk)] = own
+        keep = np.isfinite(scores)
+        return users[keep], ranks[keep], scores[keep]
+
     def score_new_items(self, user_or_history: UserRef, values: Sequence[float] | np.ndarray,
                         ranked_scores: np.ndarray, signal: str = "content") -> np.ndarray:
         """Scores, on the ranker's scale, of items newer than the model, from one component's
@@ -449,33 +475,6 @@ class Hybrid(Recommender):
             signal = SIGNAL_OF_FEATURE.get(name, name.rsplit("_", 1)[0])
             signals[signal] = signals.get(signal, 0.0) + float(value)
         return signals
-
-
-    def explain(self, user_or_history: UserRef, item: int, *, titles: dict[int, str] | None = None,
-                genres: dict[int, list[str]] | None = None, entity_names: dict[str, str] | None = None,
-                anchors_per_signal: int = 3) -> dict[str, Any]:
-        """Structured explanation + sentence for ``item`` (see :func:`.explain.build_explanation`)."""
-        from .explain import build_explanation
-
-        events = resolve_history(self.data, user_or_history)
-        contributions = self.signal_contributions(user_or_history, item)
-        anchors = {}
-        for name, comp in self.components.items():
-            if events and hasattr(comp, "contributions"):
-                ranked = sorted(comp.contributions(events, item).items(), key=lambda kv: -kv[1])
-                anchors[name] = [(i, c) for i, c in ranked[:anchors_per_signal] if c > 0]
-        session = [e[0] for e in events[-anchors_per_signal:]][::-1]
-        if session:
-            anchors["session"] = [(i, 1.0) for i in session]
-        kg = self.components.get("kg")
-        links = kg.shared_entities(events, item) if kg is not None and events else []
-        overlap: list[str] = []
-        if genres is not None:
-            liked = {g for i, r, _t in events for g in genres.get(i, ())}
-            overlap = [g for g in genres.get(item, ()) if g in liked]
-        return build_explanation(item, contributions, titles=titles, anchors=anchors,
-                                 ratings={i: r for i, r, _t in events}, kg_links=links,
-                                 entity_names=entity_names, genre_overlap=overlap)
 
 
 def _labelled_groups(batch: _Batch, users: np.ndarray, validation: sp.csr_matrix, known: sp.csr_matrix

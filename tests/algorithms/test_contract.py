@@ -201,6 +201,30 @@ def test_the_hybrid_scores_extra_items_in_its_pass_without_ranking_them(fitted, 
     np.testing.assert_allclose(cold, hybrid.score(Profile(), outside), rtol=1e-5, atol=1e-6)
 
 
+def test_an_items_audience_is_where_it_stands_in_each_users_list(fitted, tiny, monkeypatch) -> None:
+    """``item_audience``: for each user without the item, its place among their candidates and
+    its score, as ``recommend`` and ``score`` give them, in batches or not."""
+    hybrid = fitted["hybrid"]
+    monkeypatch.setattr(hybrid, "candidates_per_generator", 3)  # a pool smaller than the catalogue
+    data = tiny[0]
+    item = 5
+    users, ranks, scores = hybrid.item_audience(item, batch_size=7)
+    owners = {u for u in range(data.n_users) if item in {e[0] for e in data.history(u)}}
+    assert owners and set(users.tolist()) == set(range(data.n_users)) - owners
+    in_pool = 0
+    for user, rank, score in zip(users, ranks, scores, strict=True):
+        np.testing.assert_allclose(score, hybrid.score(int(user), [item])[0], rtol=1e-5, atol=1e-6)
+        idx, _ = hybrid.recommend(int(user), k=data.n_items)
+        if item in idx.tolist():  # in the pool: its position there
+            in_pool += 1
+            assert rank == idx.tolist().index(item) + 1
+        else:  # outside: after every candidate that scores above it
+            assert rank == 1 + int(np.sum(hybrid.score(int(user), idx) > score))
+    assert 0 < in_pool < len(users)
+    again = hybrid.item_audience(item, users=users[::-1])
+    np.testing.assert_array_equal(again[1], ranks[::-1])
+
+
 @pytest.mark.parametrize("name", ["ease", "itemknn", "tknn", "userknn", "als"])
 def test_frozen_copy_reuses_tuned_hyper_parameters(name: str, fitted, tiny) -> None:
     model = fitted[name]

@@ -1,0 +1,117 @@
+"""A film's audience (the item admin's "Shoppers for this film"): the shoppers it would stand
+highest for, on real MovieLens-100K with the trained model, with their feeds' reasons."""
+
+from __future__ import annotations
+
+import csv
+import io
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from catalog import services
+from catalog.models import EventKind, Item
+from recommender import serving
+from recommender.audience import CSV_COLUMNS, audience
+from recommender.selectors import mailing_results
+
+
+@pytest.fixture
+def film(trained_model) -> Item:
+    return Item.objects.get(title="Contact", year=1997)  # 509 of 943 rated it: 434 to weigh
+
+
+def test_a_films_shoppers_are_those_it_stands_highest_for_each_with_their_feeds_reason(film):
+    found = audience(film, limit=40, campaign="contact-mail")
+    _version, model = serving.active_model()
+    raters = set(film.reviews.values_list("user_id", flat=True))
+    assert found.weighed == 943 - len(raters) and found.left_out == 0 and not found.note
+    assert len(found.fans) == 40 and not raters & {fan.user.pk for fan in found}
+    order = [(fan.rank, -fan.score) for fan in found]
+    assert order == sorted(order) and found.fans[0].rank == 1
+    idx = model.index_of_pk[film.pk]
+    for fan in found.fans[:5]:
+        # the rank is the model's: the film is that far down the shopper's list as trained
+        trained = model.data.user_ids.index(str(fan.user.pk))
+        listed, _ = model.recommend(trained, k=fan.rank)
+        assert idx not in listed[: fan.rank - 1].tolist()
+        # the card is the film as the shopper's feed would explain it now, its link a mailing's
+        card = fan.card
+        assert card.item == film and card.sentence.startswith("Because you")
+        assert sum(card.contributions.values()) == pytest.approx(card.score, abs=1e-3)
+        link = parse_qs(urlsplit(card.href).query)
+        assert link["src"] == ["batch"] and link["rid"] == ["contact-mail"] and link["pos"] == ["1"]
+
+
+def test_shoppers_who_have_the_film_or_turned_it_down_since_are_left_out_at_once(film):
+    fans = [fan.user for fan in audience(film, limit=6)]
+    services.review_save(user=fans[0], item=film, rating=4)
+    services.event_record(item=film, kind=EventKind.PURCHASE, user=fans[1])
+    services.event_record(item=film, kind=EventKind.NOT_INTERESTED, user=fans[2])
+    services.event_record(item=film, kind=EventKind.NOT_INTERESTED, user=fans[3])
+    services.event_record(item=film, kind=EventKind.SHOW_AGAIN, user=fans[3])  # took it back
+    services.profile_update(user=fans[4], personalization_opt_out=True)
+    User.objects.filter(pk=fans[5].pk).update(is_staff=True)
+    after = audience(film, limit=6)
+    listed = [fan.user for fan in after]
+    assert not set(listed) & {fans[0], fans[1], fans[2], fans[4], fans[5]}
+    assert fans[3] in listed and after.left_out == 5
+
+
+def test_a_film_the_model_does_not_know_yet_says_so(trained_model):
+    new = services.item_create(title="Brand New Film", year=2026, genres=["Drama"])
+    found = audience(new)
+    assert found.fans == [] and "newer than the model" in found.note
+    Item.objects.filter(pk=new.pk).update(is_active=False)
+    assert audience(Item.objects.get(pk=new.pk)).note == "The film is not on sale."
+
+
+def test_staff_list_and_download_a_films_shoppers_whose_clicks_count_as_a_mailing(film, staff_client):
+    page = reverse("admin:catalog_item_audience", args=[film.pk])
+    html = staff_client.get(page, {"limit": 12}).content.decode()
+    first = audience(film, limit=12).fans
+    assert html.count('<td class="why">') == 12 and first[0].user.username in html
+    assert reverse("admin:catalog_item_audience", args=[film.pk]) in staff_client.get(
+        reverse("admin:catalog_item_change", args=[film.pk])).content.decode()  # linked from the item page
+    download = staff_client.get(page, {"limit": 12, "format": "csv"})
+    campaign = f"audience-{film.pk}-{timezone.localdate():%Y%m%d}"
+    assert download["Content-Disposition"] == f'attachment; filename="{campaign}.csv"'
+    rows = list(csv.DictReader(io.StringIO(download.content.decode())))
+    assert list(rows[0]) == CSV_COLUMNS and [r["username"] for r in rows] == [f.user.username for f in first]
+    assert [r["reason"] for r in rows] == [f.card.sentence for f in first]
+    # the mail's link, followed by the shopper: a click credited to the campaign
+    shopper = User.objects.get(pk=rows[0]["user_id"])
+    browser = Client()
+    browser.force_login(shopper)
+    link = urlsplit(rows[0]["url"])
+    assert link.netloc == "testserver" and browser.get(f"{link.path}?{link.query}").status_code == 200
+    assert [(m.campaign, m.clicks) for m in mailing_results()] == [(campaign, 1)]
+
+
+@pytest.mark.parametrize(("limit", "message"), [("abc", "Enter a whole number."), ("0", "greater than or equal to 1"),
+                                                ("1001", "less than or equal to 1000")])
+def test_a_bad_number_of_shoppers_is_named_on_the_page(film, staff_client, limit, message):
+    response = staff_client.get(reverse("admin:catalog_item_audience", args=[film.pk]),
+                                {"limit": limit, "format": "csv"})
+    assert response.status_code == 200 and message in response.content.decode()
+    assert 'class="why"' not in response.content.decode()
+
+
+def test_the_page_names_shoppers_so_it_needs_the_accounts_view_permission(film, client):
+    def may(codename: str, model: type) -> Permission:
+        ContentType.objects.clear_cache()  # a flush by an earlier test renumbers the content types
+        kind = ContentType.objects.get_for_model(model)
+        return Permission.objects.get_or_create(codename=codename, content_type=kind)[0]
+
+    clerk = User.objects.create_user("clerk", password="clerk-password-2026", is_staff=True)
+    clerk.user_permissions.add(may("view_item", Item))
+    client.login(username="clerk", password="clerk-password-2026")
+    page = reverse("admin:catalog_item_audience", args=[film.pk])
+    assert client.get(page).status_code == 403
+    clerk.user_permissions.add(may("view_user", User))
+    assert client.get(page).status_code == 200
