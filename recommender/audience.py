@@ -14,7 +14,7 @@ clicks count under Mailing results.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -27,7 +27,7 @@ from recommender.models import ModelVersion
 from recommender.selectors import MAILED
 from recommender.serving import FeedContext, Recommendation, Row
 
-AUDIENCE_MAX = 1000  # shoppers listed at most (each card is explained: ~15 ms apiece on MovieLens-100K)
+AUDIENCE_MAX = 1000  # shoppers the admin's page lists at most (each card is explained: ~15 ms apiece on ML-100K)
 
 
 @dataclass
@@ -61,10 +61,12 @@ def _owners(item: Item) -> set[int]:
             | set(Review.objects.filter(item=item).values_list("user_id", flat=True)))
 
 
-def audience(item: Item, *, limit: int = 50, campaign: str = MAILED) -> Audience:
-    """Up to ``limit`` (at most AUDIENCE_MAX) shoppers for ``item``, each with their card, its
-    link tracked under ``campaign``."""
-    limit = max(0, min(limit, AUDIENCE_MAX))
+Progress = Callable[[str, int, int], object]  # (phase: "weigh" or "explain", done now, the phase's total)
+
+
+def audience(item: Item, *, limit: int = 50, campaign: str = MAILED, progress: Progress | None = None) -> Audience:
+    """Up to ``limit`` shoppers for ``item``, each with their card, its link tracked under
+    ``campaign``. The admin's page lists at most AUDIENCE_MAX; ``manage.py audience`` any number."""
     version, model = serving.active_model()
     if model is None:
         return Audience(item, None, note="No model is trained yet: manage.py train, or wait for the next training.")
@@ -74,7 +76,9 @@ def audience(item: Item, *, limit: int = 50, campaign: str = MAILED) -> Audience
     if idx is None:
         return Audience(item, version, note=f"The film is newer than the model ({version.label}): "
                                              "the next training weighs it.")
-    users, ranks, scores = model.item_audience(idx)
+    weighed = model.data.n_users
+    users, ranks, scores = model.item_audience(
+        idx, progress=None if progress is None else lambda n: progress("weigh", n, weighed))
     pks = [int(model.data.user_ids[u]) for u in users]
     owners = _owners(item)
     accounts = (get_user_model().objects.filter(pk__in=[pk for pk in pks if pk not in owners], is_active=True,
@@ -84,10 +88,13 @@ def audience(item: Item, *, limit: int = 50, campaign: str = MAILED) -> Audience
                    if pk in accounts)
     context = FeedContext(request_id=campaign)
     fans = []
-    for rank, negative, pk in order[:limit]:
+    chosen = order[:max(limit, 0)]
+    for rank, negative, pk in chosen:
         card = serving.card_for(accounts[pk], item, model, context)
         serving.track([Row(MAILED, "", [card])], context)
         fans.append(Fan(accounts[pk], rank, -negative, card))
+        if progress is not None:
+            progress("explain", 1, len(chosen))
     return Audience(item, version, fans, weighed=len(pks), left_out=len(pks) - len(order))
 
 

@@ -16,6 +16,7 @@ import csv
 import json
 import os
 import re
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +28,8 @@ from typing import TextIO
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -74,7 +77,7 @@ def recipients(ids: list[int] | None = None, *, shard: tuple[int, int] = (1, 1),
     return users
 
 
-def check(*, k: int, fmt: str, campaign: str) -> None:
+def check(*, k: int = 10, fmt: str = "csv", campaign: str = SOURCE, base_url: str = "") -> None:
     """Raise ValueError, naming the option, unless :func:`export` can take these."""
     if fmt not in FORMATS:
         raise ValueError(f"format: one of {', '.join(FORMATS)}")
@@ -82,6 +85,11 @@ def check(*, k: int, fmt: str, campaign: str) -> None:
         raise ValueError(f"k: from 1 to {MAX_K}")
     if not CAMPAIGN.fullmatch(campaign):
         raise ValueError("campaign: 1-64 letters, digits, '.', '_' or '-'")
+    if base_url:
+        try:
+            URLValidator(schemes=["http", "https"])(base_url)
+        except ValidationError:
+            raise ValueError("base-url: an http(s) address such as https://shop.example.com") from None
 
 
 def export(users: QuerySet, out: TextIO, *, k: int = 10, fmt: str = "csv", campaign: str = SOURCE,
@@ -135,6 +143,17 @@ def _jsonl_writer(out: TextIO) -> Writer:
         out.write(json.dumps({"user": user.pk, "username": user.get_username(), **about, "results": results},
                              ensure_ascii=False) + "\n")
     return write
+
+
+@contextlib.contextmanager
+def destination(output: str) -> Iterator[TextIO]:
+    """Standard output ("-"), or a file that appears whole or not at all (:func:`atomic_file`)."""
+    if output == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+    else:
+        with atomic_file(Path(output)) as out:
+            yield out
 
 
 @contextlib.contextmanager

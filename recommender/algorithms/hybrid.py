@@ -398,12 +398,13 @@ class Hybrid(Recommender):
                 out_scores[start + r, :len(idx)] = scores
         return out, out_scores
 
-    def item_audience(self, item: int, users: np.ndarray | None = None, batch_size: int = 256
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def item_audience(self, item: int, users: np.ndarray | None = None, batch_size: int = 256,
+                      progress: Callable[[int], object] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Where ``item`` stands for each trained user (all by default): (users, ranks, scores)
         of those who do not have it in their history. The rank is 1 + how many of the user's
         candidates (the pool :meth:`recommend` ranks) score above it: the place it would take in
-        their list. The scores are :meth:`score`'s; batches as :meth:`recommend_users`."""
+        their list. The scores are :meth:`score`'s; batches as :meth:`recommend_users`, each
+        reported to ``progress`` (how many users it weighed)."""
         users = np.arange(self.data.n_users) if users is None else np.asarray(users, dtype=np.int64)
         batch_size = min(batch_size, self._users_per_batch())
         ranks = np.zeros(len(users), dtype=np.int64)
@@ -421,6 +422,8 @@ class Hybrid(Recommender):
             np.add.at(above, batch.rows[rivals], predicted[rivals] > own[batch.rows[rivals]])
             ranks[start:start + len(chunk)] = above + 1
             scores[start:start + len(chunk)] = own
+            if progress is not None:
+                progress(len(chunk))
         keep = np.isfinite(scores)
         return users[keep], ranks[keep], scores[keep]
 

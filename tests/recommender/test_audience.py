@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -115,3 +117,43 @@ def test_the_page_names_shoppers_so_it_needs_the_accounts_view_permission(film, 
     assert client.get(page).status_code == 403
     clerk.user_permissions.add(may("view_user", User))
     assert client.get(page).status_code == 200
+
+
+def test_the_command_writes_the_same_shoppers_to_a_file(film, tmp_path):
+    out = tmp_path / "contact.csv"
+    call_command("audience", str(film.pk), "--limit", "25", "-o", str(out), "--campaign", "contact-mail",
+                 "--base-url", "https://shop.example.com", "--no-progress", stdout=io.StringIO())
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    expected = audience(film, limit=25, campaign="contact-mail")
+    assert [(int(r["user_id"]), int(r["rank"]), r["reason"]) for r in rows] == [
+        (f.user.pk, f.rank, f.card.sentence) for f in expected]
+    assert all(r["url"].startswith("https://shop.example.com/items/") and "rid=contact-mail" in r["url"] for r in rows)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["999999"], "item: no film with id '999999'"), (["abc"], "item: no film with id 'abc'"),
+    (["{film}", "--limit", "0"], "limit: at least 1"), (["{film}", "--campaign", "a b"], "campaign: 1-64"),
+    (["{film}", "--base-url", "ftp://shop"], "base-url: an http(s) address"),
+])
+def test_the_commands_bad_options_are_named_and_the_old_file_is_left_alone(film, tmp_path, args, message):
+    out = tmp_path / "old.csv"
+    out.write_text("before\n")
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command("audience", *[a.format(film=film.pk) for a in args], "-o", str(out), "--no-progress")
+    assert out.read_text() == "before\n" and [p.name for p in tmp_path.iterdir()] == ["old.csv"]
+
+
+def test_the_command_says_when_the_model_does_not_know_the_film(trained_model, tmp_path):
+    new = services.item_create(title="Brand New Film", year=2026, genres=["Drama"])
+    with pytest.raises(CommandError, match="newer than the model"):
+        call_command("audience", str(new.pk), "-o", str(tmp_path / "new.csv"), "--no-progress")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_model_of_more_shoppers_than_a_page_weighs_points_to_the_command(film, staff_client, monkeypatch):
+    from recommender import admin as recommender_admin
+
+    monkeypatch.setattr(recommender_admin, "AUDIENCE_PAGE_USERS", 900)
+    html = staff_client.get(reverse("admin:catalog_item_audience", args=[film.pk])).content.decode()
+    assert "The model knows 943 shoppers" in html and f"manage.py audience {film.pk} --limit 50" in html
+    assert 'class="why"' not in html

@@ -1,16 +1,10 @@
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import TextIO
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.core.validators import URLValidator
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -41,18 +35,13 @@ class Command(BaseCommand):
         output = options["output"]
         fmt = options["format"] or ("jsonl" if output.endswith((".jsonl", ".ndjson")) else "csv")
         campaign = options["campaign"] or f"batch-{timezone.localdate():%Y%m%d}"
-        if options["base_url"]:
-            try:
-                URLValidator(schemes=["http", "https"])(options["base_url"])
-            except ValidationError:
-                raise CommandError("base-url: an http(s) address such as https://shop.example.com") from None
         try:
-            batch.check(k=options["k"], fmt=fmt, campaign=campaign)
+            batch.check(k=options["k"], fmt=fmt, campaign=campaign, base_url=options["base_url"])
             users = batch.recipients(_ids(options["users"]) if options["users"] is not None else None,
                                      shard=_shard(options["shard"]))
             total = users.count()
             started = time.perf_counter()
-            with _destination(output) as out, tqdm(total=total, unit="shopper", desc="recommend",
+            with batch.destination(output) as out, tqdm(total=total, unit="shopper", desc="recommend",
                                                    disable=options["no_progress"]) as bar:
                 summary = batch.export(users, out, k=options["k"], fmt=fmt, campaign=campaign,
                                        base_url=options["base_url"], progress=bar.update)
@@ -67,17 +56,6 @@ class Command(BaseCommand):
                   f"({summary.not_personalized:,} with personalization off: the popular films) written to {where} "
                   f"as {fmt} in {seconds:.1f} s; campaign {campaign}")
         (self.stderr if output == "-" else self.stdout).write(report)
-
-
-@contextlib.contextmanager
-def _destination(output: str) -> Iterator[TextIO]:
-    """Standard output, or a file that appears whole or not at all."""
-    if output == "-":
-        yield sys.stdout
-        sys.stdout.flush()
-    else:
-        with batch.atomic_file(Path(output)) as out:
-            yield out
 
 
 def _ids(text: str) -> list[int]:

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from tqdm import tqdm
+
+from catalog.models import Item, id_from_text
+from recommender import batch
+from recommender.audience import audience, write_csv
+
+
+class Command(BaseCommand):
+    help = ("Write a film's audience to a CSV file for a mailing about it: the shoppers it would stand highest "
+            "for in their recommendations, each with the reason their feed would give and a tracked link "
+            "(the item admin's 'Shoppers for this film', for any number of shoppers).")
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("item", help="the film's id")
+        parser.add_argument("--limit", type=int, default=1000, help="shoppers to write at most (default 1000)")
+        parser.add_argument("--output", "-o", default="-", help="the file to write (default: standard output)")
+        parser.add_argument("--campaign", help="names the mailing in the links' click tracking "
+                                               "(default: audience-<item>-<date>)")
+        parser.add_argument("--base-url", default="", help="the store's address, for absolute links "
+                                                           "(e.g. https://shop.example.com)")
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args, **options) -> None:
+        pk = id_from_text(options["item"])
+        item = Item.objects.filter(pk=pk).first() if pk is not None else None
+        if item is None:
+            raise CommandError(f"item: no film with id {options['item']!r}")
+        if options["limit"] < 1:
+            raise CommandError("limit: at least 1")
+        output = options["output"]
+        campaign = options["campaign"] or f"audience-{item.pk}-{timezone.localdate():%Y%m%d}"
+        bars: dict[str, tqdm] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in bars:
+                for bar in bars.values():
+                    bar.close()
+                bars[phase] = tqdm(total=total, unit="shopper", desc=phase, disable=options["no_progress"])
+            bars[phase].update(done)
+
+        started = time.perf_counter()
+        try:
+            batch.check(campaign=campaign, base_url=options["base_url"])
+            with batch.destination(output) as out:
+                found = audience(item, limit=options["limit"], campaign=campaign, progress=progress)
+                if found.note:
+                    raise ValueError(found.note)
+                write_csv(found, out, base_url=options["base_url"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        except BrokenPipeError:  # standard output piped into a reader that stopped (| head)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            sys.exit(1)
+        finally:
+            for bar in bars.values():
+                bar.close()
+        where = "standard output" if output == "-" else output
+        report = (f"{len(found.fans):,} shoppers for {item.display_title} written to {where} in "
+                  f"{time.perf_counter() - started:.1f} s (of {found.weighed:,} weighed, {found.left_out:,} left out); "
+                  f"campaign {campaign}")
+        (self.stderr if output == "-" else self.stdout).write(report)
