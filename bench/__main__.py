@@ -1,7 +1,7 @@
 """``python -m bench`` runs every benchmark; ``python -m bench NAME [options]`` runs one.
 
 Names: embed_throughput, freshness, search_latency, search_quality, storefront, rating_stats, api_load, load,
-metrics_overhead, event_retention, tagged_events, exposure, why_not, batch, training, hnsw_scale, scale
+metrics_overhead, event_retention, tagged_events, exposure, why_not, batch, audience, training, hnsw_scale, scale
 (``--help`` lists options);
 ``python -m bench --skip hnsw_scale --skip scale`` leaves out the long ones.
 """
@@ -19,8 +19,8 @@ from bench.common import django_setup, machine, write_result
 
 BENCHMARKS = (
     "embed_throughput", "freshness", "search_latency", "search_quality", "storefront", "rating_stats", "api_load",
-    "load", "metrics_overhead", "event_retention", "tagged_events", "exposure", "why_not", "batch", "training",
-    "hnsw_scale", "scale",
+    "load", "metrics_overhead", "event_retention", "tagged_events", "exposure", "why_not", "batch", "audience",
+    "training", "hnsw_scale", "scale",
 )
 
 
