@@ -29,7 +29,7 @@ from kombu.exceptions import OperationalError
 from catalog.admin import AUTOCOMPLETE_NAMES, AccountAdmin, ItemAdmin, LabelledDateTimes, date_over_time
 from catalog.models import EventKind, Item, Review, id_from_text, tagged_events
 from recommender import batch, charts
-from recommender.audience import AUDIENCE_MAX, audience
+from recommender.audience import AUDIENCE_MAX, REQUEST_SHOPPERS, audience, audience_campaign
 from recommender.audience import write_csv as write_audience_csv
 from recommender.audits import audit_create
 from recommender.diagnosis import REACH_SAMPLE, VERDICTS, reach, storefront_feed, why_not
@@ -100,11 +100,6 @@ class EmbeddingStatusFilter(admin.SimpleListFilter):
         return queryset.filter(embedding_status=self.value()) if self.value() else queryset
 
 
-# the shoppers a request weighs for a film's audience at most: ~6 ms each on 2 cores, inside the
-# server's 30 s timeout with the cards explained (docs/BENCHMARKS.md); more: manage.py audience
-AUDIENCE_PAGE_USERS = 3000
-
-
 class AudienceForm(forms.Form):
     limit = forms.IntegerField(label="Shoppers", min_value=1, max_value=AUDIENCE_MAX, initial=50)
 
@@ -170,12 +165,10 @@ class ItemWithEmbeddingAdmin(ItemAdmin):
         item = self._named_shoppers_item(request, object_id)
         form = AudienceForm(request.GET or None)
         limit = form.cleaned_data["limit"] if form.is_valid() else AudienceForm.base_fields["limit"].initial
-        campaign = f"audience-{item.pk}-{timezone.localdate():%Y%m%d}"
-        _version, model = active_model()
-        shoppers = model.data.n_users if model is not None else 0
+        campaign = audience_campaign(item)
         found = None
-        if (form.is_valid() or not request.GET) and shoppers <= AUDIENCE_PAGE_USERS:
-            found = audience(item, limit=limit, campaign=campaign)
+        if form.is_valid() or not request.GET:
+            found = audience(item, limit=limit, campaign=campaign, most_shoppers=REQUEST_SHOPPERS)
         if found is not None and request.GET.get("format") == "csv":
             response = HttpResponse(content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="{campaign}.csv"'
@@ -183,8 +176,7 @@ class ItemWithEmbeddingAdmin(ItemAdmin):
             return response
         return TemplateResponse(request, "admin/catalog/item/audience.html", {
             **self.admin_site.each_context(request), "opts": self.opts, "original": item, "form": form,
-            "title": f"Shoppers for {item.display_title}", "audience": found, "limit": limit, "campaign": campaign,
-            "too_many": shoppers if shoppers > AUDIENCE_PAGE_USERS else 0})
+            "title": f"Shoppers for {item.display_title}", "audience": found, "limit": limit, "campaign": campaign})
 
     @admin.display(description=f"shown in recommendations ({EXPOSURE_DAYS} days)")
     def exposure(self, obj: Item) -> str:

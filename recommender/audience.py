@@ -20,6 +20,7 @@ from typing import TextIO
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
 
 from catalog.models import Event, EventKind, Item, Review
 from recommender import serving
@@ -27,7 +28,10 @@ from recommender.models import ModelVersion
 from recommender.selectors import MAILED
 from recommender.serving import FeedContext, Recommendation, Row
 
-AUDIENCE_MAX = 1000  # shoppers the admin's page lists at most (each card is explained: ~15 ms apiece on ML-100K)
+AUDIENCE_MAX = 1000  # shoppers a request (page, API) lists at most (each card is explained: ~15 ms apiece)
+# the trained shoppers a request weighs at most: ~6 ms each on 2 cores, inside the server's 30 s
+# timeout with the cards explained (docs/BENCHMARKS.md); more: manage.py audience
+REQUEST_SHOPPERS = 3000
 
 
 @dataclass
@@ -51,6 +55,11 @@ class Audience:
         return iter(self.fans)
 
 
+def audience_campaign(item: Item) -> str:
+    """The default campaign of a film's audience links: ``audience-<item>-<date>``."""
+    return f"audience-{item.pk}-{timezone.localdate():%Y%m%d}"
+
+
 def _owners(item: Item) -> set[int]:
     """Accounts that rated ``item``, bought it, or said "not interested" without taking it back."""
     on_item = Event.objects.filter(item=item, user__isnull=False)
@@ -64,9 +73,11 @@ def _owners(item: Item) -> set[int]:
 Progress = Callable[[str, int, int], object]  # (phase: "weigh" or "explain", done now, the phase's total)
 
 
-def audience(item: Item, *, limit: int = 50, campaign: str = MAILED, progress: Progress | None = None) -> Audience:
+def audience(item: Item, *, limit: int = 50, campaign: str = MAILED, progress: Progress | None = None,
+             most_shoppers: int | None = None) -> Audience:
     """Up to ``limit`` shoppers for ``item``, each with their card, its link tracked under
-    ``campaign``. The admin's page lists at most AUDIENCE_MAX; ``manage.py audience`` any number."""
+    ``campaign``; when the model knows more than ``most_shoppers`` (a request's bound), none,
+    with a note saying to run ``manage.py audience``."""
     version, model = serving.active_model()
     if model is None:
         return Audience(item, None, note="No model is trained yet: manage.py train, or wait for the next training.")
@@ -77,6 +88,9 @@ def audience(item: Item, *, limit: int = 50, campaign: str = MAILED, progress: P
         return Audience(item, version, note=f"The film is newer than the model ({version.label}): "
                                              "the next training weighs it.")
     weighed = model.data.n_users
+    if most_shoppers is not None and weighed > most_shoppers:
+        return Audience(item, version, note=f"The model knows {weighed:,} shoppers: more than a request weighs in "
+                                             f"time. Run manage.py audience {item.pk} -o audience.csv on a server.")
     users, ranks, scores = model.item_audience(
         idx, progress=None if progress is None else lambda n: progress("weigh", n, weighed))
     pks = [int(model.data.user_ids[u]) for u in users]

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from catalog.api.base import GenreField, IdField, QueryParams, RejectUnknownFields, YearRangeParams
 from catalog.api.serializers import ItemSummarySerializer
 from catalog.models import Profile
+from recommender.audience import AUDIENCE_MAX
 from recommender.diagnosis import VERDICTS
 from recommender.selectors import SEARCH_MAX_CHARS
 
@@ -366,6 +367,33 @@ class RowsResponseSerializer(TrackedResponseSerializer):
 
 class SimilarParams(QueryParams):
     k = serializers.IntegerField(min_value=1, max_value=100, default=10, help_text="How many (1-100).")
+
+
+class AudienceParams(QueryParams):
+    limit = serializers.IntegerField(min_value=1, max_value=AUDIENCE_MAX, default=50,
+                                     help_text=f"How many shoppers (1-{AUDIENCE_MAX}).")
+
+
+class FanSerializer(serializers.Serializer):
+    user = serializers.IntegerField(source="user.pk", help_text="The account's id.")
+    username = serializers.CharField(source="user.username")
+    rank = serializers.IntegerField(help_text="Where the item would stand in the shopper's list (1 = first).")
+    score = serializers.FloatField(help_text="The model's score of the item for the shopper, as it weighed them.")
+    recommendation = RecommendationSerializer(source="card", help_text=(
+        "The item as the shopper's feed would show it now: its explanation, and `tracking` naming the mailing "
+        "(src=batch, rid=the campaign)."))
+
+
+class AudienceResponseSerializer(serializers.Serializer):
+    item = ItemSummarySerializer()
+    model_version = serializers.IntegerField(source="version.pk", allow_null=True, default=None)
+    campaign = serializers.CharField(help_text="The `rid` of the results' tracked links: audience-<item>-<date>.")
+    weighed = serializers.IntegerField(help_text="Shoppers the model knows who do not have the item.")
+    left_out = serializers.IntegerField(help_text=(
+        "Of those, left out: rated, bought or said not interested since, staff, inactive, or personalization off."))
+    note = serializers.CharField(allow_blank=True, help_text="Why there are no results, when there are none.")
+    count = serializers.IntegerField()
+    results = FanSerializer(many=True, source="fans")
 
 
 class SignupSerializer(RejectUnknownFields, serializers.Serializer):

@@ -32,6 +32,7 @@ from catalog.models import EventKind, Item, SavedItem
 from catalog.selectors import HistoryEntry, saved_list, user_history
 from recommender import experiments, privacy, serving
 from recommender.api import serializers as s
+from recommender.audience import REQUEST_SHOPPERS, audience, audience_campaign
 from recommender.diagnosis import why_not
 from recommender.selectors import (
     SearchFilters,
@@ -62,6 +63,13 @@ def _search_filters(params: dict[str, Any]) -> SearchFilters:
         year_min=year if year is not None else params.get("year_min"),
         year_max=year if year is not None else params.get("year_max"),
     )
+
+
+class CanViewAccounts(permissions.BasePermission):
+    """Staff who may view accounts (the answer names shoppers)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return bool(request.user and request.user.is_staff and request.user.has_perm("auth.view_user"))
 
 
 class ItemViewSet(CatalogItemViewSet):
@@ -103,6 +111,21 @@ class ItemViewSet(CatalogItemViewSet):
         return Response(s.RatingPredictionSerializer({
             "item": item.pk, "predicted_rating": prediction.rating, "ratings_given": prediction.ratings_given,
             "reason": prediction.reason}).data)
+
+    @extend_schema(parameters=[s.AudienceParams], responses={200: s.AudienceResponseSerializer})
+    @action(detail=True, methods=["get"], pagination_class=None,
+            permission_classes=[permissions.IsAuthenticated, CanViewAccounts])
+    def audience(self, request: Request, pk: str | None = None) -> Response:
+        """Staff: the shoppers most likely to want this item, for a mailing about it (the item
+        admin's "Shoppers for this film"): where it would stand in each one's list, the reason
+        their feed would give, and a link tracked as the campaign ``audience-<item>-<date>``."""
+        item = self.get_object()
+        params = s.AudienceParams.parse(request)
+        found = audience(item, limit=params["limit"], campaign=audience_campaign(item),
+                         most_shoppers=REQUEST_SHOPPERS)
+        return Response(s.AudienceResponseSerializer({
+            "item": item, "version": found.version, "campaign": audience_campaign(item), "weighed": found.weighed,
+            "left_out": found.left_out, "note": found.note, "count": len(found.fans), "fans": found.fans}).data)
 
 
 def _recommendations(row: serving.Row, context: serving.FeedContext, user: Any) -> dict[str, Any]:

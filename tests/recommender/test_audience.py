@@ -153,7 +153,34 @@ def test_the_command_says_when_the_model_does_not_know_the_film(trained_model, t
 def test_a_model_of_more_shoppers_than_a_page_weighs_points_to_the_command(film, staff_client, monkeypatch):
     from recommender import admin as recommender_admin
 
-    monkeypatch.setattr(recommender_admin, "AUDIENCE_PAGE_USERS", 900)
+    monkeypatch.setattr(recommender_admin, "REQUEST_SHOPPERS", 900)
     html = staff_client.get(reverse("admin:catalog_item_audience", args=[film.pk])).content.decode()
-    assert "The model knows 943 shoppers" in html and f"manage.py audience {film.pk} --limit 50" in html
+    assert "The model knows 943 shoppers: more than a request weighs in time." in html
+    assert f"manage.py audience {film.pk} -o audience.csv" in html
     assert 'class="why"' not in html
+
+
+def test_the_api_gives_staff_who_may_view_accounts_the_same_shoppers(film):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    def client(user: User) -> APIClient:
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        return api
+
+    url = f"/api/items/{film.pk}/audience/"
+    boss = client(User.objects.create_superuser("apiboss", "apiboss@example.com", "apiboss-password-2026"))
+    body = boss.get(url, {"limit": 8}).json()
+    expected = audience(film, limit=8)
+    assert body["count"] == 8 and body["weighed"] == expected.weighed and body["note"] == ""
+    assert body["campaign"] == f"audience-{film.pk}-{timezone.localdate():%Y%m%d}"
+    assert [(r["user"], r["rank"], r["recommendation"]["explanation"]["sentence"]) for r in body["results"]] == [
+        (f.user.pk, f.rank, f.card.sentence) for f in expected]
+    assert body["results"][0]["recommendation"]["tracking"]["rid"] == body["campaign"]
+    bad = boss.get(url, {"limit": 1001})
+    assert bad.status_code == 400 and "limit" in bad.json()["error"]["fields"]
+    # it names shoppers: staff without the accounts' view permission, and shoppers, are refused
+    assert client(User.objects.create_user("apiclerk", is_staff=True)).get(url).status_code == 403
+    assert client(User.objects.create_user("apishopper")).get(url).status_code == 403
+    assert APIClient().get(url).status_code in (401, 403)

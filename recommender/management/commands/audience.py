@@ -5,12 +5,11 @@ import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 from tqdm import tqdm
 
 from catalog.models import Item, id_from_text
 from recommender import batch
-from recommender.audience import audience, write_csv
+from recommender.audience import audience, audience_campaign, write_csv
 
 
 class Command(BaseCommand):
@@ -36,7 +35,7 @@ class Command(BaseCommand):
         if options["limit"] < 1:
             raise CommandError("limit: at least 1")
         output = options["output"]
-        campaign = options["campaign"] or f"audience-{item.pk}-{timezone.localdate():%Y%m%d}"
+        campaign = options["campaign"] or audience_campaign(item)
         bars: dict[str, tqdm] = {}
 
         def progress(phase: str, done: int, total: int) -> None:
