@@ -51,7 +51,9 @@ def test_a_worker_writes_the_recommendations_of_more_accounts_than_a_download_co
     assert job.user_ids == [s.pk for s in shoppers] and job.total == 3 and job.base_url == "http://testserver/"
 
     def finished(job: RecommendationExport) -> RecommendationExport:
-        deadline = time.monotonic() + 90
+        # the worker (one process) embeds the films created above first: on a loaded machine,
+        # loading the encoder alone took more than 90 s
+        deadline = time.monotonic() + 240
         while job.status in (job.Status.PENDING, job.Status.RUNNING) and time.monotonic() < deadline:
             time.sleep(0.2)
             job.refresh_from_db()
