@@ -28,9 +28,10 @@ from recommender.models import ModelVersion
 from recommender.selectors import MAILED
 from recommender.serving import FeedContext, Recommendation, Row
 
-AUDIENCE_MAX = 1000  # shoppers a request (page, API) lists at most (each card is explained: ~15 ms apiece)
-# the trained shoppers a request weighs at most: ~6 ms each on 2 cores, inside the server's 30 s
-# timeout with the cards explained (docs/BENCHMARKS.md); more: manage.py audience
+# A request (the admin's page, the API) weighs at most REQUEST_SHOPPERS trained shoppers (~3 ms
+# each on 2 cores) and explains at most AUDIENCE_MAX cards (~40 ms each): about 17 s, inside the
+# server's 30 s timeout (docs/BENCHMARKS.md section 20). manage.py audience has no bound.
+AUDIENCE_MAX = 200
 REQUEST_SHOPPERS = 3000
 
 

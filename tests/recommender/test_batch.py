@@ -362,13 +362,19 @@ def test_the_exports_list_names_a_stalled_export_and_a_dead_broker_leaves_it_fai
 
 
 def test_starting_exports_again_needs_the_permission_to_add_them(db, client):
+    from recommender.models import RecommendationExport
+
+    def may(action: str) -> Permission:
+        ContentType.objects.clear_cache()  # a flush by an earlier test renumbers the content types
+        kind = ContentType.objects.get_for_model(RecommendationExport)
+        return Permission.objects.get_or_create(codename=f"{action}_recommendationexport", content_type=kind)[0]
+
     _exports_in_each_state()  # a list with rows offers its actions
     clerk = User.objects.create_user("clerk", password="clerk-password-2026", is_staff=True)
-    clerk.user_permissions.add(Permission.objects.get(codename="view_recommendationexport"),
-                               Permission.objects.get(codename="delete_recommendationexport"))
+    clerk.user_permissions.add(may("view"), may("delete"))
     client.login(username="clerk", password="clerk-password-2026")
     page = client.get(reverse("admin:recommender_recommendationexport_changelist")).content.decode()
     assert 'value="delete_selected"' in page and 'value="start_again"' not in page
-    clerk.user_permissions.add(Permission.objects.get(codename="add_recommendationexport"))
+    clerk.user_permissions.add(may("add"))
     page = client.get(reverse("admin:recommender_recommendationexport_changelist")).content.decode()
     assert 'value="start_again"' in page
