@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import os
-import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -10,6 +8,7 @@ from tqdm import tqdm
 from catalog.models import Item, id_from_text
 from recommender import batch
 from recommender.audience import audience, audience_campaign, write_csv
+from recommender.management.commands._mailing import add_mailing_arguments, command_errors
 
 
 class Command(BaseCommand):
@@ -20,12 +19,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("item", help="the film's id")
         parser.add_argument("--limit", type=int, default=1000, help="shoppers to write at most (default 1000)")
-        parser.add_argument("--output", "-o", default="-", help="the file to write (default: standard output)")
-        parser.add_argument("--campaign", help="names the mailing in the links' click tracking "
-                                               "(default: audience-<item>-<date>)")
-        parser.add_argument("--base-url", default="", help="the store's address, for absolute links "
-                                                           "(e.g. https://shop.example.com)")
-        parser.add_argument("--no-progress", action="store_true")
+        add_mailing_arguments(parser, campaign_default="audience-<item>-<date>")
 
     def handle(self, *args, **options) -> None:
         pk = id_from_text(options["item"])
@@ -47,17 +41,13 @@ class Command(BaseCommand):
 
         started = time.perf_counter()
         try:
-            batch.check(campaign=campaign, base_url=options["base_url"])
-            with batch.destination(output) as out:
-                found = audience(item, limit=options["limit"], campaign=campaign, progress=progress)
-                if found.note:
-                    raise ValueError(found.note)
-                write_csv(found, out, base_url=options["base_url"])
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
-        except BrokenPipeError:  # standard output piped into a reader that stopped (| head)
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-            sys.exit(1)
+            with command_errors():
+                batch.check(campaign=campaign, base_url=options["base_url"])
+                with batch.destination(output) as out:
+                    found = audience(item, limit=options["limit"], campaign=campaign, progress=progress)
+                    if found.note:
+                        raise ValueError(found.note)
+                    write_csv(found, out, base_url=options["base_url"])
         finally:
             for bar in bars.values():
                 bar.close()

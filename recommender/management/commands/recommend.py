@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-import os
-import sys
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.utils import timezone
 from tqdm import tqdm
 
 from catalog.models import id_from_text
 from recommender import batch
+from recommender.management.commands._mailing import add_mailing_arguments, command_errors
 
 
 class Command(BaseCommand):
@@ -17,7 +16,6 @@ class Command(BaseCommand):
             "each active shopper's feed, explained, with tracked links.")
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--output", "-o", default="-", help="the file to write (default: standard output)")
         parser.add_argument("--format", choices=batch.FORMATS,
                             help="csv (a row per recommendation) or jsonl (a line per shopper); "
                                  "default: from the file's extension, else csv")
@@ -25,17 +23,13 @@ class Command(BaseCommand):
         parser.add_argument("--users", help="comma-separated account ids (default: every active non-staff account)")
         parser.add_argument("--shard", default="1/1", help="I/N: only the I-th of N disjoint parts of the shoppers "
                                                          "(by id), to share a large mailing between N processes")
-        parser.add_argument("--campaign", help="names the mailing in the links' click tracking "
-                                               "(default: batch-<date>)")
-        parser.add_argument("--base-url", default="", help="the store's address, for absolute links "
-                                                           "(e.g. https://shop.example.com)")
-        parser.add_argument("--no-progress", action="store_true")
+        add_mailing_arguments(parser, campaign_default="batch-<date>")
 
     def handle(self, *args, **options) -> None:
         output = options["output"]
         fmt = options["format"] or ("jsonl" if output.endswith((".jsonl", ".ndjson")) else "csv")
         campaign = options["campaign"] or f"batch-{timezone.localdate():%Y%m%d}"
-        try:
+        with command_errors():
             batch.check(k=options["k"], fmt=fmt, campaign=campaign, base_url=options["base_url"])
             users = batch.recipients(_ids(options["users"]) if options["users"] is not None else None,
                                      shard=_shard(options["shard"]))
@@ -45,11 +39,6 @@ class Command(BaseCommand):
                                                    disable=options["no_progress"]) as bar:
                 summary = batch.export(users, out, k=options["k"], fmt=fmt, campaign=campaign,
                                        base_url=options["base_url"], progress=bar.update)
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
-        except BrokenPipeError:  # standard output piped into a reader that stopped (| head)
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-            sys.exit(1)
         seconds = time.perf_counter() - started
         where = "standard output" if output == "-" else output
         report = (f"{summary.recommendations:,} recommendations for {summary.accounts:,} shoppers "
