@@ -200,3 +200,16 @@ def test_staff_read_a_shoppers_feed_and_ask_why_a_film_is_not_in_it(page, traine
     shot(page, "admin-reach")
     page.locator(".reach-answers tbody a").first.click()
     expect(page.locator(".recs-verdict")).to_contain_text(film.display_title)
+    # and its audience: the shoppers it would stand highest for, each with their feed's reason
+    page.goto(f"/admin/catalog/item/{film.pk}/change/")
+    page.get_by_role("link", name="Who would want it most?").click()
+    expect(page.locator("h1")).to_have_text(f"Shoppers for {film.display_title}")
+    page.get_by_label("Shoppers to list").fill("12")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("table.audience tbody tr")).to_have_count(12)
+    expect(page.locator("table.audience tbody td.why").first).to_contain_text("Because")
+    assert_accessible(page)
+    shot(page, "admin-audience")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV").click()
+    assert download.value.suggested_filename.startswith(f"audience-{film.pk}-")
