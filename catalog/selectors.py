@@ -245,11 +245,12 @@ class HistoryEntry:
     actions: list[HistoryAction] = field(default_factory=list)  # strongest first
 
 
-def not_interested_events(events: QuerySet[Event]) -> QuerySet[Event]:
-    """Of ``events`` (one actor's), each item's latest "not interested" that no later "show
-    again" took back: what is not recommended to them."""
+def not_interested_events(events: QuerySet[Event], per: str = "item_id") -> QuerySet[Event]:
+    """Of ``events``, each ``per`` value's latest "not interested" that no later "show again"
+    took back. Per item of one actor's events: what is not recommended to them; per
+    ``"user_id"`` of one item's: who said they do not want it."""
     latest = events.filter(kind__in=[EventKind.NOT_INTERESTED, EventKind.SHOW_AGAIN]).order_by(
-        "item_id", "-created_at", "-id").distinct("item_id").values("pk")
+        per, "-created_at", "-id").distinct(per).values("pk")
     return Event.objects.filter(pk__in=latest, kind=EventKind.NOT_INTERESTED)
 
 

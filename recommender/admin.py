@@ -675,22 +675,19 @@ class AccountWithRecommendationsAdmin(AccountAdmin):
 
     def _export_queue(self, request: HttpRequest, ids: list[int]) -> None:
         """More accounts than a request computes: a worker writes the file (Recommendation exports)."""
-        from recommender.tasks import export
-
         if not request.user.has_perm("recommender.add_recommendationexport"):
             self.message_user(request, f"{len(ids):,} active accounts selected: the admin downloads at most "
                                        f"{DOWNLOAD_MAX} at a time, and more need the permission to add "
                                        "recommendation exports. manage.py recommend writes any number.", messages.ERROR)
             return
         job = batch.export_queue(ids, by=request.user, base_url=request.build_absolute_uri("/"))
-        try:
-            export.delay(job.pk)
-        except OperationalError:  # the broker is down: say so, keep no pending export behind
-            job.delete()
-            self.message_user(request, "Export not started: the task queue is unreachable. Try again shortly, "
-                                       "or run manage.py recommend on a server.", messages.ERROR)
-            return
         page = reverse("admin:recommender_recommendationexport_change", args=[job.pk])
+        if not batch.export_send(job):
+            self.message_user(request, format_html(
+                "<a href=\"{}\">{}</a> not started: the task queue is unreachable. Start it again from the "
+                "exports list when the queue is back, or run manage.py recommend on a server.", page,
+                f"Export #{job.pk}"), messages.ERROR)
+            return
         self.message_user(request, format_html(
             "{} active accounts: a worker is writing their recommendations. <a href=\"{}\">{}</a> offers the file "
             "when it is done.", f"{len(ids):,}", page, job), messages.SUCCESS)
@@ -752,7 +749,7 @@ class RecommendationExportAdmin(WorkRecordAdmin):
 
     @admin.display(description="status", ordering="status")
     def state(self, obj: RecommendationExport) -> str:
-        if obj.stalled:
+        if obj.is_stalled:
             return format_html("stalled: no progress since {}", date_over_time(obj.progress_at))
         return obj.get_status_display()
 
@@ -763,20 +760,13 @@ class RecommendationExportAdmin(WorkRecordAdmin):
     def start_again(self, request: HttpRequest, queryset: QuerySet) -> None:
         """A failed export, or one whose worker was stopped midway, written again from the start
         by a worker (the same accounts, campaign and links)."""
-        from recommender.tasks import export
-
         started = []
         for job in queryset.order_by("pk"):
             if not batch.export_restart(job):
                 continue
-            try:
-                export.delay(job.pk)
-            except OperationalError:  # the broker is down: the export stays failed, and says why
-                RecommendationExport.objects.filter(pk=job.pk).update(
-                    status=RecommendationExport.Status.FAILED, finished_at=timezone.now(),
-                    error="Not started again: the task queue was unreachable.")
-                self.message_user(request, "Not started again: the task queue is unreachable. Try again shortly.",
-                                  messages.ERROR)
+            if not batch.export_send(job):
+                self.message_user(request, f"Export #{job.pk} not started again: the task queue is unreachable. "
+                                           "Try again shortly.", messages.ERROR)
                 return
             started.append(f"#{job.pk}")
         skipped = queryset.count() - len(started)
@@ -794,7 +784,8 @@ class RecommendationExportAdmin(WorkRecordAdmin):
         return f"{obj.done:,} of {obj.total:,} written"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).defer("user_ids")  # up to every account's id: the worker's only
+        # user_ids: up to every account's id, the worker's only
+        return super().get_queryset(request).defer("user_ids").with_stalled()
 
     @admin.display(description="file")
     def download(self, obj: RecommendationExport) -> str:

@@ -23,6 +23,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from catalog.models import Event, EventKind, Item, Review
+from catalog.selectors import not_interested_events
 from recommender import serving
 from recommender.models import ModelVersion
 from recommender.selectors import MAILED
@@ -64,9 +65,7 @@ def audience_campaign(item: Item) -> str:
 def _owners(item: Item) -> set[int]:
     """Accounts that rated ``item``, bought it, or said "not interested" without taking it back."""
     on_item = Event.objects.filter(item=item, user__isnull=False)
-    latest = on_item.filter(kind__in=[EventKind.NOT_INTERESTED, EventKind.SHOW_AGAIN]).order_by(
-        "user_id", "-created_at", "-id").distinct("user_id").values_list("user_id", "kind")
-    return ({pk for pk, kind in latest if kind == EventKind.NOT_INTERESTED}
+    return (set(not_interested_events(on_item, per="user_id").values_list("user_id", flat=True))
             | set(on_item.filter(kind=EventKind.PURCHASE).values_list("user_id", flat=True))
             | set(Review.objects.filter(item=item).values_list("user_id", flat=True)))
 

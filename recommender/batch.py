@@ -31,12 +31,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from catalog.models import Profile
 from recommender import serving
-from recommender.models import STALLED_AFTER, RecommendationExport
+from recommender.models import RecommendationExport
 from recommender.selectors import MAILED
 from recommender.serving import FeedContext, Recommendation, Row
 
@@ -227,12 +227,27 @@ def export_run(job: RecommendationExport) -> RecommendationExport:
 
 
 def export_restart(job: RecommendationExport) -> bool:
-    """Make a failed or stalled export (see ``RecommendationExport.stalled``) pending again, from
-    the start, for the caller to queue; False when it is neither (any more)."""
-    restartable = Q(status=RecommendationExport.Status.FAILED) | Q(
-        status=RecommendationExport.Status.RUNNING, progress_at__lt=timezone.now() - STALLED_AFTER)
-    return bool(RecommendationExport.objects.filter(restartable, pk=job.pk).update(
+    """Make a failed or stalled export pending again, from the start, for
+    :func:`export_send`; False when it is neither (any more)."""
+    return bool(RecommendationExport.objects.restartable().filter(pk=job.pk).update(
         status=RecommendationExport.Status.PENDING, done=0, progress_at=None, error="", finished_at=None))
+
+
+def export_send(job: RecommendationExport) -> bool:
+    """Queue the pending ``job`` for a worker. With the broker down, mark it failed, saying why
+    (the exports list starts it again), and return False."""
+    from kombu.exceptions import OperationalError
+
+    from recommender.tasks import export
+
+    try:
+        export.delay(job.pk)
+    except OperationalError:
+        RecommendationExport.objects.filter(pk=job.pk).update(
+            status=RecommendationExport.Status.FAILED, finished_at=timezone.now(),
+            error="Not started: the task queue was unreachable.")
+        return False
+    return True
 
 
 def export_file_delete(job: RecommendationExport) -> None:

@@ -198,6 +198,22 @@ class Promotion(models.Model):
 STALLED_AFTER = timedelta(minutes=10)
 
 
+class ExportQuerySet(models.QuerySet):
+    @staticmethod
+    def _stalled() -> models.Q:
+        """Running, but no progress recorded for ``STALLED_AFTER``: its worker was stopped (the
+        task is acknowledged on receipt, so no other worker takes it up)."""
+        return models.Q(status=RunStatus.RUNNING, progress_at__lt=timezone.now() - STALLED_AFTER)
+
+    def with_stalled(self) -> ExportQuerySet:
+        """Each export with ``is_stalled`` (see :meth:`_stalled`), for display."""
+        return self.annotate(is_stalled=models.ExpressionWrapper(self._stalled(), output_field=models.BooleanField()))
+
+    def restartable(self) -> ExportQuerySet:
+        """The failed exports and the stalled ones: those a worker may write again from the start."""
+        return self.filter(models.Q(status=RunStatus.FAILED) | self._stalled())
+
+
 class RecommendationExport(models.Model):
     """Shoppers' recommendations written by a worker to a CSV file under
     ``RECSYS_EXPORT_DIR`` for a mailing: what ``manage.py recommend`` writes, started from the
@@ -224,15 +240,11 @@ class RecommendationExport(models.Model):
     file_name = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
 
+    objects = ExportQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"Export #{self.pk} ({self.status}, {self.created_at:%Y-%m-%d %H:%M})"
 
-    @property
-    def stalled(self) -> bool:
-        """Running, but no progress recorded for ``STALLED_AFTER``: its worker was stopped (the
-        task is acknowledged on receipt, so no other worker takes it up)."""
-        return (self.status == self.Status.RUNNING and self.progress_at is not None
-                and self.progress_at < timezone.now() - STALLED_AFTER)

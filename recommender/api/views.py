@@ -121,10 +121,10 @@ class ItemViewSet(CatalogItemViewSet):
         their feed would give, and a link tracked as the campaign ``audience-<item>-<date>``."""
         item = self.get_object()
         params = s.AudienceParams.parse(request)
-        found = audience(item, limit=params["limit"], campaign=audience_campaign(item),
-                         most_shoppers=REQUEST_SHOPPERS)
+        campaign = audience_campaign(item)
+        found = audience(item, limit=params["limit"], campaign=campaign, most_shoppers=REQUEST_SHOPPERS)
         return Response(s.AudienceResponseSerializer({
-            "item": item, "version": found.version, "campaign": audience_campaign(item), "weighed": found.weighed,
+            "item": item, "version": found.version, "campaign": campaign, "weighed": found.weighed,
             "left_out": found.left_out, "note": found.note, "count": len(found.fans), "fans": found.fans}).data)
 
 

@@ -298,7 +298,8 @@ def test_an_export_deleted_while_it_is_written_leaves_no_file(shoppers, settings
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_export_with_the_broker_down_says_so_and_leaves_nothing(db, staff_client, broker_down, monkeypatch):
+def test_an_export_with_the_broker_down_says_so_and_is_left_failed(db, staff_client, broker_down, monkeypatch):
+    """Failed, not deleted: the exports list starts it again once the queue is back."""
     from recommender import admin as recommender_admin
     from recommender.models import RecommendationExport
 
@@ -306,8 +307,9 @@ def test_an_export_with_the_broker_down_says_so_and_leaves_nothing(db, staff_cli
     monkeypatch.setattr(recommender_admin, "DOWNLOAD_MAX", 2)
     response = staff_client.post(reverse("admin:auth_user_changelist"), {
         "action": "download_recommendations", "_selected_action": [s.pk for s in shoppers]}, follow=True)
-    assert "Export not started: the task queue is unreachable." in response.content.decode()
-    assert not RecommendationExport.objects.exists()
+    [job] = RecommendationExport.objects.all()
+    assert f"Export #{job.pk}</a> not started: the task queue is unreachable." in response.content.decode()
+    assert (job.status, job.error, job.total) == (job.Status.FAILED, "Not started: the task queue was unreachable.", 3)
 
 
 def _exports_in_each_state() -> dict[str, object]:
@@ -334,7 +336,10 @@ def test_only_a_failed_or_stalled_export_starts_again_from_the_beginning(db):
     """A worker stopped midway leaves its export running (its task was acknowledged on receipt):
     ten minutes without progress, it reads "stalled" and may start again; a live one may not."""
     exports = _exports_in_each_state()
-    assert [name for name, job in exports.items() if job.stalled] == ["stalled"]
+    from recommender.models import RecommendationExport
+
+    assert [job.campaign for job in RecommendationExport.objects.with_stalled() if job.is_stalled] == [
+        "export-stalled"]
     assert {name: batch.export_restart(job) for name, job in exports.items()} == {
         "failed": True, "stalled": True, "running": False, "pending": False, "done": False}
     for name, job in exports.items():
@@ -355,10 +360,11 @@ def test_the_exports_list_names_a_stalled_export_and_a_dead_broker_leaves_it_fai
     assert page.count("stalled: no progress since") == 1
     response = staff_client.post(changelist, {"action": "start_again", "_selected_action": [exports["stalled"].pk]},
                                  follow=True)
-    assert "Not started again: the task queue is unreachable." in response.content.decode()
+    assert f"Export #{exports['stalled'].pk} not started again: the task queue is unreachable." in (
+        response.content.decode())
     exports["stalled"].refresh_from_db()
     assert (exports["stalled"].status, exports["stalled"].error) == (
-        exports["stalled"].Status.FAILED, "Not started again: the task queue was unreachable.")
+        exports["stalled"].Status.FAILED, "Not started: the task queue was unreachable.")
 
 
 def test_starting_exports_again_needs_the_permission_to_add_them(db, client):
