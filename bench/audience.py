@@ -2,7 +2,9 @@
 shopper in one batched pass (``Hybrid.item_audience``), and the admin page's whole request (that
 pass, the live exclusions and 50 explained cards), against the baseline of asking the model
 shopper by shopper (``recommend_explained_also`` with the film, the feed's own scoring pass);
-rounds interleaved, for a popular and a little-rated film.
+rounds interleaved, for a popular and a little-rated film. Also the pass for a film newer than
+the model (``Hybrid.new_item_audience``: each shopper's pool, then the place its vector and
+facts earn), with each film's own vector and facts standing in for a new film's.
 """
 
 from __future__ import annotations
@@ -39,8 +41,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for user in range(shoppers):
             model.recommend_explained_also(user, k=POOL, also=[idx])
 
+    def as_new(idx: int) -> None:
+        kg = model.components["kg"]
+        model.new_item_audience(model.components["content"].item_vectors[idx],
+                                [kg.features[c] for c in kg.incidence[idx].indices], k=POOL)
+
     cases = {"one shopper at a time (baseline)": lambda item: one_by_one(model.index_of_pk[item.pk]),
              "batched pass (item_audience)": lambda item: model.item_audience(model.index_of_pk[item.pk]),
+             "a new film's pass (new_item_audience)": lambda item: as_new(model.index_of_pk[item.pk]),
              "admin page (pass, exclusions, 50 cards)": lambda item: audience(item, limit=50)}
     seconds: dict[str, list[float]] = {name: [] for name in cases}
     for _ in tqdm(range(args.rounds), desc=NAME, unit="round"):

@@ -6,9 +6,12 @@ Each shopper the active model was trained on is weighed in one batched pass
 (:meth:`Hybrid.item_audience`): where the film would stand in their list, and its score. The
 shoppers come first by that place, then by score. Left out: who rated it, bought it or said "not
 interested" (read live), staff, inactive accounts and shoppers who turned personalization off.
-Each shopper's card is explained as their feed would explain the film now, from their live
-history; their links carry a mailing's tracking (``src=batch``, ``rid=<campaign>``), so the
-clicks count under Mailing results.
+A film newer than the model is weighed as feeds place new films
+(:meth:`Hybrid.new_item_audience`): by its text against each shopper's taste, or by the facts
+(genres, year, people) it shares with their films, the better of the two; shoppers whose
+candidates it would not enter are not listed. Each shopper's card is explained as their feed
+would explain the film now, from their live history; their links carry a mailing's tracking
+(``src=batch``, ``rid=<campaign>``), so the clicks count under Mailing results.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TextIO
 
+import numpy as np
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
@@ -25,9 +29,10 @@ from django.utils import timezone
 from catalog.models import Event, EventKind, Item, Review
 from catalog.selectors import not_interested_events
 from recommender import serving
-from recommender.models import ModelVersion
+from recommender.models import ItemEmbedding, ModelVersion
 from recommender.selectors import MAILED
-from recommender.serving import FeedContext, Recommendation, Row
+from recommender.serving import FeedContext, Fresh, Recommendation, Row
+from recommender.training import item_facts
 
 # A request (the admin's page, the API) weighs at most REQUEST_SHOPPERS trained shoppers (~3 ms
 # each on 2 cores) and explains at most AUDIENCE_MAX cards (~40 ms each): about 17 s, inside the
@@ -49,9 +54,10 @@ class Audience:
     item: Item
     version: ModelVersion | None
     fans: list[Fan] = field(default_factory=list)
-    weighed: int = 0  # shoppers the model knows who do not have the film
+    weighed: int = 0  # shoppers the model knows who do not have the film (a new film: whom it is placed for)
     left_out: int = 0  # of those: rated, bought or "not interested" since; staff, inactive or opted out
     note: str = ""  # why there is no audience
+    new: bool = False  # newer than the model: placed by its content or facts, as feeds place new films
 
     def __iter__(self) -> Iterator[Fan]:
         return iter(self.fans)
@@ -83,16 +89,27 @@ def audience(item: Item, *, limit: int = 50, campaign: str = MAILED, progress: P
         return Audience(item, None, note="No model is trained yet: manage.py train, or wait for the next training.")
     if not item.is_active:
         return Audience(item, version, note="The film is not on sale.")
-    idx = model.index_of_pk.get(item.pk)
-    if idx is None:
-        return Audience(item, version, note=f"The film is newer than the model ({version.label}): "
-                                             "the next training weighs it.")
     weighed = model.data.n_users
     if most_shoppers is not None and weighed > most_shoppers:
         return Audience(item, version, note=f"The model knows {weighed:,} shoppers: more than a request weighs in "
                                              f"time. Run manage.py audience {item.pk} -o audience.csv on a server.")
-    users, ranks, scores = model.item_audience(
-        idx, progress=None if progress is None else lambda n: progress("weigh", n, weighed))
+    weigh = None if progress is None else lambda n: progress("weigh", n, weighed)
+    idx = model.index_of_pk.get(item.pk)
+    fresh: dict[int, Fresh] = {}
+    if idx is None:  # newer than the model: placed as a feed places new films, by content or facts
+        vector = ItemEmbedding.objects.filter(item=item).values_list("vector", flat=True).first()
+        facts = item_facts([item.pk])[item.pk]
+        users, ranks, scores, signals = model.new_item_audience(
+            None if vector is None else np.asarray(vector), facts, k=serving.POOL, progress=weigh)
+        fresh = {int(u): Fresh(float(score), signal, facts) for u, score, signal in zip(users, scores, signals,
+                                                                                       strict=True)}
+        if not fresh:
+            return Audience(item, version, new=True, note=(
+                f"The film is newer than the model ({version.label}), and neither its text"
+                f"{'' if vector is not None else ' (not embedded yet)'} nor its facts place it among any "
+                "shopper's candidates. The next training weighs it by its ratings."))
+    else:
+        users, ranks, scores = model.item_audience(idx, progress=weigh)
     pks = [int(model.data.user_ids[u]) for u in users]
     owners = _owners(item)
     accounts = (get_user_model().objects.filter(pk__in=[pk for pk in pks if pk not in owners], is_active=True,
@@ -101,15 +118,16 @@ def audience(item: Item, *, limit: int = 50, campaign: str = MAILED, progress: P
     order = sorted((int(rank), -float(score), pk) for pk, rank, score in zip(pks, ranks, scores, strict=True)
                    if pk in accounts)
     context = FeedContext(request_id=campaign)
+    index = dict(zip(pks, users.tolist(), strict=True))
     fans = []
     chosen = order[:max(limit, 0)]
     for rank, negative, pk in chosen:
-        card = serving.card_for(accounts[pk], item, model, context)
+        card = serving.card_for(accounts[pk], item, model, context, fresh=fresh.get(index[pk]))
         serving.track([Row(MAILED, "", [card])], context)
         fans.append(Fan(accounts[pk], rank, -negative, card))
         if progress is not None:
             progress("explain", 1, len(chosen))
-    return Audience(item, version, fans, weighed=len(pks), left_out=len(pks) - len(order))
+    return Audience(item, version, fans, weighed=len(pks), left_out=len(pks) - len(order), new=idx is None)
 
 
 CSV_COLUMNS = ["user_id", "username", "rank", "score", "item_id", "title", "url", "signal", "reason", "campaign",

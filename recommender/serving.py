@@ -891,11 +891,17 @@ def predicted_rating(user: AbstractBaseUser | None, item: Item, context: FeedCon
     return RatingPrediction(explanations.predicted_stars(component, state.profile.events, idx), given)
 
 
-def card_for(user: AbstractBaseUser, item: Item, model: Any, context: FeedContext) -> Recommendation:
+def card_for(user: AbstractBaseUser, item: Item, model: Any, context: FeedContext, fresh: Fresh | None = None
+             ) -> Recommendation:
     """``item`` as a card of ``user``'s feed would show it now: scored from their live history
     and explained from those contributions (the sentence and evidence their feed would give it),
-    whether or not the feed would show it. ``item`` must be known to ``model``."""
+    whether or not the feed would show it. An item newer than ``model`` needs its placement,
+    ``fresh`` (the signal, score and facts that place it: see :func:`_fresh_candidates`)."""
     state = _user_state(user, context, model)
+    if item.pk not in model.index_of_pk:
+        [card] = explanations.explain(model, state, [(item, fresh.score)], context=context,
+                                      new_items={item.pk: fresh})
+        return card
     score = float(model.score(state.profile, [model.index_of_pk[item.pk]])[0])
     [card] = explanations.explain(model, state, [(item, score)], context=context)
     return card

@@ -440,22 +440,73 @@ class Hybrid(Recommender):
         the component's scores of the catalogue's unseen items gets the (r+1)-th best of
         ``ranked_scores`` (the user's scores from :meth:`recommend`, best first); NaN past their
         end, or without a history or the component."""
-        values = np.asarray(values, dtype=np.float64)
         out = np.full(len(values), np.nan)
+        rank = self._new_item_ranks(user_or_history, values, len(ranked_scores), signal)
+        ok = rank >= 0
+        out[ok] = np.asarray(ranked_scores, dtype=np.float64)[rank[ok]]
+        return out
+
+    def _new_item_ranks(self, user_or_history: UserRef, values: Sequence[float] | np.ndarray, m: int,
+                        signal: str) -> np.ndarray:
+        """For items newer than the model, from ``signal``'s ``values`` for them: how many of
+        the catalogue's unseen items the component scores above each (the 0-based place
+        :meth:`score_new_items` gives it), or -1 when m or more do, or without a value, a history
+        or the component."""
+        values = np.asarray(values, dtype=np.float64)
+        out = np.full(len(values), -1, dtype=np.int64)
         history = resolve_history(self.data, user_or_history)
         component = self.components.get(signal)
-        m = len(ranked_scores)
         if not history or component is None or not len(values) or not m:
             return out
         row = component.score(user_or_history)
         row[[e[0] for e in history]] = np.nan
         row = row[~np.isnan(row)]
-        # only the m best values matter: a rank of m or more gets no score
+        # only the m best values matter: a rank of m or more gets no place
         best = np.sort(np.partition(row, len(row) - m)[len(row) - m:]) if len(row) > m else np.sort(row)
         rank = len(best) - np.searchsorted(best, values, side="right")  # how many beat each
         ok = np.isfinite(values) & (rank < m)
-        out[ok] = np.asarray(ranked_scores, dtype=np.float64)[rank[ok]]
+        out[ok] = rank[ok]
         return out
+
+    def new_item_audience(self, vector: np.ndarray | None, facts: Sequence[tuple[str, str]] = (), k: int = 100,
+                          users: np.ndarray | None = None, batch_size: int = 256,
+                          progress: Callable[[int], object] | None = None
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+        """:meth:`item_audience` for an item newer than the model, placed as a feed places it
+        (:meth:`score_new_items`): by content (``vector``, its embedding, against the user's
+        taste) or by the knowledge graph (its ``facts``, when the user's items share one),
+        whichever places it higher among the user's ``k`` best candidates (the feed's pool).
+        (users, ranks, scores, signals) of the users it would enter the pool of; the score is
+        the candidate's whose place it takes, the signal the one that placed it."""
+        users = np.arange(self.data.n_users) if users is None else np.asarray(users, dtype=np.int64)
+        content, kg = self.components.get("content"), self.components.get("kg")
+        unit = None
+        if vector is not None and content is not None and np.linalg.norm(vector) > 0:
+            unit = np.asarray(vector, dtype=np.float64) / np.linalg.norm(vector)
+        fact_row = kg is not None and len(facts) and kg.fact_rows([list(facts)]).nnz > 0
+        kept: list[tuple[int, int, float, str]] = []
+        for start in range(0, len(users), batch_size):
+            chunk = users[start:start + batch_size]
+            _idx, ranked = self.recommend_users(chunk, k=k, batch_size=batch_size)
+            for u, scores in zip(chunk, ranked, strict=True):
+                events, scores = self.data.history(int(u)), scores[np.isfinite(scores)]
+                places = []
+                taste = content.taste_vector(events) if unit is not None and events else None
+                if taste is not None:
+                    places.append((self._new_item_ranks(int(u), [float(taste @ unit)], len(scores), "content")[0],
+                                   "content"))
+                if fact_row and events:
+                    value = float(kg.score_facts(events, [list(facts)])[0])
+                    if value > 0:  # no shared fact, no evidence: a feed does not place it either
+                        places.append((self._new_item_ranks(int(u), [value], len(scores), "kg")[0], "kg"))
+                placed = [(rank, signal) for rank, signal in places if rank >= 0]
+                if placed:
+                    rank, signal = min(placed, key=lambda p: p[0])
+                    kept.append((int(u), int(rank) + 1, float(scores[rank]), signal))
+            if progress is not None:
+                progress(len(chunk))
+        return (np.array([u for u, *_ in kept], dtype=np.int64), np.array([r for _, r, *_ in kept], dtype=np.int64),
+                np.array([s for *_, s, _ in kept], dtype=np.float64), [g for *_, g in kept])
 
     # -------------------------------------------------------------- explaining
     def signal_contributions(self, user_or_history: UserRef, item: int) -> dict[str, float]:

@@ -388,7 +388,12 @@ class AudienceResponseSerializer(serializers.Serializer):
     item = ItemSummarySerializer()
     model_version = serializers.IntegerField(source="version.pk", allow_null=True, default=None)
     campaign = serializers.CharField(help_text="The `rid` of the results' tracked links: audience-<item>-<date>.")
-    weighed = serializers.IntegerField(help_text="Shoppers the model knows who do not have the item.")
+    weighed = serializers.IntegerField(help_text=(
+        "Shoppers the model knows who do not have the item; for an item newer than the model, those its text or "
+        "facts place it for."))
+    new = serializers.BooleanField(help_text=(
+        "The item is newer than the model: each shopper's place is the one their feed gives a new item, by its "
+        "text against their taste or its shared facts (genres, year, people)."))
     left_out = serializers.IntegerField(help_text=(
         "Of those, left out: rated, bought or said not interested since, staff, inactive, or personalization off."))
     note = serializers.CharField(allow_blank=True, help_text="Why there are no results, when there are none.")

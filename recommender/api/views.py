@@ -125,7 +125,8 @@ class ItemViewSet(CatalogItemViewSet):
         found = audience(item, limit=params["limit"], campaign=campaign, most_shoppers=REQUEST_SHOPPERS)
         return Response(s.AudienceResponseSerializer({
             "item": item, "version": found.version, "campaign": campaign, "weighed": found.weighed,
-            "left_out": found.left_out, "note": found.note, "count": len(found.fans), "fans": found.fans}).data)
+            "left_out": found.left_out, "new": found.new, "note": found.note, "count": len(found.fans),
+            "fans": found.fans}).data)
 
 
 def _recommendations(row: serving.Row, context: serving.FeedContext, user: Any) -> dict[str, Any]:

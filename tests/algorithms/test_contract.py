@@ -225,6 +225,42 @@ def test_an_items_audience_is_where_it_stands_in_each_users_list(fitted, tiny, m
     np.testing.assert_array_equal(again[1], ranks[::-1])
 
 
+def test_a_new_items_audience_is_where_a_feed_would_place_it(fitted, tiny) -> None:
+    """``new_item_audience``: for each user, the place ``score_new_items`` gives an item the
+    model does not know, by content or by its facts, the better of the two; users it would not
+    enter the pool of are left out; batches and order do not matter."""
+    hybrid = fitted["hybrid"]
+    data = tiny[0]
+    content, kg = hybrid.components["content"], hybrid.components["kg"]
+    item, k = 5, 8  # a trained item's vector and facts, as if it were new
+    vector = 3 * content.item_vectors[item]  # not normalised: only its direction counts
+    facts = [kg.features[c] for c in kg.incidence[item].indices]
+    users, ranks, scores, signals = hybrid.new_item_audience(vector, facts, k=k, batch_size=7)
+    expected = {}
+    for user in range(data.n_users):
+        events = data.history(user)
+        _idx, ranked = hybrid.recommend(user, k=k)
+        by = {"content": hybrid.score_new_items(user, [content.taste_vector(events) @ content.item_vectors[item]],
+                                                ranked, "content")[0]}
+        fact_score = kg.score_facts(events, [facts])[0]
+        if fact_score > 0:
+            by["kg"] = hybrid.score_new_items(user, [fact_score], ranked, "kg")[0]
+        placed = {signal: score for signal, score in by.items() if np.isfinite(score)}
+        if placed:
+            expected[user] = (max(placed.values()), ranked, placed)
+    assert 0 < len(expected) < data.n_users
+    assert set(users.tolist()) == set(expected)
+    for user, rank, score, signal in zip(users, ranks, scores, signals, strict=True):
+        best, ranked, placed = expected[int(user)]
+        assert score == pytest.approx(best)
+        assert ranked[rank - 1] == pytest.approx(score)  # the place whose score it takes
+        assert placed[signal] == pytest.approx(score)
+    assert {"content", "kg"} <= set(signals)
+    again = hybrid.new_item_audience(vector, facts, k=k, users=users[::-1])
+    np.testing.assert_array_equal(again[1], ranks[::-1])
+    assert hybrid.new_item_audience(None, [], k=k)[0].size == 0  # no vector, no facts: no place
+
+
 @pytest.mark.parametrize("name", ["ease", "itemknn", "tknn", "userknn", "als"])
 def test_frozen_copy_reuses_tuned_hyper_parameters(name: str, fitted, tiny) -> None:
     model = fitted[name]
