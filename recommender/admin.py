@@ -100,8 +100,26 @@ class EmbeddingStatusFilter(admin.SimpleListFilter):
         return queryset.filter(embedding_status=self.value()) if self.value() else queryset
 
 
+def _export_send(request: HttpRequest, job: RecommendationExport, *, command: str) -> str | None:
+    """Queue ``job`` for a worker: its page's address; None, with the error said, when the
+    broker is down (the export is left failed, to start again)."""
+    page = reverse("admin:recommender_recommendationexport_change", args=[job.pk])
+    if batch.export_send(job):
+        return page
+    messages.error(request, format_html(
+        "<a href=\"{}\">{}</a> not started: the task queue is unreachable. Start it again from the exports list "
+        "when the queue is back, or run manage.py {} on a server.", page, f"Export #{job.pk}", command))
+    return None
+
+
 class AudienceForm(forms.Form):
     limit = forms.IntegerField(label="Shoppers", min_value=1, max_value=AUDIENCE_MAX, initial=50)
+
+
+class AudienceExportForm(forms.Form):
+    """A film's audience written by a worker: any model's size, more shoppers than a page lists."""
+
+    worker_limit = forms.IntegerField(label="Shoppers to write", min_value=1, max_value=1_000_000, initial=1000)
 
 
 admin.site.unregister(Item)
@@ -163,6 +181,9 @@ class ItemWithEmbeddingAdmin(ItemAdmin):
         """The shoppers most likely to want the film (:mod:`recommender.audience`), on the page
         or as CSV for a mailing about it, its links tracked as ``audience-<item>-<date>``."""
         item = self._named_shoppers_item(request, object_id)
+        can_export = request.user.has_perm("recommender.add_recommendationexport")
+        if request.method == "POST":
+            return self._audience_export(request, item, can_export)
         form = AudienceForm(request.GET or None)
         limit = form.cleaned_data["limit"] if form.is_valid() else AudienceForm.base_fields["limit"].initial
         campaign = audience_campaign(item)
@@ -176,7 +197,26 @@ class ItemWithEmbeddingAdmin(ItemAdmin):
             return response
         return TemplateResponse(request, "admin/catalog/item/audience.html", {
             **self.admin_site.each_context(request), "opts": self.opts, "original": item, "form": form,
-            "title": f"Shoppers for {item.display_title}", "audience": found, "limit": limit, "campaign": campaign})
+            "title": f"Shoppers for {item.display_title}", "audience": found, "limit": limit, "campaign": campaign,
+            "export_form": AudienceExportForm() if can_export else None})
+
+    def _audience_export(self, request: HttpRequest, item: Item, can_export: bool) -> HttpResponse:
+        """The audience queued for a worker to write to a file (Recommendation exports)."""
+        if not can_export:
+            raise PermissionDenied
+        form = AudienceExportForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, "Shoppers to write: " + " ".join(form.errors["worker_limit"]), messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        job = batch.audience_queue(item, form.cleaned_data["worker_limit"], by=request.user,
+                                   base_url=request.build_absolute_uri("/"))
+        page = _export_send(request, job, command="audience")
+        if page is None:
+            return HttpResponseRedirect(request.path)
+        self.message_user(request, format_html(
+            "A worker is writing the shoppers for {}. <a href=\"{}\">{}</a> offers the file when it is done.",
+            item.display_title, page, f"Export #{job.pk}"), messages.SUCCESS)
+        return HttpResponseRedirect(page)
 
     @admin.display(description=f"shown in recommendations ({EXPOSURE_DAYS} days)")
     def exposure(self, obj: Item) -> str:
@@ -681,12 +721,8 @@ class AccountWithRecommendationsAdmin(AccountAdmin):
                                        "recommendation exports. manage.py recommend writes any number.", messages.ERROR)
             return
         job = batch.export_queue(ids, by=request.user, base_url=request.build_absolute_uri("/"))
-        page = reverse("admin:recommender_recommendationexport_change", args=[job.pk])
-        if not batch.export_send(job):
-            self.message_user(request, format_html(
-                "<a href=\"{}\">{}</a> not started: the task queue is unreachable. Start it again from the "
-                "exports list when the queue is back, or run manage.py recommend on a server.", page,
-                f"Export #{job.pk}"), messages.ERROR)
+        page = _export_send(request, job, command="recommend")
+        if page is None:
             return
         self.message_user(request, format_html(
             "{} active accounts: a worker is writing their recommendations. <a href=\"{}\">{}</a> offers the file "
@@ -738,14 +774,14 @@ class RecommendationExportAdmin(WorkRecordAdmin):
 
     list_display = ("export", "created", "created_by", "state", "progress", "download")
     list_filter = ("status",)
-    readonly_fields = ("created_at", "finished_at", "created_by", "state", "progress", "progress_at",
+    readonly_fields = ("created_at", "finished_at", "created_by", "item", "state", "progress", "progress_at",
                        "recommendations", "not_personalized", "k", "campaign", "base_url", "download", "error")
     exclude = ("user_ids", "done", "total", "file_name", "status")
     actions = ["start_again"]
 
     @admin.display(description="export", ordering="pk")
     def export(self, obj: RecommendationExport) -> str:
-        return f"#{obj.pk}"
+        return f"#{obj.pk}: shoppers for {obj.item.display_title}" if obj.item_id else f"#{obj.pk}"
 
     @admin.display(description="status", ordering="status")
     def state(self, obj: RecommendationExport) -> str:
@@ -779,13 +815,16 @@ class RecommendationExportAdmin(WorkRecordAdmin):
 
     @admin.display(description="shoppers")
     def progress(self, obj: RecommendationExport) -> str:
+        if obj.item_id:  # a film's audience: up to total shoppers, weighed first, then written
+            return f"{obj.done:,} listed" if obj.status == RecommendationExport.Status.DONE else (
+                f"{obj.done:,} of at most {obj.total:,} written")
         if obj.status == RecommendationExport.Status.DONE:
             return f"{obj.done:,} ({obj.recommendations:,} recommendations)"
         return f"{obj.done:,} of {obj.total:,} written"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # user_ids: up to every account's id, the worker's only
-        return super().get_queryset(request).defer("user_ids").with_stalled()
+        return super().get_queryset(request).defer("user_ids").select_related("item").with_stalled()
 
     @admin.display(description="file")
     def download(self, obj: RecommendationExport) -> str:

@@ -34,7 +34,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from catalog.models import Profile
+from catalog.models import Item, Profile
 from recommender import serving
 from recommender.models import RecommendationExport
 from recommender.selectors import MAILED
@@ -188,6 +188,28 @@ def export_queue(ids: list[int], *, by: AbstractBaseUser | None, base_url: str, 
     return job
 
 
+def audience_queue(item: Item, limit: int, *, by: AbstractBaseUser | None, base_url: str) -> RecommendationExport:
+    """A pending export of ``item``'s audience, at most ``limit`` shoppers (the admin's "Have a
+    worker write it"), its links' campaign ``audience-<item>-<date>``; the caller queues it."""
+    from recommender.audience import audience_campaign
+
+    return RecommendationExport.objects.create(created_by=by, item=item, total=limit, base_url=base_url,
+                                               campaign=audience_campaign(item))
+
+
+def _write_audience(job: RecommendationExport, out: TextIO, tick: Callable[[int], None]) -> list[int]:
+    """``job.item``'s audience written to ``out`` (:func:`recommender.audience.write_csv`): the
+    listed shoppers' ids; ValueError with the reason when it has none."""
+    from recommender.audience import audience, write_csv
+
+    found = audience(job.item, limit=job.total, campaign=job.campaign,
+                     progress=lambda phase, n, _total: tick(n if phase == "explain" else 0))
+    if found.note:
+        raise ValueError(found.note)
+    write_csv(found, out, base_url=job.base_url)
+    return [fan.user.pk for fan in found]
+
+
 def export_run(job: RecommendationExport) -> RecommendationExport:
     """Write ``job``'s file (the accounts still active), recording how far it got every few
     seconds, then its counts; or its error, re-raised for the worker's log. An export that is
@@ -212,17 +234,27 @@ def export_run(job: RecommendationExport) -> RecommendationExport:
 
     try:
         settings.RECSYS_EXPORT_DIR.mkdir(parents=True, exist_ok=True)
-        name = f"recommendations-{job.pk}-{job.created_at:%Y-%m-%d}.csv"
+        name = (f"{job.campaign}-{job.pk}.csv" if job.item_id else
+                f"recommendations-{job.pk}-{job.created_at:%Y-%m-%d}.csv")
         with atomic_file(settings.RECSYS_EXPORT_DIR / name) as out:
-            summary = export(recipients(job.user_ids, strict=False), out, k=job.k, campaign=job.campaign,
-                             base_url=job.base_url, progress=tick)
+            if job.item_id:
+                listed = _write_audience(job, out, tick)
+                counts = {"user_ids": listed, "done": len(listed), "recommendations": len(listed)}
+            else:
+                summary = export(recipients(job.user_ids, strict=False), out, k=job.k, campaign=job.campaign,
+                                 base_url=job.base_url, progress=tick)
+                counts = {"done": summary.accounts, "recommendations": summary.recommendations,
+                          "not_personalized": summary.not_personalized}
     except Exception as exc:
         record(status=RecommendationExport.Status.FAILED, error=str(exc), finished_at=timezone.now())
         raise
-    if not record(file_name=name, done=summary.accounts, recommendations=summary.recommendations,
-                  not_personalized=summary.not_personalized, status=RecommendationExport.Status.DONE,
-                  finished_at=timezone.now()):
+    if not record(file_name=name, status=RecommendationExport.Status.DONE, finished_at=timezone.now(), **counts):
         export_path(job).unlink()  # its row went while it was written: so does the file (it may name an erased shopper)
+    elif job.item_id and get_user_model().objects.filter(pk__in=job.user_ids).count() < len(job.user_ids):
+        # an audience's shoppers are known, and found by an erasure, only once written: one erased meanwhile
+        export_path(job).unlink()
+        record(status=RecommendationExport.Status.FAILED, file_name="", user_ids=[],
+               error="A listed shopper's account was deleted while the file was written: start it again.")
     return job
 
 

@@ -226,7 +226,12 @@ class RecommendationExport(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    user_ids = models.JSONField(default=list, help_text="The accounts selected, by id.")
+    item = models.ForeignKey(Item, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+                             verbose_name="film's audience",
+                             help_text="Set: the shoppers most likely to want this film, instead of the accounts' "
+                                       "recommendations.")
+    user_ids = models.JSONField(default=list, help_text="The accounts selected, by id (a film's audience: those "
+                                                        "listed, once written).")
     total = models.PositiveIntegerField("shoppers selected", default=0)
     k = models.PositiveSmallIntegerField("recommendations per shopper", default=10)
     campaign = models.CharField(max_length=64, help_text="Named in each link's click tracking (rid).")

@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from catalog import services
 from catalog.models import EventKind, Item
-from recommender import serving
+from recommender import batch, serving
 from recommender.audience import CSV_COLUMNS, audience
-from recommender.models import ItemEmbedding
+from recommender.models import ItemEmbedding, RecommendationExport
 from recommender.selectors import mailing_results
 from recommender.training import item_facts
 
@@ -155,6 +155,61 @@ def test_the_page_names_shoppers_so_it_needs_the_accounts_view_permission(film, 
     assert client.get(page).status_code == 403
     clerk.user_permissions.add(may("view_user", User))
     assert client.get(page).status_code == 200
+    # a worker's file needs the permission to add exports, as the account list's does
+    assert 'name="worker_limit"' not in client.get(page).content.decode()
+    assert client.post(page, {"worker_limit": 10}).status_code == 403
+    clerk.user_permissions.add(may("add_recommendationexport", RecommendationExport))
+    assert 'name="worker_limit"' in client.get(page).content.decode()
+
+
+def test_a_worker_writes_the_audience_the_page_lists_and_an_erasure_takes_its_file(
+        film, staff_client, settings, tmp_path, broker_down, django_capture_on_commit_callbacks):
+    """For more shoppers than a page lists or weighs: an export under Recommendation exports. With
+    the broker down it is left failed and starts again; its worker writes the page's rows."""
+    settings.RECSYS_EXPORT_DIR = tmp_path
+    page = reverse("admin:catalog_item_audience", args=[film.pk])
+    bad = staff_client.post(page, {"worker_limit": 0}, follow=True).content.decode()
+    assert "Shoppers to write: Ensure this value is greater than or equal to 1." in bad
+    assert not RecommendationExport.objects.exists()
+    response = staff_client.post(page, {"worker_limit": 25}, follow=True).content.decode()
+    [job] = RecommendationExport.objects.all()
+    assert f"Export #{job.pk}</a> not started: the task queue is unreachable." in response
+    assert (job.item, job.total, job.status) == (film, 25, job.Status.FAILED)
+    assert batch.export_restart(job)
+    batch.export_run(RecommendationExport.objects.get(pk=job.pk))
+    job.refresh_from_db()
+    assert (job.status, job.done, job.error) == (job.Status.DONE, 25, "")
+    expected = audience(film, limit=25, campaign=job.campaign)
+    with (tmp_path / job.file_name).open(encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    assert [(int(r["user_id"]), int(r["rank"]), r["reason"]) for r in rows] == [
+        (f.user.pk, f.rank, f.card.sentence) for f in expected]
+    assert rows[0]["url"].startswith("http://testserver/items/") and rows[0]["campaign"] == job.campaign
+    assert job.campaign == f"audience-{film.pk}-{timezone.localdate():%Y%m%d}"
+    listing = staff_client.get(reverse("admin:recommender_recommendationexport_changelist")).content.decode()
+    assert f"#{job.pk}: shoppers for Contact (1997)" in listing and "25 listed" in listing
+    with django_capture_on_commit_callbacks(execute=True):
+        User.objects.get(pk=expected.fans[3].user.pk).delete()  # the erasure finds it by the shoppers listed
+    assert not RecommendationExport.objects.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_an_audience_naming_a_shopper_erased_while_it_was_written_keeps_no_file(film, settings, tmp_path,
+                                                                               monkeypatch):
+    from recommender import audience as audience_module
+
+    settings.RECSYS_EXPORT_DIR = tmp_path
+    job = batch.audience_queue(film, 10, by=None, base_url="")
+    real = audience_module.write_csv
+
+    def erase_midway(found, out, **kwargs):
+        User.objects.filter(pk=found.fans[0].user.pk).delete()  # erased before the ids are recorded
+        return real(found, out, **kwargs)
+
+    monkeypatch.setattr(audience_module, "write_csv", erase_midway)
+    batch.export_run(job)
+    job.refresh_from_db()
+    assert job.status == job.Status.FAILED and "deleted while the file was written" in job.error
+    assert (job.file_name, job.user_ids, list(tmp_path.iterdir())) == ("", [], [])
 
 
 def test_the_command_writes_the_same_shoppers_to_a_file(film, tmp_path):
