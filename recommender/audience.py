@@ -8,7 +8,8 @@ shoppers come first by that place, then by score. Left out: who rated it, bought
 interested" (read live), staff, inactive accounts and shoppers who turned personalization off.
 A film newer than the model is weighed as feeds place new films
 (:meth:`Hybrid.new_item_audience`): by its text against each shopper's taste, or by the facts
-(genres, year, people) it shares with their films, the better of the two; shoppers whose
+(genres, year, people) it shares with their films, the better of the two; among shoppers it
+would take the same place for, the closer its text to their taste, the earlier. Shoppers whose
 candidates it would not enter are not listed. Each shopper's card is explained as their feed
 would explain the film now, from their live history; their links carry a mailing's tracking
 (``src=batch``, ``rid=<campaign>``), so the clicks count under Mailing results.
@@ -99,8 +100,10 @@ def audience(item: Item, *, limit: int = 50, campaign: str = MAILED, progress: P
     if idx is None:  # newer than the model: placed as a feed places new films, by content or facts
         vector = ItemEmbedding.objects.filter(item=item).values_list("vector", flat=True).first()
         facts = item_facts([item.pk])[item.pk]
-        users, ranks, scores, signals = model.new_item_audience(
+        users, ranks, scores, signals, similarities = model.new_item_audience(
             None if vector is None else np.asarray(vector), facts, k=serving.POOL, progress=weigh)
+        # a place a feed gives the film ties for many; its closeness to their taste then decides
+        closeness = np.nan_to_num(similarities, nan=-2.0)  # without a vector: after any cosine
         fresh = {int(u): Fresh(float(score), signal, facts) for u, score, signal in zip(users, scores, signals,
                                                                                        strict=True)}
         if not fresh:
@@ -110,18 +113,19 @@ def audience(item: Item, *, limit: int = 50, campaign: str = MAILED, progress: P
                 "shopper's candidates. The next training weighs it by its ratings."))
     else:
         users, ranks, scores = model.item_audience(idx, progress=weigh)
+        closeness = np.zeros(len(users))  # the film's own score orders a place's ties
     pks = [int(model.data.user_ids[u]) for u in users]
     owners = _owners(item)
     accounts = (get_user_model().objects.filter(pk__in=[pk for pk in pks if pk not in owners], is_active=True,
                                                  is_staff=False)
                 .exclude(profile__personalization_opt_out=True).in_bulk())
-    order = sorted((int(rank), -float(score), pk) for pk, rank, score in zip(pks, ranks, scores, strict=True)
-                   if pk in accounts)
+    order = sorted((int(rank), -float(close), -float(score), pk)
+                   for pk, rank, close, score in zip(pks, ranks, closeness, scores, strict=True) if pk in accounts)
     context = FeedContext(request_id=campaign)
     index = dict(zip(pks, users.tolist(), strict=True))
     fans = []
     chosen = order[:max(limit, 0)]
-    for rank, negative, pk in chosen:
+    for rank, _close, negative, pk in chosen:
         card = serving.card_for(accounts[pk], item, model, context, fresh=fresh.get(index[pk]))
         serving.track([Row(MAILED, "", [card])], context)
         fans.append(Fan(accounts[pk], rank, -negative, card))

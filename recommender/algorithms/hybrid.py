@@ -471,30 +471,32 @@ class Hybrid(Recommender):
     def new_item_audience(self, vector: np.ndarray | None, facts: Sequence[tuple[str, str]] = (), k: int = 100,
                           users: np.ndarray | None = None, batch_size: int = 256,
                           progress: Callable[[int], object] | None = None
-                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], np.ndarray]:
         """:meth:`item_audience` for an item newer than the model, placed as a feed places it
         (:meth:`score_new_items`): by content (``vector``, its embedding, against the user's
         taste) or by the knowledge graph (its ``facts``, when the user's items share one),
         whichever places it higher among the user's ``k`` best candidates (the feed's pool).
-        (users, ranks, scores, signals) of the users it would enter the pool of; the score is
-        the candidate's whose place it takes, the signal the one that placed it."""
+        (users, ranks, scores, signals, similarities) of the users it would enter the pool of;
+        the score is the candidate's whose place it takes, the signal the one that placed it,
+        the similarity its vector's cosine with the user's taste (NaN without): unlike the
+        scores, comparable between users who give it the same place."""
         users = np.arange(self.data.n_users) if users is None else np.asarray(users, dtype=np.int64)
         content, kg = self.components.get("content"), self.components.get("kg")
         unit = None
         if vector is not None and content is not None and np.linalg.norm(vector) > 0:
             unit = np.asarray(vector, dtype=np.float64) / np.linalg.norm(vector)
         fact_row = kg is not None and len(facts) and kg.fact_rows([list(facts)]).nnz > 0
-        kept: list[tuple[int, int, float, str]] = []
+        kept: list[tuple[int, int, float, str, float]] = []
         for start in range(0, len(users), batch_size):
             chunk = users[start:start + batch_size]
             _idx, ranked = self.recommend_users(chunk, k=k, batch_size=batch_size)
             for u, scores in zip(chunk, ranked, strict=True):
                 events, scores = self.data.history(int(u)), scores[np.isfinite(scores)]
-                places = []
+                places, similarity = [], np.nan
                 taste = content.taste_vector(events) if unit is not None and events else None
                 if taste is not None:
-                    places.append((self._new_item_ranks(int(u), [float(taste @ unit)], len(scores), "content")[0],
-                                   "content"))
+                    similarity = float(taste @ unit)
+                    places.append((self._new_item_ranks(int(u), [similarity], len(scores), "content")[0], "content"))
                 if fact_row and events:
                     value = float(kg.score_facts(events, [list(facts)])[0])
                     if value > 0:  # no shared fact, no evidence: a feed does not place it either
@@ -502,11 +504,12 @@ class Hybrid(Recommender):
                 placed = [(rank, signal) for rank, signal in places if rank >= 0]
                 if placed:
                     rank, signal = min(placed, key=lambda p: p[0])
-                    kept.append((int(u), int(rank) + 1, float(scores[rank]), signal))
+                    kept.append((int(u), int(rank) + 1, float(scores[rank]), signal, similarity))
             if progress is not None:
                 progress(len(chunk))
-        return (np.array([u for u, *_ in kept], dtype=np.int64), np.array([r for _, r, *_ in kept], dtype=np.int64),
-                np.array([s for *_, s, _ in kept], dtype=np.float64), [g for *_, g in kept])
+        columns = list(zip(*kept, strict=True)) or [(), (), (), (), ()]
+        return (np.array(columns[0], dtype=np.int64), np.array(columns[1], dtype=np.int64),
+                np.array(columns[2], dtype=np.float64), list(columns[3]), np.array(columns[4], dtype=np.float64))
 
     # -------------------------------------------------------------- explaining
     def signal_contributions(self, user_or_history: UserRef, item: int) -> dict[str, float]:

@@ -235,23 +235,24 @@ def test_a_new_items_audience_is_where_a_feed_would_place_it(fitted, tiny) -> No
     item, k = 5, 8  # a trained item's vector and facts, as if it were new
     vector = 3 * content.item_vectors[item]  # not normalised: only its direction counts
     facts = [kg.features[c] for c in kg.incidence[item].indices]
-    users, ranks, scores, signals = hybrid.new_item_audience(vector, facts, k=k, batch_size=7)
+    users, ranks, scores, signals, similarities = hybrid.new_item_audience(vector, facts, k=k, batch_size=7)
     expected = {}
     for user in range(data.n_users):
         events = data.history(user)
         _idx, ranked = hybrid.recommend(user, k=k)
-        by = {"content": hybrid.score_new_items(user, [content.taste_vector(events) @ content.item_vectors[item]],
-                                                ranked, "content")[0]}
+        similarity = content.taste_vector(events) @ content.item_vectors[item]
+        by = {"content": hybrid.score_new_items(user, [similarity], ranked, "content")[0]}
         fact_score = kg.score_facts(events, [facts])[0]
         if fact_score > 0:
             by["kg"] = hybrid.score_new_items(user, [fact_score], ranked, "kg")[0]
         placed = {signal: score for signal, score in by.items() if np.isfinite(score)}
         if placed:
-            expected[user] = (max(placed.values()), ranked, placed)
+            expected[user] = (max(placed.values()), ranked, placed, similarity)
     assert 0 < len(expected) < data.n_users
     assert set(users.tolist()) == set(expected)
-    for user, rank, score, signal in zip(users, ranks, scores, signals, strict=True):
-        best, ranked, placed = expected[int(user)]
+    for user, rank, score, signal, close in zip(users, ranks, scores, signals, similarities, strict=True):
+        best, ranked, placed, similarity = expected[int(user)]
+        assert close == pytest.approx(similarity)
         assert score == pytest.approx(best)
         assert ranked[rank - 1] == pytest.approx(score)  # the place whose score it takes
         assert placed[signal] == pytest.approx(score)

@@ -84,10 +84,13 @@ def test_a_film_newer_than_the_model_finds_its_shoppers_as_feeds_place_new_films
     assert found.new and len(found.fans) == 30 and 0 < found.weighed <= 943  # those it is placed for
     _version, model = serving.active_model()
     vector = np.asarray(ItemEmbedding.objects.get(item=new).vector)
-    users, ranks, scores, signals = model.new_item_audience(vector, item_facts([new.pk])[new.pk], k=serving.POOL)
-    expected = sorted((int(rank), -float(score), int(model.data.user_ids[u])) for u, rank, score
-                      in zip(users, ranks, scores, strict=True))
-    assert [(fan.rank, fan.user.pk) for fan in found] == [(rank, pk) for rank, _s, pk in expected[:30]]
+    users, ranks, scores, signals, similarities = model.new_item_audience(vector, item_facts([new.pk])[new.pk],
+                                                                          k=serving.POOL)
+    # by place, then (a place ties for many) by its text's closeness to their taste
+    expected = sorted((int(rank), -float(close), -float(score), int(model.data.user_ids[u])) for u, rank, close, score
+                      in zip(users, ranks, similarities, scores, strict=True))
+    assert [(fan.rank, fan.user.pk) for fan in found] == [(rank, pk) for rank, _c, _s, pk in expected[:30]]
+    assert np.isfinite(similarities).all()  # every one of them has a taste the vector is weighed against
     assert "content" in signals  # its text now places it for some (its facts, for Star Wars' fans, first)
     for fan in found.fans[:5]:
         card = fan.card  # explained as a feed explains a new film: the signal that placed it
