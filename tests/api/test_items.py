@@ -62,7 +62,7 @@ def test_hidden_reviews_count_nowhere(ml100k, anon):
     assert anon.get(f"/api/items/{item.pk}/").json()["review_count"] == 580
 
 
-def test_text_query_uses_hybrid_search(ml100k_embedded, anon):
+def test_text_query_uses_hybrid_search(ml100k, anon):
     body = anon.get("/api/items/", {"q": "star wars"}).json()
     assert body["count"] > 0
     assert body["results"][0]["title"].startswith("Star Wars")

@@ -7,7 +7,7 @@ from tests.api.conftest import assert_error
 pytestmark = pytest.mark.django_db
 
 
-def test_search(ml100k_embedded, anon):
+def test_search(ml100k, anon):
     body = anon.get("/api/search/", {"q": "star wars", "k": 5}).json()
     assert body["query"] == "star wars" and body["count"] == len(body["results"]) <= 5
     assert body["results"][0]["item"]["title"].startswith("Star Wars")
@@ -20,7 +20,7 @@ def test_search(ml100k_embedded, anon):
     assert any("Horror" in r["item"]["genres"] for r in semantic["results"][:5])
 
 
-def test_search_tells_matches_from_related_films(ml100k_embedded, anon):
+def test_search_tells_matches_from_related_films(ml100k, anon):
     """``matches`` counts the results that pass the relevance cut; the rest are flagged
     ``related`` (the two Godfather films were followed by 18 loose neighbours, all alike);
     ``/api/items/?q=`` lists the matches only."""
@@ -33,7 +33,7 @@ def test_search_tells_matches_from_related_films(ml100k_embedded, anon):
     assert comedy["matches"] == comedy["count"] == 20
 
 
-def test_search_bad_input(ml100k_embedded, anon):
+def test_search_bad_input(ml100k, anon):
     assert anon.get("/api/search/", {"q": ""}).json()["count"] == 0
     assert anon.get("/api/search/", {"q": "?!*"}).json()["count"] == 0
     assert anon.get("/api/search/", {"q": "Amélie 東京 🎬"}).status_code == 200
@@ -84,7 +84,7 @@ def test_suggestions_bad_input(ml100k, anon):
     assert_error(anon.get("/api/search/suggest/", {"q": "a\x00b"}), 400, "q")
 
 
-def test_search_filters_by_year(ml100k_embedded, anon):
+def test_search_filters_by_year(ml100k, anon):
     """``year`` was read by the search filters but not accepted: ``?q=star&year=1977`` ignored it."""
     body = anon.get("/api/search/", {"q": "star", "year": 1977}).json()
     assert body["count"] > 0 and {r["item"]["year"] for r in body["results"]} == {1977}

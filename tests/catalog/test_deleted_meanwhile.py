@@ -37,7 +37,7 @@ def test_history(ml100k):
     assert {entry.item for entry in history} == {films[0], films[2]}
 
 
-def test_search(ml100k_embedded):
+def test_search(ml100k):
     from recommender.selectors import item_search
 
     star_wars = Item.objects.get(external_id="ml:50")

@@ -53,7 +53,7 @@ def test_unknown_genres_and_impossible_filters_are_messages_not_errors(ml100k, c
     assert [item.display_title for item in found.context["results"]][:1] == ["Star Wars (1977)"]
 
 
-def test_search_pages_through_results_and_lists_what_filters_alone_allow(ml100k_embedded, client):
+def test_search_pages_through_results_and_lists_what_filters_alone_allow(ml100k, client):
     def shown(params: dict) -> list:
         context = client.get("/search/", params).context
         return context["results"] + context["related"]
@@ -245,7 +245,7 @@ def test_the_home_page_shows_each_film_once(trained_model, client):
     assert set(rows["for_you"]) & {rec.item.pk for rec in serving.trending(k=10)}  # there was something to leave out
 
 
-def test_onboarding_offers_films_matching_the_interests_first(ml100k_embedded, client):
+def test_onboarding_offers_films_matching_the_interests_first(ml100k, client):
     """What a new shopper wrote at sign-up leads the films offered (up to half), the most
     reviewed fill the rest; without interests the offer is the most reviewed films."""
     from recommender.selectors import ONBOARDING_CHOICES

@@ -46,7 +46,7 @@ def test_audit_page_renders_its_charts(page, trained_model, shot):
 
 
 @pytest.mark.parametrize("width", [1400, 1280])
-def test_item_list_shows_every_column_header_in_full(page, ml100k_embedded, shot, width):
+def test_item_list_shows_every_column_header_in_full(page, ml100k, shot, width):
     """The list fits its box: no column (the last is embedding) is cut off or scrolled away."""
     User.objects.create_superuser("lister", "lister@example.com", "lister-password-2026")
     page.set_viewport_size({"width": width, "height": 900})

@@ -105,7 +105,7 @@ def test_experiment_report_attributes_clicks_and_purchases(trained_model, client
     assert stats[other].impressions == 0
 
 
-def test_admin_item_embedding_status_reembed_and_review_moderation(ml100k_embedded, staff_client):
+def test_admin_item_embedding_status_reembed_and_review_moderation(ml100k, staff_client):
     url = reverse("admin:catalog_item_changelist")
     page = staff_client.get(url, {"embedding": "fresh"})
     assert page.status_code == 200 and page.context["cl"].result_count == Item.objects.count()

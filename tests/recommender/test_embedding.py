@@ -64,7 +64,7 @@ def test_unchanged_text_is_skipped_and_changed_text_reembedded():
 
 
 @pytest.mark.django_db
-def test_reconcile_missing_stale_and_model_change(ml100k_embedded, monkeypatch):
+def test_reconcile_missing_stale_and_model_change(ml100k, monkeypatch):
     assert pending_ids(kind="item") == []
     some = list(Item.objects.order_by("pk").values_list("pk", flat=True)[:5])
     ItemEmbedding.objects.filter(item_id__in=some[:3]).delete()
@@ -177,14 +177,14 @@ def test_worker_killed_mid_batch_loses_nothing(celery_worker, settings):
         ("godfather", {"The Godfather (1972)"}),
     ],
 )
-def test_search_relevance_on_movielens(ml100k_embedded, query, expected):
+def test_search_relevance_on_movielens(ml100k, query, expected):
     from recommender.selectors import item_search
 
     titles = {item.display_title for item, _ in item_search(query=query, k=10)}
     assert titles & expected
 
 
-def test_search_stops_where_relevance_drops(ml100k_embedded):
+def test_search_stops_where_relevance_drops(ml100k):
     """The results end where the semantic score falls too far below the best match's; they used to
     fill ``k`` with loose neighbours: 18 films after the two Godfathers, the grim drama *Kids*
     (its title sounds like "children's") among animated films. ``relevance_gap=None``: no cut."""
@@ -203,7 +203,7 @@ def test_search_stops_where_relevance_drops(ml100k_embedded):
     assert len(titles("comedy")) == 20  # a broad query still fills the page
 
 
-def test_search_ranks_the_film_more_people_reviewed_first_when_the_text_fits_both(ml100k_embedded):
+def test_search_ranks_the_film_more_people_reviewed_first_when_the_text_fits_both(ml100k):
     """The popularity prior of semantic search: two items with the same text (so the same
     vector), the newer one reviewed. With the prior it comes first; without it, the tie goes to
     the older (lower id). The query shares no full-text match with them ("guardian")."""
@@ -228,7 +228,7 @@ def test_search_ranks_the_film_more_people_reviewed_first_when_the_text_fits_bot
     assert order(popularity_prior=0) == [older.pk, newer.pk]
 
 
-def test_search_filters_and_bad_queries(ml100k_embedded):
+def test_search_filters_and_bad_queries(ml100k):
     from django.core.exceptions import ValidationError
 
     from recommender.selectors import SearchFilters, item_search
@@ -244,7 +244,7 @@ def test_search_filters_and_bad_queries(ml100k_embedded):
     assert Item.objects.count() >= 1682  # nothing dropped
 
 
-def test_similar_items_excludes_itself_and_inactive(ml100k_embedded):
+def test_similar_items_excludes_itself_and_inactive(ml100k):
     from recommender.selectors import item_similar_list
 
     star_wars = Item.objects.get(external_id="ml:50")
@@ -256,7 +256,7 @@ def test_similar_items_excludes_itself_and_inactive(ml100k_embedded):
     assert "Return of the Jedi (1983)" not in titles
 
 
-def test_similarity_query_uses_the_hnsw_index(ml100k_embedded):
+def test_similarity_query_uses_the_hnsw_index(ml100k):
     vector = get_encoder().encode(["space"])[0]
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
@@ -268,6 +268,6 @@ def test_similarity_query_uses_the_hnsw_index(ml100k_embedded):
     assert "item_embedding_hnsw" in plan
 
 
-def test_review_without_text_is_not_embedded(ml100k_embedded):
+def test_review_without_text_is_not_embedded(ml100k):
     assert not ReviewEmbedding.objects.filter(review__text="").exists()
     assert ReviewEmbedding.objects.count() == Review.objects.exclude(text="").filter(is_hidden=False).count()

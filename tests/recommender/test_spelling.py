@@ -55,7 +55,7 @@ def test_corrects_only_what_it_must_and_keeps_the_rest_of_the_query():
     ("terminater", "terminator", "Terminator 2: Judgment Day (1991)"),
     ("casablanka", "casablanca", "Casablanca (1942)"),
 ])
-def test_search_finds_misspelt_titles(ml100k_embedded, typed, expected, title):
+def test_search_finds_misspelt_titles(ml100k, typed, expected, title):
     from recommender.selectors import item_search
 
     def first(**options) -> str:
@@ -66,12 +66,12 @@ def test_search_finds_misspelt_titles(ml100k_embedded, typed, expected, title):
     assert first(correct_spelling=False) != title
 
 
-def test_descriptions_and_known_titles_are_searched_as_typed(ml100k_embedded):
+def test_descriptions_and_known_titles_are_searched_as_typed(ml100k):
     for query in ("mafia crime family", "space adventure", "a heist gone wrong", "Schwarzenegger", "fargo"):
         assert spelling_correction(query) is None, query
 
 
-def test_a_new_title_is_a_word_search_corrects_towards(ml100k_embedded):
+def test_a_new_title_is_a_word_search_corrects_towards(ml100k):
     from recommender.spelling import catalogue_speller_clear
 
     assert spelling_correction("zorblaxx") is None
@@ -80,7 +80,7 @@ def test_a_new_title_is_a_word_search_corrects_towards(ml100k_embedded):
     assert spelling_correction("zorblaxx returns") == "zorblax returns"
 
 
-def test_the_api_and_the_search_page_say_what_was_searched(ml100k_embedded, client):
+def test_the_api_and_the_search_page_say_what_was_searched(ml100k, client):
     body = client.get("/api/search/", {"q": "godfathr", "k": 3}).json()
     assert body["query"] == "godfathr" and body["corrected"] == "godfather"
     assert body["results"][0]["item"]["title"] == "The Godfather"
