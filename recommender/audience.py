@@ -96,37 +96,36 @@ def audience(item: Item, *, limit: int = 50, campaign: str = MAILED, progress: P
                                              f"time. Run manage.py audience {item.pk} -o audience.csv on a server.")
     weigh = None if progress is None else lambda n: progress("weigh", n, weighed)
     idx = model.index_of_pk.get(item.pk)
-    fresh: dict[int, Fresh] = {}
+    fresh: dict[int, Fresh] = {}  # account pk -> the placement of a film newer than the model
     if idx is None:  # newer than the model: placed as a feed places new films, by content or facts
         vector = ItemEmbedding.objects.filter(item=item).values_list("vector", flat=True).first()
         facts = item_facts([item.pk])[item.pk]
         users, ranks, scores, signals, similarities = model.new_item_audience(
             None if vector is None else np.asarray(vector), facts, k=serving.POOL, progress=weigh)
-        # a place a feed gives the film ties for many; its closeness to their taste then decides
-        closeness = np.nan_to_num(similarities, nan=-2.0)  # without a vector: after any cosine
-        fresh = {int(u): Fresh(float(score), signal, facts) for u, score, signal in zip(users, scores, signals,
-                                                                                       strict=True)}
-        if not fresh:
+        if not len(users):
             return Audience(item, version, new=True, note=(
                 f"The film is newer than the model ({version.label}), and neither its text"
                 f"{'' if vector is not None else ' (not embedded yet)'} nor its facts place it among any "
                 "shopper's candidates. The next training weighs it by its ratings."))
+        # a place a feed gives the film ties for many; its closeness to their taste then decides
+        ties = np.nan_to_num(similarities, nan=-2.0)  # without a vector: after any cosine
     else:
         users, ranks, scores = model.item_audience(idx, progress=weigh)
-        closeness = np.zeros(len(users))  # the film's own score orders a place's ties
+        ties = scores  # the film's own score orders a place's ties
     pks = [int(model.data.user_ids[u]) for u in users]
+    if idx is None:
+        fresh = {pk: Fresh(float(score), signal, facts) for pk, score, signal in zip(pks, scores, signals, strict=True)}
     owners = _owners(item)
     accounts = (get_user_model().objects.filter(pk__in=[pk for pk in pks if pk not in owners], is_active=True,
                                                  is_staff=False)
                 .exclude(profile__personalization_opt_out=True).in_bulk())
-    order = sorted((int(rank), -float(close), -float(score), pk)
-                   for pk, rank, close, score in zip(pks, ranks, closeness, scores, strict=True) if pk in accounts)
+    order = sorted((int(rank), -float(tie), -float(score), pk)
+                   for pk, rank, tie, score in zip(pks, ranks, ties, scores, strict=True) if pk in accounts)
     context = FeedContext(request_id=campaign)
-    index = dict(zip(pks, users.tolist(), strict=True))
     fans = []
     chosen = order[:max(limit, 0)]
-    for rank, _close, negative, pk in chosen:
-        card = serving.card_for(accounts[pk], item, model, context, fresh=fresh.get(index[pk]))
+    for rank, _tie, negative, pk in chosen:
+        card = serving.card_for(accounts[pk], item, model, context, fresh=fresh.get(pk))
         serving.track([Row(MAILED, "", [card])], context)
         fans.append(Fan(accounts[pk], rank, -negative, card))
         if progress is not None:

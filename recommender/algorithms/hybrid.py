@@ -452,21 +452,11 @@ class Hybrid(Recommender):
         the catalogue's unseen items the component scores above each (the 0-based place
         :meth:`score_new_items` gives it), or -1 when m or more do, or without a value, a history
         or the component."""
-        values = np.asarray(values, dtype=np.float64)
-        out = np.full(len(values), -1, dtype=np.int64)
         history = resolve_history(self.data, user_or_history)
         component = self.components.get(signal)
-        if not history or component is None or not len(values) or not m:
-            return out
-        row = component.score(user_or_history)
-        row[[e[0] for e in history]] = np.nan
-        row = row[~np.isnan(row)]
-        # only the m best values matter: a rank of m or more gets no place
-        best = np.sort(np.partition(row, len(row) - m)[len(row) - m:]) if len(row) > m else np.sort(row)
-        rank = len(best) - np.searchsorted(best, values, side="right")  # how many beat each
-        ok = np.isfinite(values) & (rank < m)
-        out[ok] = rank[ok]
-        return out
+        if not history or component is None:
+            return np.full(len(values), -1, dtype=np.int64)
+        return _places(component.score(user_or_history), [e[0] for e in history], values, m)
 
     def new_item_audience(self, vector: np.ndarray | None, facts: Sequence[tuple[str, str]] = (), k: int = 100,
                           users: np.ndarray | None = None, batch_size: int = 256,
@@ -481,26 +471,32 @@ class Hybrid(Recommender):
         the similarity its vector's cosine with the user's taste (NaN without): unlike the
         scores, comparable between users who give it the same place."""
         users = np.arange(self.data.n_users) if users is None else np.asarray(users, dtype=np.int64)
+        batch_size = min(batch_size, self._users_per_batch())
         content, kg = self.components.get("content"), self.components.get("kg")
         unit = None
         if vector is not None and content is not None and np.linalg.norm(vector) > 0:
             unit = np.asarray(vector, dtype=np.float64) / np.linalg.norm(vector)
-        fact_row = kg is not None and len(facts) and kg.fact_rows([list(facts)]).nnz > 0
+        fact_row = kg.fact_rows([list(facts)]) if kg is not None and len(facts) else None
+        if fact_row is not None and fact_row.nnz == 0:
+            fact_row = None
         kept: list[tuple[int, int, float, str, float]] = []
         for start in range(0, len(users), batch_size):
             chunk = users[start:start + batch_size]
             _idx, ranked = self.recommend_users(chunk, k=k, batch_size=batch_size)
-            for u, scores in zip(chunk, ranked, strict=True):
-                events, scores = self.data.history(int(u)), scores[np.isfinite(scores)]
+            histories = [self.data.history(int(u)) for u in chunk]
+            by_facts = (np.full(len(chunk), np.nan) if fact_row is None
+                        else kg.score_fact_rows(histories, fact_row)[:, 0])
+            shares = np.flatnonzero(by_facts > 0)  # no shared fact, no evidence: a feed does not place it either
+            kg_rows = dict(zip(shares.tolist(), kg.score_users(chunk[shares]) if len(shares) else [], strict=True))
+            for r, (u, events, scores) in enumerate(zip(chunk, histories, ranked, strict=True)):
+                scores, seen = scores[np.isfinite(scores)], [e[0] for e in events]
                 places, similarity = [], np.nan
                 taste = content.taste_vector(events) if unit is not None and events else None
                 if taste is not None:
                     similarity = float(taste @ unit)
-                    places.append((self._new_item_ranks(int(u), [similarity], len(scores), "content")[0], "content"))
-                if fact_row and events:
-                    value = float(kg.score_facts(events, [list(facts)])[0])
-                    if value > 0:  # no shared fact, no evidence: a feed does not place it either
-                        places.append((self._new_item_ranks(int(u), [value], len(scores), "kg")[0], "kg"))
+                    places.append((_places(content.score(events), seen, [similarity], len(scores))[0], "content"))
+                if r in kg_rows:
+                    places.append((_places(kg_rows[r], seen, [by_facts[r]], len(scores))[0], "kg"))
                 placed = [(rank, signal) for rank, signal in places if rank >= 0]
                 if placed:
                     rank, signal = min(placed, key=lambda p: p[0])
@@ -532,6 +528,25 @@ class Hybrid(Recommender):
             signal = SIGNAL_OF_FEATURE.get(name, name.rsplit("_", 1)[0])
             signals[signal] = signals.get(signal, 0.0) + float(value)
         return signals
+
+
+def _places(row: np.ndarray, seen: list[int], values: Sequence[float] | np.ndarray, m: int) -> np.ndarray:
+    """For new items' ``values`` on the scale of a component's ``row`` (its scores of the
+    catalogue): how many of the unseen (not ``seen``) items' scores beat each, the 0-based place
+    it takes among them; -1 when m or more do, or without a value."""
+    values = np.asarray(values, dtype=np.float64)
+    out = np.full(len(values), -1, dtype=np.int64)
+    if not len(values) or not m:
+        return out
+    row = np.array(row, dtype=np.float64)
+    row[seen] = np.nan
+    row = row[~np.isnan(row)]
+    # only the m best values matter: a rank of m or more gets no place
+    best = np.sort(np.partition(row, len(row) - m)[len(row) - m:]) if len(row) > m else np.sort(row)
+    rank = len(best) - np.searchsorted(best, values, side="right")  # how many beat each
+    ok = np.isfinite(values) & (rank < m)
+    out[ok] = rank[ok]
+    return out
 
 
 def _labelled_groups(batch: _Batch, users: np.ndarray, validation: sp.csr_matrix, known: sp.csr_matrix

@@ -164,11 +164,15 @@ class KnowledgeGraph(Recommender):
     def score_facts(self, events: list[Event], facts: Sequence[Iterable[tuple[str, str]]]) -> np.ndarray:
         """Scores of items the model does not know, from their facts (see :meth:`fact_rows`), on
         the scale of :meth:`score`; NaN for an item without a known fact or for no history."""
-        rows = self.fact_rows(facts)
-        if not events:
-            return np.full(len(facts), np.nan)
-        scores = np.asarray((self._event_profile(events) @ rows.T).todense(), dtype=np.float64).ravel()
-        scores[np.diff(rows.indptr) == 0] = np.nan
+        return self.score_fact_rows([events], self.fact_rows(facts))[0]
+
+    def score_fact_rows(self, histories: Sequence[list[Event]], rows: sp.csr_matrix) -> np.ndarray:
+        """(len(histories), len(rows)) :meth:`score_facts` of many histories, from the items'
+        :meth:`fact_rows` (each history's row is computed alone: batching changes nothing)."""
+        scores = np.asarray((self._profiles(_liking(histories, self.n_items)) @ rows.T).todense(),
+                            dtype=np.float64).reshape(len(histories), rows.shape[0])
+        scores[[not events for events in histories]] = np.nan
+        scores[:, np.diff(rows.indptr) == 0] = np.nan
         return scores
 
     def shared_entities(self, events: list[Event], item: int | Iterable[tuple[str, str]],

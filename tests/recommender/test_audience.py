@@ -112,6 +112,9 @@ def test_a_new_film_nothing_places_and_one_not_on_sale_say_so(trained_model):
     assert found.fans == [] and "newer than the model" in found.note and "(not embedded yet)" in found.note
     Item.objects.filter(pk=bare.pk).update(is_active=False)
     assert audience(Item.objects.get(pk=bare.pk)).note == "The film is not on sale."
+    _version, model = serving.active_model()  # a new film's card needs the placement that put it there
+    with pytest.raises(ValueError, match="newer than the model"):
+        serving.card_for(User.objects.get(username="ml_1"), bare, model, serving.FeedContext())
 
 
 def test_staff_list_and_download_a_films_shoppers_whose_clicks_count_as_a_mailing(film, staff_client):
