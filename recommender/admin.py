@@ -119,7 +119,8 @@ class AudienceForm(forms.Form):
 class AudienceExportForm(forms.Form):
     """A film's audience written by a worker: any model's size, more shoppers than a page lists."""
 
-    worker_limit = forms.IntegerField(label="Shoppers to write", min_value=1, max_value=1_000_000, initial=1000)
+    worker_limit = forms.IntegerField(label="Shoppers to write", min_value=1, max_value=batch.AUDIENCE_EXPORT_MAX,
+                                      initial=1000)
 
 
 admin.site.unregister(Item)

@@ -45,6 +45,7 @@ EXPORT_KEEP_DAYS = 7  # the admin's export files are personal data: deleted this
 PROGRESS_SECONDS = 2.0  # how often a worker's export records how far it got
 FORMATS = ("csv", "jsonl")
 MAX_K = 100  # as GET /api/recommendations/
+AUDIENCE_EXPORT_MAX = 1_000_000  # shoppers a worker writes for a film's audience
 CAMPAIGN = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # it goes into every link, and click context keeps 64 characters
 CSV_COLUMNS = ["user_id", "username", "personalized", "position", "item_id", "title", "url", "score",
                "algorithm", "signal", "reason", "campaign", "model_version"]

@@ -6,13 +6,16 @@ import re
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.urls import reverse
 from rest_framework import serializers
 
 from catalog.api.base import GenreField, IdField, QueryParams, RejectUnknownFields, YearRangeParams
 from catalog.api.serializers import ItemSummarySerializer
 from catalog.models import Profile
 from recommender.audience import AUDIENCE_MAX
+from recommender.batch import AUDIENCE_EXPORT_MAX
 from recommender.diagnosis import VERDICTS
+from recommender.models import RecommendationExport
 from recommender.selectors import SEARCH_MAX_CHARS
 
 ONBOARDING_PICKS_MAX = 50  # different films
@@ -399,6 +402,31 @@ class AudienceResponseSerializer(serializers.Serializer):
     note = serializers.CharField(allow_blank=True, help_text="Why there are no results, when there are none.")
     count = serializers.IntegerField()
     results = FanSerializer(many=True, source="fans")
+
+
+class AudienceExportSerializer(RejectUnknownFields, serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=AUDIENCE_EXPORT_MAX, default=1000,
+                                     help_text=f"At most how many shoppers to write (1-{AUDIENCE_EXPORT_MAX:,}).")
+
+
+class RecommendationExportSerializer(serializers.ModelSerializer):
+    """A file of shoppers a worker writes (a film's audience, or accounts' recommendations)."""
+
+    stalled = serializers.BooleanField(source="is_stalled", help_text=(
+        "Running without progress for a while: its worker stopped. POST restart/ starts it again."))
+    file = serializers.SerializerMethodField(help_text="Where to download the CSV once it is done; null before.")
+
+    class Meta:
+        model = RecommendationExport
+        fields = ["id", "status", "stalled", "item", "campaign", "total", "done", "created_at", "progress_at",
+                  "finished_at", "error", "file"]
+        extra_kwargs = {"total": {"help_text": "A film's audience: at most this many shoppers; else the accounts."},
+                        "done": {"help_text": "Shoppers written so far."}}
+
+    def get_file(self, job: RecommendationExport) -> str | None:
+        if job.status != RecommendationExport.Status.DONE:
+            return None
+        return self.context["request"].build_absolute_uri(reverse("export-file", args=[job.pk]))
 
 
 class SignupSerializer(RejectUnknownFields, serializers.Serializer):

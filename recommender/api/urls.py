@@ -14,6 +14,7 @@ from recommender.api import views
 
 def register(router: SimpleRouter) -> None:
     router.register("items", views.ItemViewSet, basename="item")
+    router.register("exports", views.ExportViewSet, basename="export")
 
 
 urlpatterns = [

@@ -11,18 +11,21 @@ from django.contrib.auth.forms import PasswordChangeForm
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.forms import Form
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, status
+from rest_framework import permissions, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
 from catalog import services
-from catalog.api.base import ApiMixin, parse_pk
+from catalog.api.base import ApiMixin, PkLookupMixin, parse_pk
 from catalog.api.serializers import TokenSerializer
 from catalog.api.views import SEARCH_MAX_RESULTS, CredentialsView
 from catalog.api.views import ItemViewSet as CatalogItemViewSet
@@ -30,10 +33,11 @@ from catalog.cart import Cart
 from catalog.forms import PasswordResetForm, SignupForm, same_username
 from catalog.models import EventKind, Item, SavedItem
 from catalog.selectors import HistoryEntry, saved_list, user_history
-from recommender import experiments, privacy, serving
+from recommender import batch, experiments, privacy, serving
 from recommender.api import serializers as s
 from recommender.audience import REQUEST_SHOPPERS, audience, audience_campaign
 from recommender.diagnosis import why_not
+from recommender.models import RecommendationExport
 from recommender.selectors import (
     SearchFilters,
     genre_suggestions,
@@ -42,6 +46,7 @@ from recommender.selectors import (
     search_items,
     title_suggestions,
 )
+from recsite.api_errors import ErrorSerializer
 
 
 def check_username_free(username: str, *, user: Any = None) -> None:
@@ -65,11 +70,42 @@ def _search_filters(params: dict[str, Any]) -> SearchFilters:
     )
 
 
-class CanViewAccounts(permissions.BasePermission):
-    """Staff who may view accounts (the answer names shoppers)."""
+class StaffWith(permissions.BasePermission):
+    """Staff who hold every one of ``perms``; ``StaffWith.of(...)`` makes the class DRF wants."""
+
+    perms: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, *perms: str) -> type[StaffWith]:
+        return type(f"StaffWith({', '.join(perms)})", (cls,), {"perms": perms})
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return bool(request.user and request.user.is_staff and request.user.has_perm("auth.view_user"))
+        return bool(request.user and request.user.is_staff and request.user.has_perms(self.perms))
+
+
+CanViewAccounts = StaffWith.of("auth.view_user")  # the answer names shoppers
+CanExport = StaffWith.of("auth.view_user", "recommender.add_recommendationexport")
+CanViewExports = StaffWith.of("recommender.view_recommendationexport")
+
+
+class Unavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+
+
+def _export_send(job: RecommendationExport) -> None:
+    """Queue ``job`` for a worker, or 503 saying how to start it again (it is left failed)."""
+    if not batch.export_send(job):
+        raise Unavailable(f"Export {job.pk} not started: the task queue is unreachable. Start it again with "
+                          f"POST /api/exports/{job.pk}/restart/ once the queue is back.")
+
+
+def _accepted(request: Request, job: RecommendationExport) -> Response:
+    """202 with the export (``Location``: where to follow it)."""
+    job = RecommendationExport.objects.with_stalled().get(pk=job.pk)
+    body = s.RecommendationExportSerializer(job, context={"request": request}).data
+    return Response(body, status=status.HTTP_202_ACCEPTED,
+                    headers={"Location": request.build_absolute_uri(reverse("export-detail", args=[job.pk]))})
 
 
 class ItemViewSet(CatalogItemViewSet):
@@ -127,6 +163,70 @@ class ItemViewSet(CatalogItemViewSet):
             "item": item, "version": found.version, "campaign": campaign, "weighed": found.weighed,
             "left_out": found.left_out, "new": found.new, "note": found.note, "count": len(found.fans),
             "fans": found.fans}).data)
+
+    @extend_schema(request=s.AudienceExportSerializer,
+                   responses={202: s.RecommendationExportSerializer, 503: ErrorSerializer})
+    @audience.mapping.post
+    def audience_export(self, request: Request, pk: str | None = None) -> Response:
+        """Staff who may export: have a worker write this item's audience to a CSV file, up to
+        ``limit`` shoppers, for a model of any size (``GET`` weighs at most 3,000). 202 with the
+        export; follow it at ``Location`` and download its ``file`` once it is done."""
+        item = self.get_object()
+        body = s.AudienceExportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        job = batch.audience_queue(item, body.validated_data["limit"], by=request.user,
+                                   base_url=request.build_absolute_uri("/"))
+        _export_send(job)
+        return _accepted(request, job)
+
+    def get_permissions(self) -> list[permissions.BasePermission]:
+        if self.action == "audience_export":
+            return [permissions.IsAuthenticated(), CanExport()]
+        return super().get_permissions()
+
+
+class ExportViewSet(PkLookupMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
+    """Staff: the files of shoppers workers write (a film's audience, accounts' recommendations),
+    newest first, as the admin's Recommendation exports list them. A file names shoppers, so
+    downloading it needs the accounts' view permission too."""
+
+    serializer_class = s.RecommendationExportSerializer
+    permission_classes = [permissions.IsAuthenticated, CanViewExports]
+
+    def get_queryset(self) -> QuerySet[RecommendationExport]:
+        return RecommendationExport.objects.with_stalled().defer("user_ids")
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    @action(detail=True, methods=["get"], permission_classes=[permissions.IsAuthenticated, CanViewExports,
+                                                              CanViewAccounts])
+    def file(self, request: Request, pk: str | None = None) -> FileResponse:
+        """The export's CSV, once it is done (404 before, or when the file was deleted)."""
+        job = self.get_object()
+        if job.status != RecommendationExport.Status.DONE:
+            raise NotFound(f"Export {job.pk} is {job.get_status_display().lower()}: its file is not written yet.")
+        try:
+            return FileResponse(batch.export_path(job).open("rb"), as_attachment=True, filename=job.file_name,
+                                content_type="text/csv; charset=utf-8")
+        except FileNotFoundError:
+            raise NotFound("The file is gone (deleted from the export folder).") from None
+
+    @extend_schema(request=None,
+                   responses={202: s.RecommendationExportSerializer, 409: ErrorSerializer, 503: ErrorSerializer})
+    @action(detail=True, methods=["post"], permission_classes=[permissions.IsAuthenticated, CanExport])
+    def restart(self, request: Request, pk: str | None = None) -> Response:
+        """Write a failed export, or a stalled one (its worker stopped), again from the start:
+        the same shoppers, campaign and links. 409 for one that is pending, running or done."""
+        job = self.get_object()
+        if not batch.export_restart(job):
+            raise Conflict(f"Export {job.pk} is {'stalled' if job.is_stalled else job.get_status_display().lower()}:"
+                           " only a failed or stalled export starts again.")
+        _export_send(job)
+        return _accepted(request, job)
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
 
 
 def _recommendations(row: serving.Row, context: serving.FeedContext, user: Any) -> dict[str, Any]:
