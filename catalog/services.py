@@ -215,7 +215,17 @@ def visit_claim_on_login(sender: Any, request: HttpRequest | None, user: Abstrac
     session = getattr(request, "session", None)
     visit = session.pop(VISIT_KEY, "") if session is not None else ""
     if visit and visit != session.session_key:
-        Event.objects.filter(user=None, session_key=visit).exclude(kind=EventKind.IMPRESSION).update(user=user)
+        visit_claim(user=user, session_key=visit)
+
+
+def visit_claim(*, user: AbstractBaseUser, session_key: str) -> int:
+    """The anonymous events recorded under ``session_key`` become ``user``'s, impressions apart
+    (see :func:`visit_claim_on_login`); how many. An API client claims its own session key when
+    it signs in or up."""
+    if not session_key:
+        return 0
+    return Event.objects.filter(user=None, session_key=session_key).exclude(kind=EventKind.IMPRESSION).update(
+        user=user)
 
 
 def event_record(

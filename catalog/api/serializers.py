@@ -280,9 +280,16 @@ class EventBatchResultSerializer(serializers.Serializer):
     results = EventResultSerializer(many=True)
 
 
+def claim_field() -> serializers.CharField:
+    return serializers.CharField(max_length=64, required=False, allow_blank=True, default="", help_text=(
+        "The session key this client sent anonymous events under (`/api/events/`): what the visitor did "
+        "becomes the account's, impressions apart. A secret of the client's: whoever knows it may claim them."))
+
+
 class TokenRequestSerializer(RejectUnknownFields, serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
+    session_key = claim_field()
 
 
 class TokenSerializer(serializers.Serializer):

@@ -360,5 +360,8 @@ class TokenView(CredentialsView):
         data = _valid(s.TokenRequestSerializer(data=request.data))
         auth = AuthTokenSerializer(data=data, context={"request": request})
         auth.is_valid(raise_exception=True)
-        token, _ = Token.objects.get_or_create(user=auth.validated_data["user"])
+        user = auth.validated_data["user"]
+        with transaction.atomic():
+            token, _ = Token.objects.get_or_create(user=user)
+            services.visit_claim(user=user, session_key=data["session_key"])
         return Response({"token": token.key})

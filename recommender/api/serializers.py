@@ -10,7 +10,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from catalog.api.base import GenreField, IdField, QueryParams, RejectUnknownFields, YearRangeParams
-from catalog.api.serializers import ItemSummarySerializer
+from catalog.api.serializers import ItemSummarySerializer, claim_field
 from catalog.models import Profile
 from recommender.audience import AUDIENCE_MAX
 from recommender.batch import AUDIENCE_EXPORT_MAX
@@ -436,6 +436,7 @@ class SignupSerializer(RejectUnknownFields, serializers.Serializer):
     interests = serializers.CharField(required=False, allow_blank=True, max_length=2000,
                                       help_text="What the shopper likes, in their words; starts the feed.")
     email = email_field()
+    session_key = claim_field()
 
 
 class PasswordResetSerializer(RejectUnknownFields, serializers.Serializer):

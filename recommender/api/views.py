@@ -431,6 +431,7 @@ class SignupView(CredentialsView):
             with transaction.atomic():
                 user = form.save()
                 token = Token.objects.create(user=user)
+                services.visit_claim(user=user, session_key=data["session_key"])
         except IntegrityError:  # the username was taken by a concurrent request since the form looked
             check_username_free(form.cleaned_data["username"])  # which it now reports: a 400 on username
             raise

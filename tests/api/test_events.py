@@ -1,6 +1,7 @@
 """/api/events/: batches, idempotency, anonymous sessions, all-or-nothing validation."""
 
 import pytest
+from django.contrib.auth.models import User
 
 from catalog.api.serializers import EVENTS_PER_REQUEST
 from catalog.models import Event, Item
@@ -148,3 +149,31 @@ def test_a_rating_in_half_steps_is_recorded(items, client_a, user_a):
     response = client_a.post("/api/events/", {"events": events}, format="json")
     assert response.status_code == 200 and response.json()["created"] == 2, response.content
     assert sorted(Event.objects.filter(user=user_a, kind="rate").values_list("value", flat=True)) == [1.0, 4.5]
+
+
+def test_signing_in_or_up_with_the_session_key_claims_the_visitors_events(items, anon, user_a):
+    """An app that let a visitor browse before signing in sends the key its anonymous events
+    were recorded under: they become the account's (impressions apart), another visit's stay."""
+    from catalog import services
+    from catalog.models import EventKind
+    from tests.api.conftest import client_for
+
+    visit = "app-visit-5f0c1e9a"
+    assert anon.post("/api/events/", batch(items, session_key=visit), format="json").json()["created"] == 3
+    services.event_record(item=Item.objects.get(pk=items[0]), kind=EventKind.IMPRESSION, session_key=visit)
+    anon.post("/api/events/", batch(items, prefix="o", session_key="another-visit"), format="json")
+    assert_error(anon.post("/api/auth/token/", {"username": "alice", "password": "alice-pw-2026",
+                                                "session_key": "s" * 65}, format="json"), 400, "session_key")
+    assert not Event.objects.filter(user=user_a).exists()
+    signed_in = anon.post("/api/auth/token/", {"username": "alice", "password": "alice-pw-2026",
+                                               "session_key": visit}, format="json")
+    assert signed_in.status_code == 200
+    assert Event.objects.filter(user=user_a, session_key=visit).count() == 3
+    assert Event.objects.filter(user=None, session_key=visit).get().kind == EventKind.IMPRESSION
+    assert Event.objects.filter(user=None, session_key="another-visit").count() == 3
+    anon.post("/api/events/", batch(items, prefix="n", session_key="new-visit"), format="json")
+    made = anon.post("/api/auth/signup/", {"username": "newbie", "password": "a-long-pass-2026!",
+                                           "session_key": "new-visit"}, format="json")
+    assert made.status_code == 201
+    newbie = client_for(User.objects.get(username="newbie"))
+    assert {row["item"]["id"] for row in newbie.get("/api/me/history/").json()["results"]} == set(items)
