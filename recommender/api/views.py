@@ -203,7 +203,8 @@ class ExportViewSet(PkLookupMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
         """The export's CSV, once it is done (404 before, or when the file was deleted)."""
         job = self.get_object()
         if job.status != RecommendationExport.Status.DONE:
-            raise NotFound(f"Export {job.pk} is {job.get_status_display().lower()}: its file is not written yet.")
+            why = "it failed" if job.status == RecommendationExport.Status.FAILED else "it is not written yet"
+            raise NotFound(f"Export {job.pk} has no file: {why}.")
         try:
             return FileResponse(batch.export_path(job).open("rb"), as_attachment=True, filename=job.file_name,
                                 content_type="text/csv; charset=utf-8")

@@ -82,7 +82,7 @@ def test_bad_input_and_a_queue_that_is_down_are_said_and_the_export_starts_again
     assert (body["status"], body["error"]) == ("failed", "Not started: the task queue was unreachable.")
     missing = api.get(f"/api/exports/{job.pk}/file/")
     assert missing.status_code == 404
-    assert missing.json()["error"]["message"] == f"Export {job.pk} is failed: its file is not written yet."
+    assert missing.json()["error"]["message"] == f"Export {job.pk} has no file: it failed."
     assert api.post(f"/api/exports/{job.pk}/restart/").status_code == 503  # still down: failed again
     assert batch.export_restart(job)  # what restart/ does once the broker is back, before it queues the task
     batch.export_run(RecommendationExport.objects.get(pk=job.pk))
@@ -107,6 +107,9 @@ def test_the_exports_name_shoppers_so_each_step_needs_its_permission(trained_mod
     assert viewer.post(url, {"limit": 5}, format="json").status_code == 403
     assert viewer.post(f"{follow}restart/").status_code == 403
     assert viewer.get(follow).status_code == 200
+    pending = viewer.get(f"{follow}file/")
+    assert pending.status_code == 404
+    assert pending.json()["error"]["message"] == f"Export {job.pk} has no file: it is not written yet."
     # may follow exports, but a file names shoppers: not without the accounts' view permission
     clerk = staff_client("clerk", "recommender.view_recommendationexport")
     assert clerk.get(follow).status_code == 200 and clerk.get(f"{follow}file/").status_code == 403
