@@ -853,7 +853,6 @@ class RecommendationExportAdmin(WorkRecordAdmin):
         if not (self.has_view_permission(request, job) and request.user.has_perm("auth.view_user")):
             raise PermissionDenied
         try:
-            return FileResponse(batch.export_path(job).open("rb"), as_attachment=True, filename=job.file_name,
-                                content_type="text/csv; charset=utf-8")
+            return batch.export_download(job)
         except FileNotFoundError:
-            raise Http404("The file is gone (deleted from the export folder).") from None
+            raise Http404(batch.FILE_GONE) from None

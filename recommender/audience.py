@@ -96,7 +96,6 @@ def audience(item: Item, *, limit: int = 50, campaign: str = MAILED, progress: P
                                              f"time. Run manage.py audience {item.pk} -o audience.csv on a server.")
     weigh = None if progress is None else lambda n: progress("weigh", n, weighed)
     idx = model.index_of_pk.get(item.pk)
-    fresh: dict[int, Fresh] = {}  # account pk -> the placement of a film newer than the model
     if idx is None:  # newer than the model: placed as a feed places new films, by content or facts
         vector = ItemEmbedding.objects.filter(item=item).values_list("vector", flat=True).first()
         facts = item_facts([item.pk])[item.pk]
@@ -113,8 +112,9 @@ def audience(item: Item, *, limit: int = 50, campaign: str = MAILED, progress: P
         users, ranks, scores = model.item_audience(idx, progress=weigh)
         ties = scores  # the film's own score orders a place's ties
     pks = [int(model.data.user_ids[u]) for u in users]
-    if idx is None:
-        fresh = {pk: Fresh(float(score), signal, facts) for pk, score, signal in zip(pks, scores, signals, strict=True)}
+    # account pk -> the placement of a film newer than the model
+    fresh: dict[int, Fresh] = {} if idx is not None else {
+        pk: Fresh(float(score), signal, facts) for pk, score, signal in zip(pks, scores, signals, strict=True)}
     owners = _owners(item)
     accounts = (get_user_model().objects.filter(pk__in=[pk for pk in pks if pk not in owners], is_active=True,
                                                  is_staff=False)

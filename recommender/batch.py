@@ -32,6 +32,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import F, QuerySet
+from django.http import FileResponse
 from django.utils import timezone
 
 from catalog.models import Item, Profile
@@ -46,6 +47,7 @@ PROGRESS_SECONDS = 2.0  # how often a worker's export records how far it got
 FORMATS = ("csv", "jsonl")
 MAX_K = 100  # as GET /api/recommendations/
 AUDIENCE_EXPORT_MAX = 1_000_000  # shoppers a worker writes for a film's audience
+FILE_GONE = "The file is gone (deleted from the export folder)."
 CAMPAIGN = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # it goes into every link, and click context keeps 64 characters
 CSV_COLUMNS = ["user_id", "username", "personalized", "position", "item_id", "title", "url", "score",
                "algorithm", "signal", "reason", "campaign", "model_version"]
@@ -176,6 +178,12 @@ def atomic_file(path: Path) -> Iterator[TextIO]:
 # ------------------------------------------------------------------ the admin's exports (a worker writes them)
 def export_path(export: RecommendationExport) -> Path:
     return settings.RECSYS_EXPORT_DIR / export.file_name
+
+
+def export_download(export: RecommendationExport) -> FileResponse:
+    """A done export's CSV as a download; FileNotFoundError when its file was deleted."""
+    return FileResponse(export_path(export).open("rb"), as_attachment=True, filename=export.file_name,
+                        content_type="text/csv; charset=utf-8")
 
 
 def export_queue(ids: list[int], *, by: AbstractBaseUser | None, base_url: str, k: int = 10

@@ -897,10 +897,11 @@ def card_for(user: AbstractBaseUser, item: Item, model: Any, context: FeedContex
     and explained from those contributions (the sentence and evidence their feed would give it),
     whether or not the feed would show it. An item newer than ``model`` needs its placement,
     ``fresh`` (the signal, score and facts that place it: see :func:`_fresh_candidates`)."""
-    if item.pk not in model.index_of_pk and fresh is None:
+    known = item.pk in model.index_of_pk
+    if not known and fresh is None:
         raise ValueError(f"item {item.pk} is newer than the model: its card needs the placement (fresh=)")
     state = _user_state(user, context, model)
-    if item.pk not in model.index_of_pk:
+    if not known:
         [card] = explanations.explain(model, state, [(item, fresh.score)], context=context,
                                       new_items={item.pk: fresh})
         return card

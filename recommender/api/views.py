@@ -206,10 +206,9 @@ class ExportViewSet(PkLookupMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
             why = "it failed" if job.status == RecommendationExport.Status.FAILED else "it is not written yet"
             raise NotFound(f"Export {job.pk} has no file: {why}.")
         try:
-            return FileResponse(batch.export_path(job).open("rb"), as_attachment=True, filename=job.file_name,
-                                content_type="text/csv; charset=utf-8")
+            return batch.export_download(job)
         except FileNotFoundError:
-            raise NotFound("The file is gone (deleted from the export folder).") from None
+            raise NotFound(batch.FILE_GONE) from None
 
     @extend_schema(request=None,
                    responses={202: s.RecommendationExportSerializer, 409: ErrorSerializer, 503: ErrorSerializer})
@@ -219,8 +218,8 @@ class ExportViewSet(PkLookupMixin, ApiMixin, viewsets.ReadOnlyModelViewSet):
         the same shoppers, campaign and links. 409 for one that is pending, running or done."""
         job = self.get_object()
         if not batch.export_restart(job):
-            raise Conflict(f"Export {job.pk} is {'stalled' if job.is_stalled else job.get_status_display().lower()}:"
-                           " only a failed or stalled export starts again.")
+            raise Conflict(f"Export {job.pk} is {job.get_status_display().lower()}: only a failed or stalled "
+                           "export starts again.")
         _export_send(job)
         return _accepted(request, job)
 

@@ -6,21 +6,23 @@ from __future__ import annotations
 import csv
 import io
 import time
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from catalog.models import Item
 from recommender import batch
 from recommender.audience import audience
-from recommender.models import RecommendationExport
+from recommender.models import STALLED_AFTER, RecommendationExport
 
 EXPORTING = ("auth.view_user", "recommender.add_recommendationexport", "recommender.view_recommendationexport")
 
 
-def staff_client(username: str, *perms: str, staff: bool = True) -> APIClient:
+def api_client(username: str, *perms: str, staff: bool = True) -> APIClient:
     user = User.objects.create_user(username, is_staff=staff)
     for perm in perms:
         app, codename = perm.split(".")
@@ -37,7 +39,7 @@ def contact() -> Item:
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_writes_a_films_audience_that_the_client_follows_and_downloads(transactional_db, trained_model,
                                                                                celery_worker):
-    film, api = contact(), staff_client("mailer", *EXPORTING)
+    film, api = contact(), api_client("mailer", *EXPORTING)
     response = api.post(f"/api/items/{film.pk}/audience/", {"limit": 30}, format="json")
     assert response.status_code == 202, response.content
     job = response.json()
@@ -65,7 +67,7 @@ def test_a_worker_writes_a_films_audience_that_the_client_follows_and_downloads(
 def test_bad_input_and_a_queue_that_is_down_are_said_and_the_export_starts_again(trained_model, broker_down,
                                                                                    settings, tmp_path):
     settings.RECSYS_EXPORT_DIR = tmp_path
-    film, api = contact(), staff_client("mailer", *EXPORTING)
+    film, api = contact(), api_client("mailer", *EXPORTING)
     url = f"/api/items/{film.pk}/audience/"
     for body, field in (({"limit": 0}, "limit"), ({"limit": 1_000_001}, "limit"), ({"limit": "all"}, "limit"),
                         ({"shoppers": 5}, "shoppers")):
@@ -84,6 +86,13 @@ def test_bad_input_and_a_queue_that_is_down_are_said_and_the_export_starts_again
     assert missing.status_code == 404
     assert missing.json()["error"]["message"] == f"Export {job.pk} has no file: it failed."
     assert api.post(f"/api/exports/{job.pk}/restart/").status_code == 503  # still down: failed again
+    # a running export without progress for STALLED_AFTER (its worker stopped) shows stalled and starts again
+    RecommendationExport.objects.filter(pk=job.pk).update(
+        status=job.Status.RUNNING, error="", progress_at=timezone.now() - STALLED_AFTER - timedelta(seconds=1))
+    assert api.get(f"/api/exports/{job.pk}/").json()["stalled"] is True
+    assert api.post(f"/api/exports/{job.pk}/restart/").status_code == 503  # restarted, then the queue refused it
+    body = api.get(f"/api/exports/{job.pk}/").json()
+    assert (body["status"], body["stalled"], body["done"]) == ("failed", False, 0)
     assert batch.export_restart(job)  # what restart/ does once the broker is back, before it queues the task
     batch.export_run(RecommendationExport.objects.get(pk=job.pk))
     download = api.get(f"/api/exports/{job.pk}/file/")
@@ -99,11 +108,11 @@ def test_the_exports_name_shoppers_so_each_step_needs_its_permission(trained_mod
     url, follow = f"/api/items/{film.pk}/audience/", f"/api/exports/{job.pk}/"
     assert APIClient().post(url, {"limit": 5}, format="json").status_code == 401
     assert APIClient().get(follow).status_code == 401
-    shopper = staff_client("shopper", *EXPORTING, staff=False)  # permissions alone are not enough
+    shopper = api_client("shopper", *EXPORTING, staff=False)  # permissions alone are not enough
     assert shopper.post(url, {"limit": 5}, format="json").status_code == 403
     assert shopper.get(follow).status_code == 403
     # may view accounts and exports, but not start one
-    viewer = staff_client("viewer", "auth.view_user", "recommender.view_recommendationexport")
+    viewer = api_client("viewer", "auth.view_user", "recommender.view_recommendationexport")
     assert viewer.post(url, {"limit": 5}, format="json").status_code == 403
     assert viewer.post(f"{follow}restart/").status_code == 403
     assert viewer.get(follow).status_code == 200
@@ -111,7 +120,7 @@ def test_the_exports_name_shoppers_so_each_step_needs_its_permission(trained_mod
     assert pending.status_code == 404
     assert pending.json()["error"]["message"] == f"Export {job.pk} has no file: it is not written yet."
     # may follow exports, but a file names shoppers: not without the accounts' view permission
-    clerk = staff_client("clerk", "recommender.view_recommendationexport")
+    clerk = api_client("clerk", "recommender.view_recommendationexport")
     assert clerk.get(follow).status_code == 200 and clerk.get(f"{follow}file/").status_code == 403
-    assert staff_client("nobody").get(follow).status_code == 403
+    assert api_client("nobody").get(follow).status_code == 403
     assert RecommendationExport.objects.count() == 1
