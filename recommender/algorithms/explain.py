@@ -21,6 +21,13 @@ RELATION_PHRASES = {
     "country": "comes from the same country as",
     "rating": "has the same content rating as",
 }
+# what a shared imported fact is, as a card lists it ("Shared with Star Wars (1977): director")
+FACT_NOUNS = {
+    "directed_by": "director", "written_by": "writer", "produced_by": "producer", "actor": "actor",
+    "genre": "genre tag", "cinematography": "cinematographer", "production_companies": "studio",
+    "subjects": "subject", "sequel": "sequel", "prequel": "prequel", "award_nomination": "award nomination",
+    "award_won": "award", "language": "language", "country": "country", "rating": "content rating",
+}
 # relations whose entity is a name (the catalog's own facts): the sentence says it
 ENTITY_CLAUSES = {"listed_genre": "is listed under {entity}", "release_year": "came out in {entity}"}
 COLLABORATIVE = frozenset({"ease", "itemknn", "tknn", "als", "bpr", "userknn"})
@@ -30,7 +37,8 @@ SIGNAL_LABELS = {
     "tknn": "collaborative filtering (items rated close in time)", "userknn": "similar users",
     "timepop": "popularity at your time",
     "kg": "knowledge graph", "session": "your current session", "pop": "popularity", "popularity": "popularity",
-    "trending": "trending", "rating": "average rating", "timing": "release timing", "activity": "your activity level",
+    "trending": "trending", "rating": "average rating", "timing": "release timing",
+    "activity": "your activity and rating habits",
     "baseline": "baseline", "refine": "your request", "more_like": "your \u201cmore like this\u201d",
     "bpmf": "your predicted rating", "co_rating": "liked by the same people", "new": "new arrival",
 }
@@ -59,9 +67,12 @@ def relation_phrase(relation: str) -> str:
 
 
 def fact_label(relation: str, entity: str) -> str:
-    """What a card shows for a shared fact: the name ("Sci-Fi", "1977") for the catalog's own
-    facts, else the kind of link ("directed", "actor": imported entities are ids)."""
-    return entity if relation in ENTITY_CLAUSES else relation.removesuffix("_by").replace("_", " ")
+    """What a card shows after "Shared with <film>:" for a shared fact: the name ("Sci-Fi",
+    "1977") for the catalog's own facts, else what is shared ("director", "content rating":
+    imported entities are ids, so the card names the kind of link)."""
+    if relation in ENTITY_CLAUSES:
+        return entity
+    return FACT_NOUNS.get(relation, relation.removesuffix("_by").replace("_", " "))
 
 
 def entity_clause(link: Mapping[str, Any]) -> str | None:

@@ -72,7 +72,8 @@ def test_sentences_name_the_signal_and_its_evidence() -> None:
 def test_similar_sentences() -> None:
     assert similar_sentence("kg", "Heat (1995)", {"shared_entities": [{"relation": "actor"}]}) == (
         "It shares an actor with Heat (1995).")
-    assert fact_label("listed_genre", "Sci-Fi") == "Sci-Fi" and fact_label("directed_by", "m.06nr3_") == "directed"
+    assert fact_label("listed_genre", "Sci-Fi") == "Sci-Fi" and fact_label("directed_by", "m.06nr3_") == "director"
+    assert fact_label("rating", "m.0f4vx") == "content rating" and fact_label("new_link", "m.1") == "new link"
     same_year = {"shared_entities": [{"relation": "release_year", "entity": "1995"}]}
     assert similar_sentence("kg", "Heat (1995)", same_year) == "Like Heat (1995), it came out in 1995."
     assert similar_sentence("content", "Heat (1995)", {"genre_match": ["Crime", "Thriller", "Drama"]}) == (
