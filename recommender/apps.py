@@ -6,4 +6,4 @@ class RecommenderConfig(AppConfig):
     verbose_name = "Recommender"
 
     def ready(self) -> None:
-        from recommender import receivers  # noqa: F401 - connects the signal receivers
+        from recommender import checks, receivers  # noqa: F401 - registers the system checks, connects the receivers

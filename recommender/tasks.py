@@ -46,7 +46,8 @@ def prune_events() -> dict[str, int]:
     from recommender.batch import exports_prune
     from recommender.privacy import events_prune
 
-    return {"deleted": events_prune()["deleted"], "exports": exports_prune()}
+    exports = exports_prune()  # first: the exports' deletion never waits on the events'
+    return {"deleted": events_prune()["deleted"], "exports": exports}
 
 
 @shared_task(

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.core.management.base import SystemCheckError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -70,6 +71,18 @@ def test_retention_shorter_than_the_trending_window_is_refused(item):
     with pytest.raises(CommandError, match="at least 30 days"):
         call_command("prune_events", "--days", "7", "--no-progress")
     assert _exists(recent) == [True]
+
+
+@pytest.mark.parametrize("days", [1, 29, -5])
+def test_a_retention_setting_the_daily_task_would_refuse_stops_the_checks(settings, days):
+    """Set below the trending window, the daily task would fail in a worker every night; the system
+    checks (``manage.py check`` / ``migrate``, run by ``make demo`` and a deploy) say so at once."""
+    settings.RECSYS_EVENT_RETENTION_DAYS = days
+    with pytest.raises(SystemCheckError, match=f"RECSYS_EVENT_RETENTION_DAYS is {days}: it must be 0"):
+        call_command("check")
+    for fine in (0, 30, 90):
+        settings.RECSYS_EVENT_RETENTION_DAYS = fine
+        call_command("check")
 
 
 def test_the_command_counts_deletes_and_beat_runs_it_daily(item, settings, capsys):
