@@ -200,6 +200,7 @@ class GenreField(serializers.CharField):
         from catalog.models import Item
 
         value = super().to_internal_value(data)
+        self.run_validators(value)  # its length and null characters before the query: the database refuses those
         if not Item.objects.active().with_genre(value).exists():
             genres = selectors.genre_list()
             meant = next((genre for genre in genres if genre.casefold() == value.casefold()), None)

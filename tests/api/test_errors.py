@@ -75,6 +75,14 @@ def test_odd_query_strings(ml100k, anon, url):
 
 
 @pytest.mark.parametrize("url", [
+    "/api/items/?genre=Dra%00ma", "/api/search/?q=space&genre=Dra%00ma", "/api/recommendations/?genre=Dra%00ma",
+])
+def test_a_null_character_in_a_genre_is_400_on_genre(ml100k, anon, url):
+    """It was a 400 naming no field ("A value is out of range"): the database refused the value."""
+    assert_error(anon.get(url), 400, "genre")
+
+
+@pytest.mark.parametrize("url", [
     "/api/items/?page=abc", "/api/items/?page=0", "/api/items/?page=-1", "/api/items/?page=1.5",
     "/api/items/?genre=Drama&page=%C2%B2", "/api/categories/?page=x", "/api/reviews/?item=1&page=1e3",
     "/api/items/?page=1&page=2",
