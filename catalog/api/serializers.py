@@ -138,7 +138,8 @@ class ItemImportSerializer(RejectUnknownFields, serializers.Serializer):
     namespace = serializers.CharField(max_length=40, help_text=(
         "Prefix of the items' external_id (namespace:item_id): the same namespace and item_id update "
         "the same item. Letters, digits and dashes."))
-    items = ImportedItemSerializer(many=True, allow_empty=False, max_length=IMPORT_MAX_ITEMS)
+    items = ImportedItemSerializer(many=True, allow_empty=False, max_length=IMPORT_MAX_ITEMS,
+                                   help_text=f"1 to {IMPORT_MAX_ITEMS:,} items; more is a 400 on items.")
 
     def validate_namespace(self, value: str) -> str:
         try:

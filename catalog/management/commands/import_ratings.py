@@ -12,7 +12,7 @@ from catalog.importing import check_namespace, import_dataset
 class Command(BaseCommand):
     help = (
         "Import ratings (CSV: user_id,item_id,rating,timestamp), items (CSV: item_id,title and "
-        "optionally genres, description, price, image_url; genres separated by |), or both. "
+        "optionally year, genres, description, price, image_url; genres separated by |), or both. "
         "See docs/DATA.md. Idempotent; one transaction."
     )
 
