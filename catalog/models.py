@@ -200,6 +200,9 @@ class EventKind(models.TextChoices):
 
 
 TAGS = {"exp": "experiment", "promo": "promotion"}  # context keys with an index: their events are counted
+# the keys a recommendation's ``tracking`` gives an event's context, with their type: the row
+# ("src"), the place in it, the request, the algorithm, the experiment and its arm, the promotion
+TRACKING = {"src": str, "pos": int, "rid": str, "algo": str, "exp": str, "variant": str, "promo": int}
 
 
 class Event(models.Model):

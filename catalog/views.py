@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from catalog import cart, selectors, services
 from catalog.forms import EmailForm, PasswordResetForm, ProfileForm, RatingForm, ReportForm, ReviewForm, SignupForm
-from catalog.models import EventKind, Item, Review
+from catalog.models import TRACKING, EventKind, Item, Review
 from catalog.throttling import PasswordAttemptsThrottled, password_attempt_wait, refuse_message
 
 ITEMS_PER_PAGE = 24
@@ -164,11 +164,11 @@ def _context(request: HttpRequest) -> dict[str, object]:
     left out: a ``pos`` that is not a whole number in ASCII digits ("²" passes ``isdigit``
     and ``int`` refuses it), text with control characters (PostgreSQL's JSON refuses NUL)."""
     context: dict[str, object] = {}
-    for key in ("src", "pos", "rid", "algo", "exp", "variant", "promo"):
+    for key, kind in TRACKING.items():
         value = (request.POST.get(key) or request.GET.get(key) or "")[:64]
         if not value or not value.isprintable():
             continue
-        if key in ("pos", "promo"):
+        if kind is int:
             if value.isascii() and value.isdigit():
                 context[key] = int(value)
         else:

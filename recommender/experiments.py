@@ -22,6 +22,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Min, Q
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from catalog.models import Event, EventKind, tagged_events
@@ -191,18 +192,20 @@ def _unit_expr(row: dict[str, Any]) -> str:
 def experiment_report(experiment: Experiment) -> list[VariantStats]:
     """Click-through (clicks / impressions) and conversion (exposed units that bought after
     their first impression / exposed units) per variant."""
-    tagged = tagged_events("exp", experiment.key)
+    # the variant as text (->>): a value that is no name (an object, a list, written by some
+    # client) matches no arm instead of breaking the grouping
+    tagged = tagged_events("exp", experiment.key).annotate(arm=KT("context__variant"))
     counts = {
-        (row["context__variant"], row["kind"]): row["n"]
+        (row["arm"], row["kind"]): row["n"]
         for row in tagged.filter(kind__in=[EventKind.IMPRESSION, EventKind.CLICK])
-        .values("context__variant", "kind").annotate(n=Count("id"))
+        .values("arm", "kind").annotate(n=Count("id"))
     }
     first_seen: dict[str, dict[str, Any]] = {}
     for row in (
-        tagged.filter(kind=EventKind.IMPRESSION).values("context__variant", "user_id", "session_key")
+        tagged.filter(kind=EventKind.IMPRESSION).values("arm", "user_id", "session_key")
         .annotate(first=Min("created_at"))
     ):
-        first_seen[_unit_expr(row)] = {"variant": row["context__variant"], "first": row["first"]}
+        first_seen[_unit_expr(row)] = {"variant": row["arm"], "first": row["first"]}
     converters: dict[str, set[str]] = {}
     users = [int(unit[1:]) for unit in first_seen if unit.startswith("u")]
     sessions = [unit[1:] for unit in first_seen if unit.startswith("s")]

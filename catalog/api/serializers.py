@@ -18,6 +18,7 @@ from catalog.models import (
     MIN_RATING,
     REPORT_NOTE_MAX,
     REVIEW_TEXT_MAX,
+    TRACKING,
     Category,
     EventKind,
     Item,
@@ -250,6 +251,10 @@ class EventInSerializer(RejectUnknownFields, serializers.Serializer):
             raise serializers.ValidationError(f"At most {CONTEXT_MAX_KEYS} keys.")
         if len(json.dumps(value, ensure_ascii=False)) > CONTEXT_MAX_CHARS:
             raise serializers.ValidationError(f"At most {CONTEXT_MAX_CHARS:,} characters as JSON.")
+        for key, kind in TRACKING.items():  # what reports group and count by: as `tracking` gave them
+            if key in value and (type(value[key]) is not kind):
+                raise serializers.ValidationError(
+                    f"{key!r} is {'a whole number' if kind is int else 'text'} (send `tracking` back as it came).")
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

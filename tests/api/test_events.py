@@ -93,6 +93,11 @@ def test_anonymous_events_use_a_session(items, anon):
         # a misspelt key was dropped: the event went to the request's session, without its value
         (lambda e: e[1].update(sesion_key="client-session-1"), "events.1.sesion_key"),
         (lambda e: e[2].update(val=4.5), "events.2.val"),
+        # the tracking keys an experiment's report and the click statistics group by are words:
+        # a variant {"x": 1} broke the experiment's admin page
+        (lambda e: e[1].update(context={"exp": "algo", "variant": {"x": 1}}), "events.1.context"),
+        (lambda e: e[1].update(context={"exp": ["algo"], "variant": "a"}), "events.1.context"),
+        (lambda e: e[1].update(context={"src": 5}), "events.1.context"),
     ],
 )
 def test_a_bad_event_records_nothing(items, client_a, anon, mutate, field):

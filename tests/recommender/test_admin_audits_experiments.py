@@ -288,6 +288,27 @@ def test_experiment_admin_rejects_a_huge_weight_in_the_form(staff_client):
     assert "Variant 2 (b): weight must be a number greater than 0" in response.content.decode()
 
 
+def test_events_with_a_variant_that_is_not_a_name_count_nowhere_and_break_nothing(ml100k, staff_client):
+    """Written before the API checked the tracking keys (or by another client), an impression whose
+    variant is an object or a list is in no arm; the page and the stop (which freezes the
+    results) work. It was a 500 (TypeError: unhashable type: 'dict')."""
+    experiment = Experiment.objects.create(key="algo", name="Hybrid vs EASE", is_active=True, variants=[
+        {"name": "hybrid", "weight": 50, "params": {}}, {"name": "ease", "weight": 50, "params": {}}])
+    experiments.experiment_save(experiment)
+    item = Item.objects.first()
+    for n, variant in enumerate([{"x": 1}, ["hybrid"], 7, None, "hybrid"]):
+        Event.objects.create(session_key=f"s{n}", item=item, kind="impression", created_at=timezone.now(),
+                             context={"exp": "algo", "variant": variant})
+    stats = {v.name: v for v in experiments.experiment_report(experiment)}
+    assert (stats["hybrid"].impressions, stats["hybrid"].units, stats["ease"].impressions) == (1, 1, 0)
+    page = reverse("admin:recommender_experiment_change", args=[experiment.pk])
+    assert staff_client.get(page).status_code == 200
+    experiment.is_active = False
+    experiments.experiment_save(experiment)
+    experiment.refresh_from_db()
+    assert experiment.results and staff_client.get(page).status_code == 200
+
+
 def test_experiment_admin_report_shows_params_as_json_and_no_data_instead_of_zero_intervals(ml100k, staff_client):
     experiment = Experiment.objects.create(key="algo", name="Hybrid vs EASE", variants=[
         {"name": "hybrid", "weight": 50, "params": {}},
