@@ -12,6 +12,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import IntegrityError
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -91,9 +92,15 @@ def rate(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         _error_messages(request, form)
         return redirect(item.get_absolute_url())
-    try:
+    def save() -> None:
         services.review_save(user=request.user, item=item, rating=form.cleaned_data["rating"],
                              text=form.cleaned_data.get("text"))
+
+    try:
+        try:
+            save()
+        except IntegrityError:  # a double click: the other request created the review; this one updates it
+            save()
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

@@ -10,6 +10,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Q, Sum
+from django.test import Client
+from django.urls import reverse
 
 from catalog import services
 from catalog.datasets import Dataset, ItemRecord, Rating
@@ -112,6 +114,46 @@ def test_concurrent_reviews_of_one_item_are_both_counted():
         finally:
             pool.submit(own_connection(lambda: (Item.objects.filter(pk=item.pk).delete(),
                                                  User.objects.filter(username__startswith="race-").delete()))).result()
+
+
+@pytest.mark.django_db
+def test_a_rating_sent_twice_at_once_is_one_review_and_no_error():
+    """A double click on the item page's rating button: both requests find no review, the second
+    one's insert waits for the first's lock on the item's row, then breaks the one-review rule.
+    It was a 500 (IntegrityError); now the second request updates the review the first wrote."""
+    first_saved = threading.Event()
+
+    def setup() -> tuple[Item, User]:
+        return services.item_create(title="Double Click", year=2024), User.objects.create_user("double-click")
+
+    def first_click(user: User, item: Item) -> None:
+        with transaction.atomic():
+            services.review_save(user=user, item=item, rating=3)
+            first_saved.set()
+            time.sleep(1.0)  # meanwhile the second request finds no review and waits to insert its own
+
+    def second_click(user: User, item: Item) -> tuple[int, str]:
+        client = Client()
+        client.force_login(user)
+        response = client.post(reverse("item_rate", args=[item.slug]), {"rating": "4.5"}, follow=True)
+        return response.status_code, " ".join(str(m) for m in response.context["messages"])
+
+    with ThreadPoolExecutor(2) as pool:
+        item, user = pool.submit(own_connection(setup)).result()
+        try:
+            first = pool.submit(own_connection(first_click, user, item))
+            assert first_saved.wait(30)
+            second = pool.submit(own_connection(second_click, user, item))
+            first.result(60)
+            status, said = second.result(60)
+            assert status == 200 and "You rated Double Click (2024) 4.5 stars" in said
+            reviews = pool.submit(own_connection(lambda: list(Review.objects.filter(item=item).values_list(
+                "rating", flat=True)))).result()
+            assert reviews == [Decimal("4.5")]  # one review, with the later click's rating
+            assert pool.submit(own_connection(_item, item.pk)).result() == (1, Decimal("4.5"))
+        finally:
+            pool.submit(own_connection(lambda: (Item.objects.filter(pk=item.pk).delete(),
+                                                 User.objects.filter(username="double-click").delete()))).result()
 
 
 def test_admin_lists_and_sorts_items_by_their_ratings(ml100k, admin_client):
