@@ -148,6 +148,20 @@ class ProfileForm(forms.ModelForm):
         }
         widgets = {"interests": forms.Textarea(attrs={"rows": 3})}
 
+    def clean(self) -> dict[str, Any]:
+        """Demographics only with consent: given without it, each is an error, unless consent was
+        just withdrawn (the form still shows what was shared), which clears them."""
+        data = super().clean()
+        if not data.get("demographics_consent"):
+            given = [name for name in Profile.DEMOGRAPHICS if data.get(name) not in (None, "")]
+            if given and not self.instance.demographics_consent:
+                for name in given:
+                    self.add_error(name, "Tick \u201cLet fairness audits use my age, gender and occupation\u201d "
+                                         "to share this, or leave it empty.")
+            else:
+                data.update(age=None, gender="", occupation="")
+        return data
+
 
 class OnboardingForm(forms.Form):
     picks = forms.MultipleChoiceField(

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -266,11 +267,22 @@ class Profile(models.Model):
     personalization_opt_out = models.BooleanField(default=False)
     onboarded = models.BooleanField(default=False)
 
+    DEMOGRAPHICS = ("age", "gender", "occupation")
+
     class Meta:
         ordering = ["user_id"]
 
     def __str__(self) -> str:
         return f"Profile of {self.user}"
+
+    def given_demographics(self) -> list[str]:
+        return [name for name in self.DEMOGRAPHICS if getattr(self, name) not in (None, "")]
+
+    def clean(self) -> None:
+        """Demographics are stored only with consent, whoever writes them (the store, the API,
+        the admin): the rule every form and serializer words for its own readers."""
+        if not self.demographics_consent and (given := self.given_demographics()):
+            raise ValidationError({name: "Kept only with consent to their use in fairness audits." for name in given})
 
 
 class HistoryExclusion(models.Model):

@@ -21,8 +21,6 @@ from recommender.selectors import SEARCH_MAX_CHARS
 ONBOARDING_PICKS_MAX = 50  # different films
 ONBOARDING_PICKS_SENT_MAX = 1000  # ids in one request, repeats included
 
-DEMOGRAPHICS = ("age", "gender", "occupation")
-
 
 class SearchParams(YearRangeParams):
     q = serializers.CharField(max_length=SEARCH_MAX_CHARS, allow_blank=True, help_text="Search text.")
@@ -73,7 +71,7 @@ class ProfileSerializer(RejectUnknownFields, serializers.ModelSerializer):
         instance: Profile | None = self.instance or self.context.get("profile")
         consent = attrs.get("demographics_consent", instance.demographics_consent if instance else False)
         if not consent:
-            given = [name for name in DEMOGRAPHICS if attrs.get(name) not in (None, "")]
+            given = [name for name in Profile.DEMOGRAPHICS if attrs.get(name) not in (None, "")]
             if given:
                 raise serializers.ValidationError(
                     {name: "Set demographics_consent to true to share demographics." for name in given}

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -306,3 +307,27 @@ def test_an_app_is_signed_out_by_the_api_or_from_the_profile_page(client, shoppe
     assert [str(m) for m in response.context["messages"]] == ["No app was signed in to your account."]
     client.logout()
     assert client.post(reverse("account_apps_signout")).status_code == 302  # to the login page
+
+
+def test_the_profile_page_keeps_demographics_only_with_consent(client, shopper):
+    """As the API does (tests/api/test_me.py): it had stored age, gender and occupation with the
+    consent box unticked, and said "Your profile is saved"."""
+    from catalog import services
+    from catalog.models import Profile
+
+    client.force_login(shopper)
+    url = reverse("profile")
+    shared = {"interests": "jazz", "age": "40", "gender": "F", "occupation": "writer"}
+    page = client.post(url, shared).content.decode()
+    assert "Your profile is saved" not in page and page.count("to share this, or leave it empty") == 3
+    assert Profile.objects.get(user=shopper).given_demographics() == []
+    assert client.post(url, {**shared, "demographics_consent": "on"}).status_code == 302
+    profile = Profile.objects.get(user=shopper)
+    assert (profile.age, profile.gender, profile.occupation) == (40, "F", "writer")
+    # unticking the box, with the form still showing what was shared, withdraws and clears it
+    assert client.post(url, shared).status_code == 302
+    assert Profile.objects.get(user=shopper).given_demographics() == []
+    # and whoever else writes a profile (the admin, a script) meets the same rule
+    with pytest.raises(ValidationError) as refused:
+        services.profile_update(user=shopper, age=40)
+    assert set(refused.value.message_dict) == {"age"} and Profile.objects.get(user=shopper).age is None
