@@ -207,6 +207,8 @@ PRICE_DIGITS, PRICE_DECIMALS = 8, 2
 PRICE_STEP = Decimal(1).scaleb(-PRICE_DECIMALS)  # 0.01
 PRICE_MAX = Decimal(10 ** (PRICE_DIGITS - PRICE_DECIMALS)) - PRICE_STEP  # 999999.99
 URL_MAX = 200
+TITLE_MAX, GENRE_MAX = 300, 50
+EXTERNAL_ID_MAX = 100  # "namespace:item_id", as stored
 YEAR_MIN, YEAR_MAX = 1800, 2100
 _TITLE_YEAR = re.compile(r"\((\d{4})\)\s*$")
 
@@ -252,9 +254,11 @@ def _parse_url(value: str, *, where: str) -> str:
 
 
 def _csv_rows(path: Path, columns: Iterable[str]) -> Iterator[tuple[str, dict[str, str]]]:
+    """Each row of a UTF-8 CSV file (with or without the byte order mark Excel's "CSV UTF-8"
+    writes) as ("<file> line N", {column: value}); DatasetError for what no row can hold."""
     columns = tuple(columns)
     try:
-        handle = open(path, newline="", encoding="utf-8")  # noqa: SIM115 - closed by the with below
+        handle = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
         raise DatasetError(f"cannot open {path}: {exc.strerror}") from None
     with handle:
@@ -267,10 +271,16 @@ def _csv_rows(path: Path, columns: Iterable[str]) -> Iterator[tuple[str, dict[st
                     f"{path.name}: header must have columns {', '.join(columns)}; missing {', '.join(missing)}"
                 )
             for row in reader:
+                where = f"{path.name} line {reader.line_num}"
                 if None in row or any(value is None for value in row.values()):
-                    raise DatasetError(f"{path.name} line {reader.line_num}: wrong number of fields")
-                yield f"{path.name} line {reader.line_num}", row
-        except (csv.Error, UnicodeDecodeError) as exc:
+                    raise DatasetError(f"{where}: wrong number of fields")
+                if bad := next((column for column, value in row.items() if "\x00" in value), None):
+                    raise DatasetError(f"{where}: {bad} holds a NUL character, which text cannot")
+                yield where, row
+        except UnicodeDecodeError as exc:  # the reader's line number is not where the byte is
+            raise DatasetError(f"{path.name}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                               f"{exc.start} of a block); save it as UTF-8 (\"CSV UTF-8\" in Excel)") from None
+        except csv.Error as exc:
             raise DatasetError(f"{path.name} line {reader.line_num}: {exc}") from None
 
 
@@ -305,8 +315,14 @@ def load_csv(ratings_path: Path | None, items_path: Path | None = None) -> Datas
             item_id, title = row["item_id"].strip(), row["title"].strip()
             if not item_id or not title:
                 raise DatasetError(f"{where}: item_id and title are required")
+            if item_id in items:
+                raise DatasetError(f"{where}: item_id {item_id!r} is on an earlier line too; give each item once")
             title, year = _title_and_year(row, where=where)
             genres = tuple(g.strip() for g in (row.get("genres") or "").split(GENRE_SEPARATOR) if g.strip())
+            if len(title) > TITLE_MAX:
+                raise DatasetError(f"{where}: the title has {len(title)} characters; at most {TITLE_MAX}")
+            if long := next((g for g in genres if len(g) > GENRE_MAX), None):
+                raise DatasetError(f"{where}: genre {long[:20]!r}... has {len(long)} characters; at most {GENRE_MAX}")
             items[item_id] = ItemRecord(item_id, title, year, genres,
                                         (row.get("description") or "").strip(),
                                         _parse_price(row.get("price") or "", where=where),

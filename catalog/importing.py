@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils.text import slugify
 from tqdm import tqdm
 
 from catalog import signals
-from catalog.datasets import Dataset, DatasetError
+from catalog.datasets import EXTERNAL_ID_MAX, Dataset, DatasetError
 from catalog.models import Category, Item, Review
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ def import_dataset(
     dataset: Dataset, *, namespace: str, demographics_consent: bool = False, progress: bool = True
 ) -> ImportReport:
     check_namespace(namespace)
+    _check_ids(dataset, namespace)
     report = ImportReport()
     with transaction.atomic(), connection.cursor() as cursor:
         stager = _Stager(cursor, progress)
@@ -103,6 +105,20 @@ def import_dataset(
         if review_ids:
             signals.send_on_commit(signals.reviews_changed, Review, ids=review_ids)
     return report
+
+
+def _check_ids(dataset: Dataset, namespace: str) -> None:
+    """DatasetError for an id too long to store with its namespace (before anything is written),
+    and a catalogue name too long for a category is cut short."""
+    longest = max([*dataset.items, *(r.item for r in dataset.ratings)], key=len, default="")
+    if len(item_key(namespace, longest)) > EXTERNAL_ID_MAX:
+        raise DatasetError(f"item_id {longest[:20]!r}... is too long: with the namespace {namespace!r} an id has at "
+                           f"most {EXTERNAL_ID_MAX - len(namespace) - 1} characters")
+    limit = get_user_model()._meta.get_field("username").max_length
+    longest = max([*dataset.users, *(r.user for r in dataset.ratings)], key=len, default="")
+    if len(user_name(namespace, longest)) > limit:
+        raise DatasetError(f"user_id {longest[:20]!r}... is too long: with the namespace {namespace!r} an id has at "
+                           f"most {limit - len(namespace) - 1} characters")
 
 
 # the report's names for the tables an import writes
@@ -125,8 +141,9 @@ def _analyze_grown(cursor: CursorWrapper, report: ImportReport) -> None:
 
 
 def _import_items(stager: _Stager, dataset: Dataset, namespace: str, report: ImportReport) -> list[int]:
+    name = dataset.name[: Category._meta.get_field("name").max_length]  # the file's name, which may be long
     category, _ = Category.objects.get_or_create(
-        slug=slugify(dataset.name) or "imported", defaults={"name": dataset.name}
+        slug=slugify(name)[: Category._meta.get_field("slug").max_length] or "imported", defaults={"name": name}
     )
     existing = dict(Item.objects.values_list("external_id", "slug"))
     taken = set(existing.values())

@@ -17,7 +17,16 @@ from django.db.models import Q
 from django.db.models.fields.json import KeyTransform
 from django.urls import reverse
 
-from catalog.datasets import PRICE_DECIMALS, PRICE_DIGITS, URL_MAX, YEAR_MAX, YEAR_MIN
+from catalog.datasets import (
+    EXTERNAL_ID_MAX,
+    GENRE_MAX,
+    PRICE_DECIMALS,
+    PRICE_DIGITS,
+    TITLE_MAX,
+    URL_MAX,
+    YEAR_MAX,
+    YEAR_MIN,
+)
 
 MIN_RATING = Decimal("0.5")
 MAX_RATING = Decimal("5.0")
@@ -59,12 +68,13 @@ class ItemQuerySet(models.QuerySet):
 
 
 class Item(models.Model):
-    external_id = models.CharField(max_length=100, unique=True, help_text="Stable id from the source system.")
+    external_id = models.CharField(max_length=EXTERNAL_ID_MAX, unique=True,
+                                   help_text="Stable id from the source system.")
     slug = models.SlugField(max_length=255, unique=True)
-    title = models.CharField(max_length=300)
+    title = models.CharField(max_length=TITLE_MAX)
     description = models.TextField(blank=True)
     category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="items")
-    genres = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    genres = ArrayField(models.CharField(max_length=GENRE_MAX), default=list, blank=True)
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
     year = models.PositiveSmallIntegerField(

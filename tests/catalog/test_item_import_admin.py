@@ -54,7 +54,16 @@ def test_staff_import_a_catalogue_and_the_worker_embeds_it(staff_client, celery_
     (_file("K1,Keepers,Drama,,14.99,\nK2,Lights,Drama,,free,\n"), "shop",
      "Nothing was imported: shop.csv line 3: price &#x27;free&#x27; is not a number such as 9.99."),
     (SimpleUploadedFile("latin1.csv", (HEADER + "K1,Caf\xe9,Drama,,1,\n").encode("latin-1")), "shop",
-     "Nothing was imported: latin1.csv line"),
+     "Nothing was imported: latin1.csv: not UTF-8 text (byte 0xe9 at offset"),
+    # each of these was a 500: the database refused the value mid-import
+    (_file("K1,Keepers,Dra\x00ma,,1,\n"), "shop", "shop.csv line 2: genres holds a NUL character, which text cannot"),
+    (_file(f"K1,{'A' * 301},Drama,,1,\n"), "shop", "shop.csv line 2: the title has 301 characters; at most 300"),
+    (_file(f"K1,Keepers,{'Noir' * 13},,1,\n"), "shop", "has 52 characters; at most 50"),
+    (_file(f"{'K' * 96},Keepers,Drama,,1,\n"), "shop",
+     "with the namespace &#x27;shop&#x27; an id has at most 95 characters"),
+    # the API refuses a repeated item; a file's last line won silently
+    (_file("K1,Keepers,Drama,,1,\nK1,Lights,Drama,,2,\n"), "shop",
+     "shop.csv line 3: item_id &#x27;K1&#x27; is on an earlier line too; give each item once"),
     (SimpleUploadedFile("notes.csv", b"name,price\nKeepers,1\n"), "shop",
      "Nothing was imported: notes.csv: header must have columns item_id, title; missing item_id, title."),
     (_file("K1,Keepers,Drama,,1,\n"), "my shop",
@@ -107,3 +116,15 @@ def test_exported_items_import_back_unchanged_and_one_source_at_a_time(staff_cli
     mixed = staff_client.post(changelist, {"action": "export_csv", "_selected_action": [*shop, local.pk]}, follow=True)
     assert [str(m) for m in mixed.context["messages"]] == [
         "Select items of one source at a time (local, shop): an items file has one namespace."]
+
+
+@pytest.mark.django_db
+def test_excels_csv_utf8_and_a_long_file_name_import(staff_client):
+    """Excel's "CSV UTF-8" starts with a byte order mark: it read as a missing item_id column. A
+    file name longer than a category's name was a 500 (the catalogue is named after the file)."""
+    name = "catalogue-export-" + "x" * 120 + ".csv"
+    upload = SimpleUploadedFile(name, ("\ufeff" + HEADER + "K1,Caf\u00e9 Society,Drama,,1,\n").encode())
+    response = staff_client.post(URL, {"items": upload, "namespace": "shop"}, follow=True)
+    assert next(str(m) for m in response.context["messages"]).startswith("1 item created")
+    item = Item.objects.get(external_id="shop:K1")
+    assert item.title == "Caf\u00e9 Society" and item.category.name == name.removesuffix(".csv")[:100]
