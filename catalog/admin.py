@@ -11,7 +11,18 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
-from django.db.models import CharField, Count, DateTimeField, Func, Max, OuterRef, QuerySet, Subquery, Value
+from django.db.models import (
+    CharField,
+    Count,
+    DateTimeField,
+    Func,
+    JSONField,
+    Max,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
@@ -24,7 +35,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog import selectors
 from catalog.datasets import DatasetError, ItemRecord, items_csv, load_csv
-from catalog.forms import UniqueUsernameMixin, same_username
+from catalog.forms import StorableJSONField, UniqueUsernameMixin, same_username
 from catalog.importing import import_dataset
 from catalog.models import (
     AccountCart,
@@ -217,6 +228,7 @@ class ItemAdmin(admin.ModelAdmin):
     list_per_page = 50
     actions = ("activate", "deactivate", "export_csv")
     readonly_fields = ("ratings",)
+    formfield_overrides = {JSONField: {"form_class": StorableJSONField}}
 
     def get_form(self, request: HttpRequest, obj: Item | None = None, change: bool = False, **kwargs: Any) -> Any:
         return super().get_form(request, obj, change, **{"help_texts": ITEM_HELP, **kwargs})

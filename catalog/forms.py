@@ -16,9 +16,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Lower
+from django.forms.fields import InvalidJSONInput
 
 from catalog import services
 from catalog.models import REPORT_NOTE_MAX, REVIEW_TEXT_MAX, Profile, ReviewReport
+from catalog.storable import Unstorable, check_storable, too_deep
 
 RATING_CHOICES = [(f"{n / 2:.1f}", f"{n / 2:.1f} stars") for n in range(10, 0, -1)]
 
@@ -128,6 +130,31 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
         for user in super().get_users(email):
             if cache.add(f"password-reset-mailed:{user.pk}", True, settings.PASSWORD_RESET_MAIL_INTERVAL):
                 yield user
+
+
+class StorableJSONField(forms.JSONField):
+    """The admin's JSON fields: a value PostgreSQL refuses (a NUL character, a lone surrogate,
+    NaN or an infinite number) or nested too deep to decode is the field's error, not a 500."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            data = super().to_python(value)
+        except RecursionError:
+            raise ValidationError(too_deep("value")) from None
+        try:
+            check_storable(data, "value")
+        except Unstorable as exc:
+            raise ValidationError(str(exc)) from None
+        return data
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        """Shown again as typed (the stock field decodes it, then fails to encode a lone surrogate)."""
+        try:
+            value = super().bound_data(data, initial)
+            check_storable(value)
+        except (RecursionError, Unstorable):
+            return InvalidJSONInput(data)
+        return value
 
 
 class ProfileForm(forms.ModelForm):

@@ -114,6 +114,10 @@ class Item(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("item_detail", kwargs={"slug": self.slug})
 
+    def clean(self) -> None:
+        if not isinstance(self.attributes, dict):
+            raise ValidationError({"attributes": 'A JSON object, e.g. {"language": "English"}; {} for none.'})
+
     @property
     def display_title(self) -> str:
         return f"{self.title} ({self.year})" if self.year else self.title

@@ -15,7 +15,20 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    JSONField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import pluralize
@@ -27,6 +40,7 @@ from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError
 
 from catalog.admin import AUTOCOMPLETE_NAMES, AccountAdmin, ItemAdmin, LabelledDateTimes, date_over_time
+from catalog.forms import StorableJSONField
 from catalog.models import EventKind, Item, Review, id_from_text, tagged_events
 from recommender import batch, charts
 from recommender.audience import AUDIENCE_MAX, REQUEST_SHOPPERS, audience, audience_campaign
@@ -601,6 +615,7 @@ class ExperimentForm(forms.ModelForm):
 @admin.register(Experiment)
 class ExperimentAdmin(admin.ModelAdmin):
     form = ExperimentForm
+    formfield_overrides = {JSONField: {"form_class": StorableJSONField}}
     list_display = ("name", "key", "is_active", "started_at", "stopped_at")
     list_filter = ("is_active",)
     search_fields = ("name", "key")

@@ -3,7 +3,6 @@ authentication (so an anonymous write gets 401, not 403), and the error response
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
@@ -21,38 +20,16 @@ from rest_framework.views import APIView
 
 from catalog.api.authentication import ApiTokenAuthentication
 from catalog.models import MAX_ID, id_from_text
+from catalog.storable import Unstorable, check_storable, too_deep
 from recsite.api_errors import ErrorSerializer, error_body
 
 
-def _bad_text(value: str) -> bool:
-    return "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value)
-
-
-MAX_JSON_DEPTH = 32  # objects and arrays inside one another; no endpoint needs more than 5
-
-
-def _too_deep(path: str) -> exceptions.ParseError:
-    return exceptions.ParseError(f"{path}: objects and arrays nest more than {MAX_JSON_DEPTH} levels deep.")
-
-
-def reject_unstorable(data: Any, path: str = "body", depth: int = 1) -> None:
-    """PostgreSQL text and jsonb refuse NUL characters, lone surrogates and infinite numbers, and
-    JSON nested deeper than ``MAX_JSON_DEPTH`` could be stored but not always encoded again (for
-    the database, a response, a task): 400, not 500."""
-    if isinstance(data, str):
-        if _bad_text(data):
-            raise exceptions.ParseError(f"{path}: NUL characters and lone surrogates are not allowed.")
-    elif isinstance(data, float) and not math.isfinite(data):
-        raise exceptions.ParseError(f"{path}: numbers must be finite.")
-    elif isinstance(data, dict | list) and depth > MAX_JSON_DEPTH:
-        raise _too_deep(path)
-    elif isinstance(data, dict):
-        for key, value in data.items():
-            reject_unstorable(key, path)
-            reject_unstorable(value, f"{path}.{key}", depth + 1)
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            reject_unstorable(value, f"{path}.{index}", depth + 1)
+def reject_unstorable(data: Any, path: str = "body") -> None:
+    """A value PostgreSQL cannot store (``catalog.storable``) is a 400, not a 500."""
+    try:
+        check_storable(data, path)
+    except Unstorable as exc:
+        raise exceptions.ParseError(str(exc)) from None
 
 
 class SafeJSONParser(JSONParser):
@@ -60,7 +37,7 @@ class SafeJSONParser(JSONParser):
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:  # nested too deep for Python's decoder (about 900 levels)
-            raise _too_deep("body") from None
+            raise exceptions.ParseError(too_deep("body")) from None
         reject_unstorable(data)
         return data
 

@@ -7,8 +7,8 @@ import pytest
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions
 
-from catalog.api.base import MAX_JSON_DEPTH
 from catalog.models import Event, Item
+from catalog.storable import MAX_JSON_DEPTH
 from recsite.api_errors import exception_handler, flatten
 from recsite.handlers import RecsiteWSGIRequest
 from tests.api.conftest import assert_error

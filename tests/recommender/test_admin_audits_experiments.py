@@ -516,6 +516,32 @@ def test_experiment_form_with_variants_that_are_not_json_says_only_that(staff_cl
     assert "Give at least two variants (there is 1)" in response.content.decode()  # the model's checks still run
 
 
+@pytest.mark.parametrize(("value", "error"), [
+    ('{"a": "\\u0000"}', "value.a: NUL characters and lone surrogates are not allowed."),
+    ('{"\\ud800": 1}', "value: NUL characters and lone surrogates are not allowed."),
+    ('{"a": NaN}', "value.a: numbers must be finite."),
+    ('{"a": 1e999}', "value.a: numbers must be finite."),
+    ("[" * 2000 + "]" * 2000, "value: objects and arrays nest more than 32 levels deep."),
+    ('["an", "array"]', 'A JSON object, e.g. {"language": "English"}; {} for none.'),
+])
+def test_admin_json_that_postgresql_refuses_is_the_fields_error(staff_client, value, error):
+    """Each was a 500 (DataError, RecursionError) on the item form; the experiment's variants too."""
+    add = reverse("admin:catalog_item_add")
+    page = staff_client.get(add).content.decode()
+    management = dict(re.findall(r'name="([\w-]+-(?:TOTAL|INITIAL|MIN_NUM|MAX_NUM)_FORMS)"[^>]*value="(\d*)"', page))
+    form = {**management, "title": "Odd Film", "slug": "odd-film", "external_id": "t:odd", "price": "9.99",
+            "attributes": value, "genres": "", "tags": "", "is_active": "on"}
+    response = staff_client.post(add, form)
+    assert response.status_code == 200 and not Item.objects.filter(slug="odd-film").exists()
+    assert response.context["adminform"].form.errors["attributes"] == [error]
+    if value.startswith("["):
+        return  # a list is fine JSON for the variants, whose own checks word it
+    variants = staff_client.post(reverse("admin:recommender_experiment_add"),
+                                 {"key": "odd", "name": "Odd", "variants": value})
+    assert variants.status_code == 200 and not Experiment.objects.exists()
+    assert variants.context["adminform"].form.errors["variants"] == [error]
+
+
 def test_item_whose_text_did_not_change_is_not_left_stale(db, staff_client):
     """A price edit (or activating, deactivating) saves the item: its vector was then "stale"
     for good in the list, as the worker rightly skipped an unchanged text and left its time
