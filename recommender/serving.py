@@ -160,20 +160,24 @@ class Row:
 
 
 # ------------------------------------------------------------------ the model
-_cache: dict[str, Any] = {"version": None, "model": None, "checked": 0.0}
+# "failed": the active version whose artifact would not load: not tried again on every request
+_cache: dict[str, Any] = {"version": None, "model": None, "checked": 0.0, "failed": None}
 _cache_lock = threading.Lock()
 
 
 def active_model() -> tuple[ModelVersion | None, Any]:
     """The newest active model version, reloaded when staff or training activate another."""
     now = time.monotonic()
-    if now - _cache["checked"] < settings.RECSYS_MODEL_CHECK_SECONDS and _cache["version"] is not None:
+    if now - _cache["checked"] < settings.RECSYS_MODEL_CHECK_SECONDS and (
+            _cache["version"] is not None or _cache["failed"] is not None):
         return _cache["version"], _cache["model"]
     version = ModelVersion.objects.filter(is_active=True).order_by("-created_at", "-id").first()
     with _cache_lock:
         _cache["checked"] = now
         if version is None:
             _cache["version"], _cache["model"] = None, None
+        elif version.pk == _cache["failed"]:
+            pass  # still the unusable one (logged when it failed): popular items until another is active
         elif _cache["version"] is None or _cache["version"].pk != version.pk:
             try:
                 model = artifact_load(version)
@@ -183,10 +187,10 @@ def active_model() -> tuple[ModelVersion | None, Any]:
                 _ensure_exposure_prices(model)
             except Exception:
                 logger.exception("cannot use %s; serving popular items until a usable version is active", version)
-                _cache["version"], _cache["model"] = None, None
+                _cache["version"], _cache["model"], _cache["failed"] = None, None, version.pk
             else:
                 model.index_of_pk = {int(pk): i for i, pk in enumerate(model.item_pks)}
-                _cache["version"], _cache["model"] = version, model
+                _cache["version"], _cache["model"], _cache["failed"] = version, model, None
                 # the model is long-lived: keep the garbage collector from re-scanning its
                 # objects on every full collection (those pauses showed as p99 spikes)
                 gc.collect()
@@ -207,7 +211,7 @@ def _ensure_exposure_prices(model: Any) -> None:
 
 
 def model_cache_clear() -> None:
-    _cache.update(version=None, model=None, checked=0.0)
+    _cache.update(version=None, model=None, checked=0.0, failed=None)
 
 
 # ------------------------------------------------------------- live user state

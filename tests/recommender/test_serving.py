@@ -260,7 +260,7 @@ def test_feed_cache_serves_the_same_feed_and_any_change_invalidates_it(shopper, 
     assert len(uncached) == 8 and first[0].item.pk not in {r.item.pk for r in uncached}
 
 
-def test_an_unusable_artifact_falls_back_to_popularity_and_says_so(trained_model, tmp_path, settings):
+def test_an_unusable_artifact_falls_back_to_popularity_and_says_so(trained_model, tmp_path, settings, caplog):
     from recommender.models import ModelVersion
     from recommender.training import version_activate
 
@@ -269,7 +269,15 @@ def test_an_unusable_artifact_falls_back_to_popularity_and_says_so(trained_model
     serving.model_cache_clear()
     recs = serving.feed_for_user(User.objects.get(username="ml_1"), k=5)
     assert {r.source for r in recs} == {"popularity"} and "no trained model yet" in recs[0].sentence
+    # and the next requests do not try the artifact again (it hashed and unpickled the file, under
+    # the lock, on every request, since a failure left nothing cached)
+    settings.RECSYS_MODEL_CHECK_SECONDS = 0  # every request asks which version is active
+    caplog.clear()
+    assert serving.active_model() == (None, None)
+    assert {r.source for r in serving.feed_for_user(User.objects.get(username="ml_2"), k=5)} == {"popularity"}
+    assert not [r for r in caplog.records if r.getMessage().startswith("cannot use")]
     version_activate(version=trained_model)
+    assert serving.active_model()[0] == trained_model  # another version is loaded as before
     serving.model_cache_clear()
 
 
