@@ -840,7 +840,7 @@ class RecommendationExportAdmin(WorkRecordAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # user_ids: up to every account's id, the worker's only
-        return super().get_queryset(request).defer("user_ids").select_related("item").with_stalled()
+        return super().get_queryset(request).defer("user_ids").select_related("item", "created_by").with_stalled()
 
     @admin.display(description="file")
     def download(self, obj: RecommendationExport) -> str:
