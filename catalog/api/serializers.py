@@ -27,6 +27,7 @@ from catalog.models import (
 )
 
 EVENTS_PER_REQUEST = 100
+PASSWORD_MAX = 4096  # what sign-up, log-in and a password change take alike (a hash is stored)
 CONTEXT_MAX_KEYS = 50
 CONTEXT_MAX_CHARS = 4000
 
@@ -294,7 +295,7 @@ def claim_field() -> serializers.CharField:
 
 class TokenRequestSerializer(RejectUnknownFields, serializers.Serializer):
     username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
+    password = serializers.CharField(max_length=PASSWORD_MAX, trim_whitespace=False, style={"input_type": "password"})
     session_key = claim_field()
 
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from catalog.api.base import GenreField, IdField, QueryParams, RejectUnknownFields, YearRangeParams
-from catalog.api.serializers import ItemSummarySerializer, claim_field
+from catalog.api.serializers import PASSWORD_MAX, ItemSummarySerializer, claim_field
 from catalog.models import Profile
 from recommender.audience import AUDIENCE_MAX
 from recommender.batch import AUDIENCE_EXPORT_MAX
@@ -429,7 +429,7 @@ class RecommendationExportSerializer(serializers.ModelSerializer):
 
 class SignupSerializer(RejectUnknownFields, serializers.Serializer):
     username = serializers.CharField(max_length=1000, help_text="Letters, digits and @/./+/-/_ only; 150 at most.")
-    password = serializers.CharField(write_only=True, max_length=4096, trim_whitespace=False,
+    password = serializers.CharField(write_only=True, max_length=PASSWORD_MAX, trim_whitespace=False,
                                      help_text="Checked by the site's password validators.")
     interests = serializers.CharField(required=False, allow_blank=True, max_length=2000,
                                       help_text="What the shopper likes, in their words; starts the feed.")
@@ -446,8 +446,8 @@ class DetailSerializer(serializers.Serializer):
 
 
 class PasswordChangeSerializer(RejectUnknownFields, serializers.Serializer):
-    old_password = serializers.CharField(write_only=True, max_length=4096, trim_whitespace=False)
-    new_password = serializers.CharField(write_only=True, max_length=4096, trim_whitespace=False,
+    old_password = serializers.CharField(write_only=True, max_length=PASSWORD_MAX, trim_whitespace=False)
+    new_password = serializers.CharField(write_only=True, max_length=PASSWORD_MAX, trim_whitespace=False,
                                          help_text="Checked by the site's password validators.")
 
 

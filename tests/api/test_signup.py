@@ -67,6 +67,17 @@ def test_sign_up_errors_name_the_field_and_create_nothing(anon, user_a):
     assert not User.objects.filter(username__startswith="xxx").exists()
 
 
+def test_any_password_sign_up_takes_also_signs_in(anon, db):
+    """Sign-up took passwords up to 4,096 characters and the token endpoint 128: such an account
+    could never sign in from an app (the web log-in worked)."""
+    long = "correct horse battery staple " * 100  # 2,900 characters
+    assert anon.post("/api/auth/signup/", {"username": "verbose", "password": long}, format="json").status_code == 201
+    token = anon.post("/api/auth/token/", {"username": "verbose", "password": long}, format="json")
+    assert token.status_code == 200 and token.json()["token"]
+    assert_error(anon.post("/api/auth/token/", {"username": "verbose", "password": "x" * 4097}, format="json"),
+                 400, "password")
+
+
 def test_sign_up_is_throttled_like_logging_in(anon, db):
     set_rates({"anon": "100000/s", "user": "100000/s", "login": "2/min"})
     for n in range(2):
