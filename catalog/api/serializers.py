@@ -198,20 +198,25 @@ class ReviewSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def rating_field() -> serializers.DecimalField:
+    """A rating: any number of digits ("4.50" is 4.5); the half steps are the service's rule
+    (``services.parse_rating``), so 4.25 gets that message, not one about digits."""
+    return serializers.DecimalField(max_digits=None, decimal_places=None, min_value=MIN_RATING, max_value=MAX_RATING,
+                                    coerce_to_string=False, help_text="0.5 to 5 in half steps.")
+
+
 class ReviewCreateSerializer(RejectUnknownFields, serializers.Serializer):
     read_only_keys = tuple(ReviewSerializer.Meta.fields)
 
     item = IdField()
-    rating = serializers.DecimalField(max_digits=2, decimal_places=1, min_value=MIN_RATING, max_value=MAX_RATING,
-                                      coerce_to_string=False, help_text="0.5 to 5 in half steps.")
+    rating = rating_field()
     text = serializers.CharField(allow_blank=True, required=False, max_length=REVIEW_TEXT_MAX, trim_whitespace=False)
 
 
 class ReviewUpdateSerializer(RejectUnknownFields, serializers.Serializer):
     read_only_keys = tuple(ReviewSerializer.Meta.fields)  # "item" too: a review stays on its item
 
-    rating = serializers.DecimalField(max_digits=2, decimal_places=1, min_value=MIN_RATING, max_value=MAX_RATING,
-                                      coerce_to_string=False, help_text="0.5 to 5 in half steps.")
+    rating = rating_field()
     text = serializers.CharField(allow_blank=True, required=False, max_length=REVIEW_TEXT_MAX, trim_whitespace=False)
 
 

@@ -87,6 +87,21 @@ def test_create_bad_input(ml100k, client_a, payload, field):
     assert_error(client_a.post("/api/reviews/", payload, format="json"), 400, field)
 
 
+@pytest.mark.parametrize("rating", [4.25, "4.25", 3.7, "0.75"])
+def test_a_rating_between_half_steps_says_so_however_it_is_written(item, client_a, rating):
+    """4.25 said "Ensure that there are no more than 2 digits in total.", 3.7 the half-step rule."""
+    error = assert_error(client_a.post("/api/reviews/", {"item": item.pk, "rating": rating}, format="json"),
+                         400, "rating")
+    assert error["fields"]["rating"] == ["Ratings go from 0.5 to 5 in half steps."]
+
+
+def test_a_rating_with_a_trailing_zero_is_that_rating(item, client_a):
+    review = client_a.post("/api/reviews/", {"item": item.pk, "rating": "4.50"}, format="json")
+    assert review.status_code == 201 and review.json()["rating"] == 4.5
+    assert client_a.patch(f"/api/reviews/{review.json()['id']}/", {"rating": "2.000"}, format="json").json()[
+        "rating"] == 2.0
+
+
 def test_update_and_delete_own_only(item, anon, client_a, client_b, user_a):
     review = client_a.post("/api/reviews/", {"item": item.pk, "rating": 4}, format="json").json()
     url = f"/api/reviews/{review['id']}/"
