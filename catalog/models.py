@@ -30,6 +30,7 @@ from catalog.datasets import (
 
 MIN_RATING = Decimal("0.5")
 MAX_RATING = Decimal("5.0")
+RATING_RULE = "Ratings go from 0.5 to 5 in half steps."
 REVIEW_TEXT_MAX = 5000
 REPORT_NOTE_MAX = 500
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
@@ -163,11 +164,12 @@ class Review(models.Model):
             models.UniqueConstraint(fields=["user", "item"], name="review_one_per_user_item"),
             models.CheckConstraint(
                 condition=Q(rating__gte=MIN_RATING) & Q(rating__lte=MAX_RATING),
-                name="review_rating_range",
+                name="review_rating_range", violation_error_message=RATING_RULE,
             ),
             # half steps: 2 * rating is a whole number
             models.CheckConstraint(
-                condition=Q(rating__in=[Decimal(n) / 2 for n in range(1, 11)]), name="review_rating_half_steps"
+                condition=Q(rating__in=[Decimal(n) / 2 for n in range(1, 11)]), name="review_rating_half_steps",
+                violation_error_message=RATING_RULE,
             ),
         ]
         indexes = [models.Index(fields=["item", "-created_at"], name="review_item_recent")]

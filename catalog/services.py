@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from catalog.models import (
+    RATING_RULE,
     REPORT_NOTE_MAX,
     Event,
     EventKind,
@@ -102,7 +103,7 @@ def parse_rating(value: object) -> Decimal:
     except (InvalidOperation, ValueError):
         raise ValidationError({"rating": "Enter a number from 0.5 to 5."}) from None
     if not rating.is_finite() or not (Decimal("0.5") <= rating <= 5) or (rating * 2) % 1:
-        raise ValidationError({"rating": "Ratings go from 0.5 to 5 in half steps."})
+        raise ValidationError({"rating": RATING_RULE})
     return rating.quantize(Decimal("0.1"))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.contrib.auth.models import User
@@ -107,3 +108,18 @@ def test_reports_are_in_the_reporters_export_and_go_with_their_account(client, s
     assert data["review_reports"][0]["created_at"].endswith("Z")
     client.post(reverse("account_delete"), {"confirm": "reporter"})
     assert not User.objects.filter(username="reporter").exists() and not ReviewReport.objects.exists()
+
+
+def test_a_moderator_who_types_a_rating_between_half_steps_is_told_the_rule(staff_client, review):
+    """It said "Constraint “review_rating_half_steps” is violated."."""
+    url = reverse("admin:catalog_review_change", args=[review.pk])
+    page = staff_client.get(url).content.decode()
+    management = dict(re.findall(r'name="([\w-]+-(?:TOTAL|INITIAL|MIN_NUM|MAX_NUM)_FORMS)"[^>]*value="(\d*)"', page))
+    form = {**management, "user": review.user_id, "item": review.item_id, "text": review.text,
+            "created_at_0": "2020-01-01", "created_at_1": "12:00:00"}
+    for rating in ("3.7", "1.3"):
+        response = staff_client.post(url, {**form, "rating": rating})
+        assert response.status_code == 200, rating
+        assert "Ratings go from 0.5 to 5 in half steps." in str(response.context["adminform"].form.errors), (
+            response.context["adminform"].form.errors)
+    assert Review.objects.get(pk=review.pk).rating == review.rating
