@@ -32,8 +32,6 @@ from catalog.models import (
     SavedItem,
 )
 
-ITEM_TEXT_FIELDS = ("title", "description", "genres", "tags", "year")
-
 
 def unique_slug(title: str, year: int | None, *, exclude_pk: int | None = None) -> str:
     base = slugify(f"{title} {year}" if year else title)[:240] or "item"

@@ -211,7 +211,6 @@ def audit_execute(run: AuditRun, *, progress: bool = False) -> AuditRun:
     return run
 
 
-AUDIT_PARAMS = {"sample", "k", "seed", "holdout"}
 
 
 def audit_create(*, sample: int | None = 200, k: int = 10, seed: int = 0, holdout: float = 0.2) -> AuditRun:

@@ -54,7 +54,6 @@ logger = logging.getLogger(__name__)
 POOL = CANDIDATE_POOL  # candidates scored before filtering and re-ranking
 HISTORY_LIMIT = 500
 ROW_SIZE = 12  # cards in a storefront row (the home page's feed, an item page's rows ...)
-SESSION_LIMIT = 20
 # implicit signals as ratings for a live history (explicit ratings are used as they are)
 LIVE_EVENT_RATINGS = {**IMPLICIT_RATINGS, EventKind.CLICK: 3.5, EventKind.VIEW: 3.5}
 # A refine text ("something lighter") re-ranks the candidates: its cosine to each item, z-scored,

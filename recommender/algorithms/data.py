@@ -231,13 +231,6 @@ def resolve_history(data: Interactions | None, user_or_history: UserRef) -> list
     return sorted(events, key=lambda e: e[2])
 
 
-def history_vector(events: Sequence[Event], n_items: int, *, binary: bool = True) -> np.ndarray:
-    vec = np.zeros(n_items, dtype=np.float32)
-    for item, weight, _ts in events:
-        vec[item] = 1.0 if binary else weight
-    return vec
-
-
 def split_per_user(
     data: Interactions, ratios: Sequence[float], *, seed: int = 0, temporal: bool = False
 ) -> list[Interactions]:

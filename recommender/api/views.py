@@ -30,7 +30,7 @@ from catalog.api.serializers import TokenSerializer
 from catalog.api.views import SEARCH_MAX_RESULTS, CredentialsView
 from catalog.api.views import ItemViewSet as CatalogItemViewSet
 from catalog.cart import Cart
-from catalog.forms import PasswordResetForm, SignupForm, same_username
+from catalog.forms import PasswordResetForm, SignupForm, username_taken
 from catalog.models import EventKind, Item, SavedItem
 from catalog.selectors import HistoryEntry, saved_list, user_history
 from recommender import batch, experiments, privacy, serving
@@ -53,12 +53,8 @@ def check_username_free(username: str, *, user: Any = None) -> None:
     """A 400 on ``username`` when another account has it in any case: sign-up's rule (Django's
     ``UserCreationForm.clean_username``) and its message, for ``PATCH /api/me/`` as well
     (``full_clean`` compares exactly, so "DEMO" became a second "demo")."""
-    model = get_user_model()
-    others = same_username(username)  # also as the unique index on lower(username) compares
-    if user is not None:
-        others = others.exclude(pk=user.pk)
-    if others.exists():
-        raise ValidationError({"username": model().unique_error_message(model, ["username"]).messages})
+    if taken := username_taken(username, user=user):  # also as the unique index on lower(username) compares
+        raise ValidationError({"username": taken.messages})
 
 
 def _search_filters(params: dict[str, Any]) -> SearchFilters:

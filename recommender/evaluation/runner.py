@@ -246,12 +246,6 @@ def fairness_tradeoff(model: Hybrid, split: Split, k: int, strengths: Sequence[f
     return {"exposure": rows}
 
 
-def best_tradeoff(rows: list[dict[str, float]], max_ndcg_loss: float = 0.03) -> dict[str, float] | None:
-    """The strength with the lowest Gini among those losing at most ``max_ndcg_loss`` NDCG."""
-    ok = [r for r in rows if r["ndcg_change"] >= -max_ndcg_loss]
-    return min(ok, key=lambda r: r["gini"]) if ok else None
-
-
 def item_similarity(item_genres: Sequence[Sequence[str]], item_vectors: np.ndarray | None) -> np.ndarray | None:
     """Genre cosine when items have genres, else embedding cosine (for intra-list diversity)."""
     if any(item_genres):
