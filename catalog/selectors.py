@@ -189,11 +189,11 @@ def personalization_opted_out(*, user: object | None) -> bool:
     return user is not None and Profile.objects.filter(user=user, personalization_opt_out=True).exists()
 
 
-def user_reviews(*, user) -> QuerySet[Review]:
+def user_reviews(*, user: AbstractBaseUser) -> QuerySet[Review]:
     return Review.objects.filter(user=user).select_related("item").order_by("-created_at", "-id")
 
 
-def user_events(*, user) -> QuerySet[Event]:
+def user_events(*, user: AbstractBaseUser) -> QuerySet[Event]:
     return Event.objects.filter(user=user).exclude(kind="impression").select_related("item").order_by(
         "-created_at", "-id"
     )
@@ -254,7 +254,7 @@ def not_interested_events(events: QuerySet[Event], per: str = "item_id") -> Quer
     return Event.objects.filter(pk__in=latest, kind=EventKind.NOT_INTERESTED)
 
 
-def user_history(*, user, item_ids: Collection[int] | None = None) -> list[HistoryEntry]:
+def user_history(*, user: AbstractBaseUser, item_ids: Collection[int] | None = None) -> list[HistoryEntry]:
     """One entry per item ``user`` rated, acted on, marked "not interested" or excluded from
     their recommendations (only ``item_ids`` if given), most recent first."""
     only = Q() if item_ids is None else Q(item_id__in=item_ids)

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,7 +97,7 @@ class Encoder:
         self.backend = backend
 
     @cached_property
-    def model(self):
+    def model(self) -> Any:
         import torch
         from sentence_transformers import SentenceTransformer
 

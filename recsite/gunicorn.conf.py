@@ -3,6 +3,7 @@
 import os
 import shutil
 import tempfile
+from typing import Any
 
 # One numeric thread per worker: with as many workers as cores, OpenMP / BLAS thread pools in
 # every worker only fight over the same cores (measured: 2.3x slower recommendations).
@@ -22,7 +23,7 @@ errorlog = "-"
 preload_app = False  # each worker loads the model itself (copy-on-write is defeated by refcounts anyway)
 
 
-def post_worker_init(worker) -> None:
+def post_worker_init(worker: Any) -> None:
     """Load the active model before the worker takes requests (no slow first request after a
     start or a max_requests recycle)."""
     from recommender.serving import active_model
@@ -30,7 +31,7 @@ def post_worker_init(worker) -> None:
     active_model()
 
 
-def on_starting(server) -> None:
+def on_starting(server: Any) -> None:
     """Workers write their metrics to files a scrape adds up (``recsite/metrics.py``): a fresh
     directory for each start, unless ``PROMETHEUS_MULTIPROC_DIR`` names one (emptied here)."""
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
@@ -41,13 +42,13 @@ def on_starting(server) -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = server.metrics_dir = tempfile.mkdtemp(prefix="recsite-metrics-")
 
 
-def child_exit(server, worker) -> None:
+def child_exit(server: Any, worker: Any) -> None:
     """A recycled or crashed worker's live gauges go (its counts stay in the totals)."""
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
 
 
-def on_exit(server) -> None:
+def on_exit(server: Any) -> None:
     if getattr(server, "metrics_dir", None):
         shutil.rmtree(server.metrics_dir, ignore_errors=True)

@@ -7,6 +7,7 @@ interests) from a :class:`~.data.Profile`. Score = cosine(taste, item).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Self
 
 import numpy as np
@@ -57,7 +58,7 @@ class Content(Recommender):
         norm = np.linalg.norm(taste)
         return taste / norm if norm > 0 else None
 
-    def score(self, user_or_history: UserRef, items=None) -> np.ndarray:
+    def score(self, user_or_history: UserRef, items: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         self._extra = user_or_history.vectors if isinstance(user_or_history, Profile) else []
         try:
             return super().score(user_or_history, items)

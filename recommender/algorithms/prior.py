@@ -9,6 +9,7 @@ hybrid uses the raw components and learns its own weighting instead.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any, Self
 
 import numpy as np
@@ -44,7 +45,7 @@ class PopularityBlend(Recommender):
         self.log_pop = np.log1p(data.item_counts())
         return self
 
-    def score(self, user_or_history: UserRef, items=None) -> np.ndarray:
+    def score(self, user_or_history: UserRef, items: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         # delegate so the inner component sees a Profile's extra vectors
         raw = self.inner.score(user_or_history)
         scores = self._blend(raw[None], self.log_pop, self.beta)[0]

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.datasets import DatasetError, load_movielens_100k, recbole_wheel
 from catalog.importing import import_dataset
@@ -17,11 +18,11 @@ class Command(BaseCommand):
         "downloading it with pip into RECSITE_DATA_DIR when absent. Idempotent; one transaction."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--wheel", help="Path of recbole-1.2.1-py3-none-any.whl (default: fetch and cache).")
         parser.add_argument("--no-progress", action="store_true", help="Hide progress bars.")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
         try:
             wheel = options["wheel"] or recbole_wheel(settings.RECSITE_DATA_DIR)

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.datasets import DatasetError, load_csv
 from catalog.importing import check_namespace, import_dataset
@@ -16,14 +17,14 @@ class Command(BaseCommand):
         "See docs/DATA.md. Idempotent; one transaction."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--ratings", type=Path, help="Ratings CSV (needed unless --items is given).")
         parser.add_argument("--items", type=Path, help="Items CSV: the catalogue, with or without ratings.")
         parser.add_argument("--namespace", default="csv",
                             help="Prefix of the imported users' and items' ids (default: csv).")
         parser.add_argument("--no-progress", action="store_true", help="Hide progress bars.")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         started = time.monotonic()
         if options["ratings"] is None and options["items"] is None:
             raise CommandError("give --ratings, --items or both")

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand
 
 from catalog.demo import DEMO_SHOPPER, DEMO_STAFF, REVIEW_TEXTS, seed_demo
@@ -6,7 +8,7 @@ from catalog.demo import DEMO_SHOPPER, DEMO_STAFF, REVIEW_TEXTS, seed_demo
 class Command(BaseCommand):
     help = "Create the demo shopper and staff accounts and attach the team's review texts (idempotent)."
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         made = seed_demo()
         self.stdout.write(
             f"{made['accounts']} accounts created, {made['review_texts']} of {len(REVIEW_TEXTS)} review texts added"

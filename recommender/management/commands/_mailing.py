@@ -8,10 +8,10 @@ import os
 import sys
 from collections.abc import Iterator
 
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 
 
-def add_mailing_arguments(parser, *, campaign_default: str) -> None:
+def add_mailing_arguments(parser: CommandParser, *, campaign_default: str) -> None:
     parser.add_argument("--output", "-o", default="-", help="the file to write (default: standard output)")
     parser.add_argument("--campaign", help=f"names the mailing in the links' click tracking "
                                            f"(default: {campaign_default})")

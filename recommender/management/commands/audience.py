@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from catalog.models import Item, id_from_text
@@ -16,12 +17,12 @@ class Command(BaseCommand):
             "for in their recommendations, each with the reason their feed would give and a tracked link "
             "(the item admin's 'Shoppers for this film', for any number of shoppers).")
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("item", help="the film's id")
         parser.add_argument("--limit", type=int, default=1000, help="shoppers to write at most (default 1000)")
         add_mailing_arguments(parser, campaign_default="audience-<item>-<date>")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         pk = id_from_text(options["item"])
         item = Item.objects.filter(pk=pk).first() if pk is not None else None
         if item is None:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recommender.audits import audit_create, audit_execute
 
@@ -8,7 +10,7 @@ from recommender.audits import audit_create, audit_execute
 class Command(BaseCommand):
     help = "Audit the live recommender for popularity bias, exposure fairness, calibration and group gaps."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--sample", type=int, default=200, help="users to sample (default 200)")
         parser.add_argument("--all", action="store_true", help="audit every eligible user")
         parser.add_argument("--k", type=int, default=10)
@@ -16,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--holdout", type=float, default=0.2, help="share of each user's latest ratings held out")
         parser.add_argument("--no-progress", action="store_true")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             run = audit_create(sample=None if options["all"] else options["sample"], k=options["k"],
                                seed=options["seed"], holdout=options["holdout"])

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from recommender.embedding import SOURCES, embed_many, enqueue, pending_ids
@@ -11,7 +13,7 @@ BATCH = 256
 class Command(BaseCommand):
     help = "Embed items, reviews and profiles into pgvector (default: rows whose vector is missing)."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         which = parser.add_mutually_exclusive_group()
         which.add_argument("--missing", action="store_true", help="rows without a vector or from another model")
         which.add_argument("--stale", action="store_true", help="also rows whose text changed since")
@@ -20,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--queue", action="store_true", help="hand the work to Celery workers instead")
         parser.add_argument("--no-progress", action="store_true")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         kinds = options["kind"] or list(SOURCES)
         try:
             plan = {k: pending_ids(kind=k, stale=options["stale"], everything=options["all"]) for k in kinds}

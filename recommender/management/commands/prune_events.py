@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recommender.privacy import events_prune
 
@@ -10,14 +12,14 @@ class Command(BaseCommand):
     help = ("Delete anonymous visitors' events and impressions older than the retention period "
             "(Celery beat does this daily; see docs/PRIVACY.md).")
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--days", type=int, default=None, help=(
             f"keep this many days (default RECSYS_EVENT_RETENTION_DAYS, now {settings.RECSYS_EVENT_RETENTION_DAYS}; "
             "0 keeps everything)"))
         parser.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
         parser.add_argument("--no-progress", action="store_true")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             result = events_prune(days=options["days"], dry_run=options["dry_run"],
                                   progress=not options["no_progress"])

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -15,7 +16,7 @@ class Command(BaseCommand):
     help = ("Write shoppers' recommendations to a file (CSV or JSON lines) for a mailing or another system: "
             "each active shopper's feed, explained, with tracked links.")
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--format", choices=batch.FORMATS,
                             help="csv (a row per recommendation) or jsonl (a line per shopper); "
                                  "default: from the file's extension, else csv")
@@ -25,7 +26,7 @@ class Command(BaseCommand):
                                                          "(by id), to share a large mailing between N processes")
         add_mailing_arguments(parser, campaign_default="batch-<date>")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         output = options["output"]
         fmt = options["format"] or ("jsonl" if output.endswith((".jsonl", ".ndjson")) else "csv")
         campaign = options["campaign"] or f"batch-{timezone.localdate():%Y%m%d}"

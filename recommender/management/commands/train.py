@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recommender.models import ModelVersion
 from recommender.training import model_train
@@ -9,7 +11,7 @@ from recommender.training import model_train
 class Command(BaseCommand):
     help = "Train the hybrid recommender on the current data, save a versioned artifact and activate it."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--no-activate", action="store_true", help="save the version without serving it")
         parser.add_argument("--if-missing", action="store_true", help="only when no version is active yet")
@@ -17,7 +19,7 @@ class Command(BaseCommand):
             "then delete all but the N newest model versions and their files (default RECSYS_KEEP_MODELS, 5; "
             "the active one is always kept). --keep 1 after an erasure: no older model remembers the user"))
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         if options["if_missing"] and ModelVersion.objects.filter(is_active=True).exists():
             self.stdout.write("a trained model is already active")
             return
