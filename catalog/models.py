@@ -20,17 +20,17 @@ from django.urls import reverse
 from catalog.datasets import (
     EXTERNAL_ID_MAX,
     GENRE_MAX,
+    MAX_RATING,
+    MIN_RATING,
     PRICE_DECIMALS,
     PRICE_DIGITS,
+    RATING_RULE,
     TITLE_MAX,
     URL_MAX,
     YEAR_MAX,
     YEAR_MIN,
 )
 
-MIN_RATING = Decimal("0.5")
-MAX_RATING = Decimal("5.0")
-RATING_RULE = "Ratings go from 0.5 to 5 in half steps."
 REVIEW_TEXT_MAX = 5000
 REPORT_NOTE_MAX = 500
 MAX_ID = 2**63 - 1  # PostgreSQL bigint

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -19,6 +19,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import slugify
 
+from catalog.datasets import rating_value
 from catalog.models import (
     RATING_RULE,
     REPORT_NOTE_MAX,
@@ -97,12 +98,10 @@ def item_update(*, item: Item, **fields: Any) -> Item:
 def parse_rating(value: object) -> Decimal:
     """A rating from a form or API value: 0.5 to 5.0 in half steps, else ValidationError."""
     try:
-        rating = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise ValidationError({"rating": "Enter a number from 0.5 to 5."}) from None
-    if not rating.is_finite() or not (Decimal("0.5") <= rating <= 5) or (rating * 2) % 1:
-        raise ValidationError({"rating": RATING_RULE})
-    return rating.quantize(Decimal("0.1"))
+        return rating_value(value)
+    except ValueError as exc:
+        raise ValidationError({"rating": RATING_RULE if str(exc) == RATING_RULE
+                               else "Enter a number from 0.5 to 5."}) from None
 
 
 @transaction.atomic

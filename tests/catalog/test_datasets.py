@@ -42,7 +42,7 @@ def _broken_wheel(source: Path, target: Path, suffix: str, mutate) -> Path:
     ("suffix", "mutate", "message"),
     [
         ("inter", lambda d: d.replace(b"\t881250949", b"\tsoon", 1), "timestamp 'soon' is not a number"),
-        ("inter", lambda d: d + b"1\t2\t7\t881250949\n", "must be 0.5 to 5.0"),
+        ("inter", lambda d: d + b"1\t2\t7\t881250949\n", "rating '7': Ratings go from 0.5 to 5 in half steps."),
         ("inter", lambda d: d + b"1\t99999\t3\t881250949\n", "unknown item 99999"),
         ("item", lambda d: d + b"9999\tonly two\n", "expected 4 tab-separated fields"),
         ("kg", lambda d: None, "ml-100k.kg is missing"),
