@@ -302,6 +302,10 @@ class ItemAdmin(admin.ModelAdmin):
         namespaces = sorted(queryset.order_by().annotate(
             namespace=Func("external_id", Value(":"), Value(1), function="split_part", output_field=CharField())
         ).values_list("namespace", flat=True).distinct()[:6])
+        if not namespaces:  # deleted meanwhile (the list was older than the selection)
+            self.message_user(request, "None of the selected items exists any more: nothing to export.",
+                              messages.ERROR)
+            return None
         if len(namespaces) != 1:
             self.message_user(request, f"Select items of one source at a time ({', '.join(namespaces)}): an items "
                                        "file has one namespace.", messages.ERROR)

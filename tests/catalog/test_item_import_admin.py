@@ -116,6 +116,11 @@ def test_exported_items_import_back_unchanged_and_one_source_at_a_time(staff_cli
     mixed = staff_client.post(changelist, {"action": "export_csv", "_selected_action": [*shop, local.pk]}, follow=True)
     assert [str(m) for m in mixed.context["messages"]] == [
         "Select items of one source at a time (local, shop): an items file has one namespace."]
+    gone_pk = local.pk
+    local.delete()  # by someone else, while this list was open: it said "one source at a time ()"
+    gone = staff_client.post(changelist, {"action": "export_csv", "_selected_action": [gone_pk]}, follow=True)
+    assert [str(m) for m in gone.context["messages"]] == [
+        "None of the selected items exists any more: nothing to export."]
 
 
 @pytest.mark.django_db
