@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import models
@@ -170,6 +170,34 @@ def item_relations_shared(*, item: Item | int, limit: int) -> dict[tuple[str, in
     for row in rows:
         shared.setdefault((row.relation, row.entity_id), SharedItems([], row.shared_count)).items.append(row.item)
     return shared
+
+
+@dataclass
+class SearchFilters:
+    """What a list of films may be narrowed to: the API's items and search, the storefront's
+    search, and search's candidates alike."""
+
+    genre: str | None = None
+    year_min: int | None = None
+    year_max: int | None = None
+    exclude: set[int] = field(default_factory=set)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> SearchFilters:
+        """From an API request's parsed parameters: ``year`` is a range of one year."""
+        year = params.get("year")
+        return cls(genre=params.get("genre") or None,
+                   year_min=year if year is not None else params.get("year_min"),
+                   year_max=year if year is not None else params.get("year_max"))
+
+    def apply(self, items: QuerySet[Item]) -> QuerySet[Item]:
+        if self.genre:
+            items = items.with_genre(self.genre)
+        if self.year_min is not None:
+            items = items.filter(year__gte=self.year_min)
+        if self.year_max is not None:
+            items = items.filter(year__lte=self.year_max)
+        return items.exclude(pk__in=self.exclude) if self.exclude else items
 
 
 def genre_list() -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +29,7 @@ from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from catalog.models import Event, EventKind, Item
-from catalog.selectors import genre_list
+from catalog.selectors import SearchFilters, genre_list
 from recommender.encoder import SIMILARITY_TEMPERATURE, get_encoder
 from recommender.models import ItemEmbedding
 from recommender.spelling import spelling_correction
@@ -173,23 +173,6 @@ def item_similar_list(*, item: Item, k: int = 10) -> list[tuple[Item, float]]:
     if vector is None:
         return []
     return items_nearest(vector, k=k, exclude={item.pk})
-
-
-@dataclass
-class SearchFilters:
-    genre: str | None = None
-    year_min: int | None = None
-    year_max: int | None = None
-    exclude: set[int] = field(default_factory=set)
-
-    def apply(self, items: QuerySet[Item]) -> QuerySet[Item]:
-        if self.genre:
-            items = items.with_genre(self.genre)
-        if self.year_min is not None:
-            items = items.filter(year__gte=self.year_min)
-        if self.year_max is not None:
-            items = items.filter(year__lte=self.year_max)
-        return items.exclude(pk__in=self.exclude) if self.exclude else items
 
 
 def clean_query(query: str) -> str:

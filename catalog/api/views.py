@@ -64,24 +64,15 @@ class ItemViewSet(PkLookupMixin, ApiMixin, viewsets.ModelViewSet):
     def search_ids(self, *, query: str, filters: dict[str, Any]) -> list[int]:
         """Ids of items matching ``query``, best first. ``recommender.api`` overrides this with
         hybrid search; the catalog alone matches titles."""
-        items = self.filter_items(Item.objects.active(), filters).filter(title__icontains=query)
+        items = selectors.SearchFilters.from_params(filters).apply(Item.objects.active()).filter(title__icontains=query)
         return list(items.values_list("pk", flat=True)[:SEARCH_MAX_RESULTS])
-
-    @staticmethod
-    def filter_items(items: QuerySet[Item], filters: dict[str, Any]) -> QuerySet[Item]:
-        if filters.get("genre"):
-            items = items.with_genre(filters["genre"])
-        for name, lookup in (("year", "year"), ("year_min", "year__gte"), ("year_max", "year__lte")):
-            if filters.get(name) is not None:
-                items = items.filter(**{lookup: filters[name]})
-        return items
 
     @extend_schema(parameters=[s.ItemFilters])
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         filters = s.ItemFilters.parse(request)
         query = (filters.get("q") or "").strip()
         if not query:
-            items = self.filter_items(self.get_queryset(), filters)
+            items = selectors.SearchFilters.from_params(filters).apply(self.get_queryset())
             return self._paginated(selectors.item_sort(items, filters["sort"]) if filters.get("sort") else items)
         ids = self.search_ids(query=query, filters=filters)
         by_pk = self.get_queryset().in_bulk(ids)

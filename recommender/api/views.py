@@ -57,15 +57,6 @@ def check_username_free(username: str, *, user: Any = None) -> None:
         raise ValidationError({"username": taken.messages})
 
 
-def _search_filters(params: dict[str, Any]) -> SearchFilters:
-    year = params.get("year")
-    return SearchFilters(
-        genre=params.get("genre") or None,
-        year_min=year if year is not None else params.get("year_min"),
-        year_max=year if year is not None else params.get("year_max"),
-    )
-
-
 class StaffWith(permissions.BasePermission):
     """Staff who hold every one of ``perms``; ``StaffWith.of(...)`` makes the class DRF wants."""
 
@@ -108,7 +99,8 @@ class ItemViewSet(CatalogItemViewSet):
     """Items; ``?q=`` uses hybrid search (full-text + pgvector); ``/similar/`` explains."""
 
     def search_ids(self, *, query: str, filters: dict[str, Any]) -> list[int]:
-        return [item.pk for item, _ in item_search(query=query, k=SEARCH_MAX_RESULTS, filters=_search_filters(filters))]
+        found = item_search(query=query, k=SEARCH_MAX_RESULTS, filters=SearchFilters.from_params(filters))
+        return [item.pk for item, _ in found]
 
     @extend_schema(parameters=[s.SimilarParams], responses={200: s.RecommendationsResponseSerializer})
     @action(detail=True, methods=["get"], pagination_class=None)
@@ -357,7 +349,7 @@ class SearchView(OpenReadView):
     @extend_schema(parameters=[s.SearchParams], responses={200: s.SearchResponseSerializer})
     def get(self, request: Request) -> Response:
         params = s.SearchParams.parse(request)
-        outcome = search_items(query=params["q"], k=params["k"], filters=_search_filters(params))
+        outcome = search_items(query=params["q"], k=params["k"], filters=SearchFilters.from_params(params))
         return Response(s.SearchResponseSerializer({
             "query": params["q"], "corrected": outcome.corrected, "count": len(outcome.results),
             "matches": outcome.matches,
