@@ -415,14 +415,10 @@ class SignupView(CredentialsView):
                                 "interests": data.get("interests", ""), "email": data.get("email", "")})
         if not form.is_valid():
             raise _form_errors(form, {"password1": "password", "password2": "password"})
-        try:
-            with transaction.atomic():
-                user = form.save()
-                token = Token.objects.create(user=user)
-                services.visit_claim(user=user, session_key=data["session_key"])
-        except IntegrityError:  # the username was taken by a concurrent request since the form looked
-            check_username_free(form.cleaned_data["username"])  # which it now reports: a 400 on username
-            raise
+        with transaction.atomic():  # a username taken meanwhile: form.save's ValidationError, a 400 on username
+            user = form.save()
+            token = Token.objects.create(user=user)
+            services.visit_claim(user=user, session_key=data["session_key"])
         return Response({"token": token.key, "user": s.MeSerializer(user).data}, status=status.HTTP_201_CREATED)
 
 
