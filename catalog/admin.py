@@ -38,6 +38,7 @@ from catalog.datasets import DatasetError, ItemRecord, items_csv, load_csv
 from catalog.forms import StorableJSONField, UniqueUsernameMixin, same_username
 from catalog.importing import import_dataset
 from catalog.models import (
+    ATTRIBUTES_HELP,
     AccountCart,
     CartLine,
     Category,
@@ -192,7 +193,7 @@ ITEM_HELP = {  # the fields whose form said nothing about what they take or do
                    "editing any of them queues a new vector.",
     "genres": "Comma-separated, e.g. Action,Sci-Fi (the genre filters use these exact names).",
     "tags": "Comma-separated words, e.g. space,classic.",
-    "attributes": 'A JSON object, e.g. {"language": "English"}; {} for none.',
+    "attributes": ATTRIBUTES_HELP,
     "image_url": "The poster on cards and the item page; without one the card shows the title's initial.",
     "is_active": "Unticked: hidden from the store, search and recommendations; its history is kept.",
 }

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from catalog.storable import bad_text
+
 RECBOLE_WHEEL = "recbole-1.2.1-py3-none-any.whl"
 ML100K_PREFIX = "recbole/dataset_example/ml-100k/ml-100k"
 KG_RELATION_PREFIX = "film.film."
@@ -88,11 +90,11 @@ RATING_RULE = "Ratings go from 0.5 to 5 in half steps."
 
 def rating_value(value: object) -> Decimal:
     """The one rating rule (files, forms, the API, the admin): 0.5 to 5 in half steps, to one
-    decimal. ValueError("not a number") or ValueError(RATING_RULE) otherwise."""
+    decimal. Otherwise ValueError, whose message is what to tell whoever sent it."""
     try:
         rating = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise ValueError("not a number") from None
+        raise ValueError("Enter a number from 0.5 to 5.") from None
     if not rating.is_finite() or not MIN_RATING <= rating <= MAX_RATING or (rating * 2) % 1:
         raise ValueError(RATING_RULE)
     return rating.quantize(Decimal("0.1"))
@@ -286,7 +288,7 @@ def _csv_rows(path: Path, columns: Iterable[str]) -> Iterator[tuple[str, dict[st
                 where = f"{path.name} line {reader.line_num}"
                 if None in row or any(value is None for value in row.values()):
                     raise DatasetError(f"{where}: wrong number of fields")
-                if bad := next((column for column, value in row.items() if "\x00" in value), None):
+                if bad := next((column for column, value in row.items() if bad_text(value)), None):
                     raise DatasetError(f"{where}: {bad} holds a NUL character, which text cannot")
                 yield where, row
         except UnicodeDecodeError as exc:  # the reader's line number is not where the byte is

@@ -180,7 +180,7 @@ class ProfileForm(forms.ModelForm):
         just withdrawn (the form still shows what was shared), which clears them."""
         data = super().clean()
         if not data.get("demographics_consent"):
-            given = [name for name in Profile.DEMOGRAPHICS if data.get(name) not in (None, "")]
+            given = Profile.demographics_in(data)
             if given and not self.instance.demographics_consent:
                 for name in given:
                     self.add_error(name, "Tick \u201cLet fairness audits use my age, gender and occupation\u201d "

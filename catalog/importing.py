@@ -108,17 +108,16 @@ def import_dataset(
 
 
 def _check_ids(dataset: Dataset, namespace: str) -> None:
-    """DatasetError for an id too long to store with its namespace (before anything is written),
-    and a catalogue name too long for a category is cut short."""
-    longest = max([*dataset.items, *(r.item for r in dataset.ratings)], key=len, default="")
-    if len(item_key(namespace, longest)) > EXTERNAL_ID_MAX:
-        raise DatasetError(f"item_id {longest[:20]!r}... is too long: with the namespace {namespace!r} an id has at "
-                           f"most {EXTERNAL_ID_MAX - len(namespace) - 1} characters")
-    limit = get_user_model()._meta.get_field("username").max_length
-    longest = max([*dataset.users, *(r.user for r in dataset.ratings)], key=len, default="")
-    if len(user_name(namespace, longest)) > limit:
-        raise DatasetError(f"user_id {longest[:20]!r}... is too long: with the namespace {namespace!r} an id has at "
-                           f"most {limit - len(namespace) - 1} characters")
+    """DatasetError for an item or user id too long to store with its namespace, before anything
+    is written (PostgreSQL refused it mid-import)."""
+    checks = (("item_id", [*dataset.items, *(r.item for r in dataset.ratings)], item_key, EXTERNAL_ID_MAX),
+              ("user_id", [*dataset.users, *(r.user for r in dataset.ratings)], user_name,
+               get_user_model()._meta.get_field("username").max_length))
+    for column, ids, stored, limit in checks:
+        longest = max(ids, key=len, default="")
+        if len(stored(namespace, longest)) > limit:
+            raise DatasetError(f"{column} {longest[:20]!r}... is too long: with the namespace {namespace!r} an id "
+                               f"has at most {limit - len(namespace) - 1} characters")
 
 
 # the report's names for the tables an import writes

@@ -4,7 +4,9 @@ carts and lists, knowledge graph."""
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -32,6 +34,7 @@ from catalog.datasets import (
 )
 
 REVIEW_TEXT_MAX = 5000
+ATTRIBUTES_HELP = 'A JSON object, e.g. {"language": "English"}; {} for none.'  # the admin's help, and the error
 REPORT_NOTE_MAX = 500
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 
@@ -117,7 +120,7 @@ class Item(models.Model):
 
     def clean(self) -> None:
         if not isinstance(self.attributes, dict):
-            raise ValidationError({"attributes": 'A JSON object, e.g. {"language": "English"}; {} for none.'})
+            raise ValidationError({"attributes": ATTRIBUTES_HELP})
 
     @property
     def display_title(self) -> str:
@@ -291,8 +294,13 @@ class Profile(models.Model):
     def __str__(self) -> str:
         return f"Profile of {self.user}"
 
+    @classmethod
+    def demographics_in(cls, values: Mapping[str, Any]) -> list[str]:
+        """The demographics ``values`` gives (a form's cleaned data, a request's, a profile's)."""
+        return [name for name in cls.DEMOGRAPHICS if values.get(name) not in (None, "")]
+
     def given_demographics(self) -> list[str]:
-        return [name for name in self.DEMOGRAPHICS if getattr(self, name) not in (None, "")]
+        return self.demographics_in({name: getattr(self, name) for name in self.DEMOGRAPHICS})
 
     def clean(self) -> None:
         """Demographics are stored only with consent, whoever writes them (the store, the API,

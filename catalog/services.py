@@ -21,7 +21,6 @@ from django.utils.text import slugify
 
 from catalog.datasets import rating_value
 from catalog.models import (
-    RATING_RULE,
     REPORT_NOTE_MAX,
     Event,
     EventKind,
@@ -100,8 +99,7 @@ def parse_rating(value: object) -> Decimal:
     try:
         return rating_value(value)
     except ValueError as exc:
-        raise ValidationError({"rating": RATING_RULE if str(exc) == RATING_RULE
-                               else "Enter a number from 0.5 to 5."}) from None
+        raise ValidationError({"rating": str(exc)}) from None
 
 
 @transaction.atomic

@@ -211,8 +211,6 @@ def audit_execute(run: AuditRun, *, progress: bool = False) -> AuditRun:
     return run
 
 
-
-
 def audit_create(*, sample: int | None = 200, k: int = 10, seed: int = 0, holdout: float = 0.2) -> AuditRun:
     if sample is not None and sample < 1:
         raise ValueError("sample must be at least 1 (or None for all users)")

@@ -71,7 +71,7 @@ class ProfileSerializer(RejectUnknownFields, serializers.ModelSerializer):
         instance: Profile | None = self.instance or self.context.get("profile")
         consent = attrs.get("demographics_consent", instance.demographics_consent if instance else False)
         if not consent:
-            given = [name for name in Profile.DEMOGRAPHICS if attrs.get(name) not in (None, "")]
+            given = Profile.demographics_in(attrs)
             if given:
                 raise serializers.ValidationError(
                     {name: "Set demographics_consent to true to share demographics." for name in given}

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.test import Client
 from django.urls import reverse
@@ -121,7 +121,7 @@ def test_a_rating_sent_twice_at_once_is_one_review_and_no_error():
     """A double click on the item page's rating button: both requests find no review, the second
     one's insert waits for the first's lock on the item's row, then breaks the one-review rule.
     It was a 500 (IntegrityError); now the second request updates the review the first wrote."""
-    first_saved = threading.Event()
+    first_saved, second_waits = threading.Event(), threading.Event()
 
     def setup() -> tuple[Item, User]:
         return services.item_create(title="Double Click", year=2024), User.objects.create_user("double-click")
@@ -130,7 +130,13 @@ def test_a_rating_sent_twice_at_once_is_one_review_and_no_error():
         with transaction.atomic():
             services.review_save(user=user, item=item, rating=3)
             first_saved.set()
-            time.sleep(1.0)  # meanwhile the second request finds no review and waits to insert its own
+            assert second_waits.wait(30)  # the second request found no review and waits to insert its own
+
+    def waiting_on_a_lock() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND wait_event_type = 'Lock'")
+            return cursor.fetchone()[0] > 0
 
     def second_click(user: User, item: Item) -> tuple[int, str]:
         client = Client()
@@ -143,7 +149,12 @@ def test_a_rating_sent_twice_at_once_is_one_review_and_no_error():
         try:
             first = pool.submit(own_connection(first_click, user, item))
             assert first_saved.wait(30)
-            second = pool.submit(own_connection(second_click, user, item))
+            with ThreadPoolExecutor(1) as watcher:  # the pool's two threads are busy: a third looks
+                second = pool.submit(own_connection(second_click, user, item))
+                deadline = time.monotonic() + 30
+                while not watcher.submit(own_connection(waiting_on_a_lock)).result() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            second_waits.set()
             first.result(60)
             status, said = second.result(60)
             assert status == 200 and "You rated Double Click (2024) 4.5 stars" in said
